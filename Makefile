@@ -1,0 +1,65 @@
+# aircall-sms-gateway — every command a developer or CI needs. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+# The Lambda runtime is python3.13, and `sam build` needs python3.13 on PATH: the venv provides it.
+# (pyenv's shim exists even where 3.13 is not selected, so each candidate is asked to run.)
+PYTHON313 := $(shell for p in $$(ls -d $(HOME)/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null) $$(command -v python3.13); do \
+	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null && { echo "$$p"; break; }; done)
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)
+export AWS_DEFAULT_REGION ?= eu-west-1
+export SAM_CLI_TELEMETRY := 0
+INSTALLED := $(VENV)/.installed
+
+.PHONY: help install lint typecheck validate build unit integration e2e test local demo bench clean
+
+help: ## List the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(INSTALLED): pyproject.toml layers/shared/requirements.txt
+	@test -n "$(PYTHON313)" || { echo "python3.13 not found (install it, or use pyenv)"; exit 1; }
+	test -x $(VENV)/bin/python3.13 || $(PYTHON313) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade "pip>=25.1"
+	$(VENV)/bin/python -m pip install --quiet -r layers/shared/requirements.txt --group dev
+	touch $@
+
+install: $(INSTALLED) ## Create .venv with the layer's and the dev dependencies
+
+lint: $(INSTALLED) ## ruff
+	ruff check .
+	ruff format --check .
+
+typecheck: $(INSTALLED) ## mypy (strict)
+	mypy layers/shared aircall_sandbox local_stack functions tests bench
+
+validate: $(INSTALLED) ## sam validate --lint
+	sam validate --lint
+
+build: $(INSTALLED) ## sam build (layer + functions, python3.13)
+	sam build --cached --parallel
+
+unit: $(INSTALLED) ## unit tests (no network)
+	pytest tests/unit -q
+
+integration: $(INSTALLED) ## integration tests (DynamoDB emulator + Aircall sandbox over HTTP, started by the tests)
+	pytest tests/integration -q
+
+e2e: $(INSTALLED) ## end-to-end tests through the whole local stack over HTTP
+	pytest tests/e2e -q
+
+test: lint typecheck validate build ## Everything CI runs: lint, types, sam validate/build, unit, integration, e2e
+	pytest tests -q
+
+local: $(INSTALLED) ## Run the local stack (API, DynamoDB emulator, Aircall sandbox) until Ctrl-C
+	python -m local_stack
+
+demo: $(INSTALLED) ## Start the local stack, send a message, follow its callback, read the archive, stop
+	python -m local_stack.demo
+
+bench: $(INSTALLED) ## Benchmarks: a table in the terminal and bench/report.json
+	python -m bench
+
+clean: ## Remove build outputs and the venv
+	rm -rf .aws-sam $(VENV) .pytest_cache .mypy_cache .ruff_cache

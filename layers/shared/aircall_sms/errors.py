@@ -1,0 +1,99 @@
+"""Domain errors: each has a stable machine-readable `code` and the HTTP status it maps to (see http_errors)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class GatewayError(Exception):
+    """Base of every error a client may see. `code` is stable and documented; `message` is for humans."""
+
+    code: ClassVar[str] = "internal_error"
+    status: ClassVar[int] = 500
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+        self.headers = headers or {}
+
+    def to_body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class InvalidRequest(GatewayError):
+    code = "invalid_request"
+    status = 400
+
+
+class InvalidPhone(GatewayError):
+    code = "invalid_phone"
+    status = 400
+
+
+class EmptyMessage(GatewayError):
+    code = "empty_message"
+    status = 400
+
+
+class MessageTooLong(GatewayError):
+    code = "message_too_long"
+    status = 400
+
+
+class InvalidMedia(GatewayError):
+    code = "invalid_media"
+    status = 400
+
+
+class Unauthorized(GatewayError):
+    code = "unauthorized"
+    status = 401
+
+
+class NotFound(GatewayError):
+    code = "not_found"
+    status = 404
+
+
+class NumberNotConfigured(GatewayError):
+    code = "number_not_configured"
+    status = 404
+
+
+class NumberNotFound(GatewayError):
+    """The Aircall number does not exist in the Aircall account."""
+
+    code = "number_not_found"
+    status = 404
+
+
+class PayloadTooLarge(GatewayError):
+    code = "payload_too_large"
+    status = 413
+
+
+class AircallError(GatewayError):
+    """Aircall refused the request (details carry Aircall's HTTP status and error key)."""
+
+    code = "aircall_error"
+    status = 502
+
+
+class AircallTimeout(GatewayError):
+    """No answer from Aircall in time: the outcome is unknown."""
+
+    code = "aircall_timeout"
+    status = 504
+
+
+class QuotaExceeded(GatewayError):
+    code = "quota_exceeded"
+    status = 429
+
+
+class RateLimited(GatewayError):
+    """The company's Aircall request budget is spent for now."""
+
+    code = "rate_limited"
+    status = 429

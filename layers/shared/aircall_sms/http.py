@@ -1,0 +1,79 @@
+"""HTTP for every API function: the Powertools resolver with request validation, and the one mapping of
+errors to responses (contract: {"error": {"code", "message", "details"}})."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from .errors import GatewayError, PayloadTooLarge
+from .observability import logger
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[str]:
+    return Response(
+        status_code=status,
+        content_type="application/json",
+        body=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        headers=headers or {},
+    )
+
+
+def error_response(error: GatewayError) -> Response[str]:
+    return json_response(error.status, error.to_body(), error.headers)
+
+
+def build_resolver() -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver(enable_validation=True)
+
+    @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
+    def invalid_request(failure: RequestValidationError) -> Response[str]:
+        problems = [_problem(error) for error in failure.errors()]
+        if any(problem["type"] == "json_invalid" for problem in problems):
+            message = "The request body is not valid JSON."
+        else:
+            message = "The request does not match the API contract: " + "; ".join(
+                f"{problem['field'] or 'body'}: {problem['message']}" for problem in problems[:5]
+            )
+        return json_response(
+            400, {"error": {"code": "invalid_request", "message": message, "details": {"problems": problems}}}
+        )
+
+    @app.exception_handler(GatewayError)  # type: ignore[untyped-decorator]
+    def gateway_error(failure: GatewayError) -> Response[str]:
+        if failure.status >= 500:
+            logger.warning("request failed", extra={"code": failure.code})
+        return error_response(failure)
+
+    @app.not_found
+    def not_found(_: Exception) -> Response[str]:
+        return json_response(404, {"error": {"code": "not_found", "message": "No such route.", "details": {}}})
+
+    return app
+
+
+def resolve(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Refuse oversized bodies before any parsing, then let the resolver route and validate."""
+    body = event.get("body") or ""
+    if len(body) > MAX_BODY_BYTES * (4 / 3 if event.get("isBase64Encoded") else 1):
+        too_large = PayloadTooLarge(
+            f"The request body is larger than {MAX_BODY_BYTES} bytes.", details={"limit_bytes": MAX_BODY_BYTES}
+        )
+        return {
+            "statusCode": too_large.status,
+            "headers": {"Content-Type": "application/json"},
+            "body": json.dumps(too_large.to_body()),
+            "isBase64Encoded": False,
+        }
+    return app.resolve(event, context)
+
+
+def _problem(error: Any) -> dict[str, Any]:
+    # Never echo the input back (it may hold phone numbers or text): only where and what.
+    location = [str(part) for part in error.get("loc", ()) if part not in ("body",)]
+    return {"field": ".".join(location), "type": str(error.get("type", "")), "message": str(error.get("msg", ""))}

@@ -1,0 +1,35 @@
+"""The outside services a use case needs, built lazily once per Lambda instance and reused while warm."""
+
+from __future__ import annotations
+
+from .aircall import AircallClient, Credentials
+from .settings import get_settings
+
+_client: tuple[Credentials, AircallClient] | None = None
+
+
+def aircall() -> AircallClient:
+    """The Aircall client with the current credentials from Secrets Manager (cached by Powertools for
+    `AIRCALL_CREDENTIALS_MAX_AGE` seconds; a rotated secret gives a new client)."""
+    global _client
+    credentials = _credentials()
+    if _client is None or _client[0] != credentials:
+        settings = get_settings()
+        client = AircallClient(
+            settings.aircall_api_base_url,
+            credentials,
+            connect_timeout=settings.aircall_connect_timeout,
+            read_timeout=settings.aircall_read_timeout,
+        )
+        _client = (credentials, client)
+    return _client[1]
+
+
+def _credentials() -> Credentials:
+    from aws_lambda_powertools.utilities.parameters import get_secret
+
+    settings = get_settings()
+    secret = get_secret(settings.aircall_credentials_secret, transform="json", max_age=settings.credentials_max_age)
+    if not isinstance(secret, dict):
+        raise ValueError("the Aircall credentials secret must be a JSON object")
+    return Credentials.from_mapping(secret)

@@ -1,0 +1,78 @@
+"""The gateway's configuration: one typed object read from the environment once, lazily, and cached."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+class ConfigurationError(RuntimeError):
+    """A required setting is missing or malformed (a deployment mistake, never a client's)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    messages_table: str
+    numbers_table: str
+    aircall_api_base_url: str
+    aircall_credentials_secret: str
+    callback_url: str
+    aircall_requests_per_minute: int
+    aircall_connect_timeout: float
+    aircall_read_timeout: float
+    credentials_max_age: int
+
+    @classmethod
+    def from_environ(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        return cls(
+            messages_table=_required(env, "MESSAGES_TABLE"),
+            numbers_table=_required(env, "NUMBERS_TABLE"),
+            aircall_api_base_url=env.get("AIRCALL_API_BASE_URL", "https://api.aircall.io").rstrip("/"),
+            aircall_credentials_secret=env.get("AIRCALL_CREDENTIALS_SECRET", "aircall-sms-gateway/aircall-credentials"),
+            callback_url=env.get("CALLBACK_URL", ""),
+            aircall_requests_per_minute=_positive_int(env, "AIRCALL_REQUESTS_PER_MINUTE", 60),
+            aircall_connect_timeout=_positive_float(env, "AIRCALL_CONNECT_TIMEOUT", 3.05),
+            aircall_read_timeout=_positive_float(env, "AIRCALL_READ_TIMEOUT", 10.0),
+            credentials_max_age=_positive_int(env, "AIRCALL_CREDENTIALS_MAX_AGE", 300),
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process (tests that change the environment call `get_settings.cache_clear()`)."""
+    return Settings.from_environ()
+
+
+def _required(env: dict[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigurationError(f"the environment variable {name} is required")
+    return value
+
+
+def _positive_int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be an integer, not {raw!r}") from None
+    if value <= 0:
+        raise ConfigurationError(f"{name} must be positive")
+    return value
+
+
+def _positive_float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number, not {raw!r}") from None
+    if value <= 0:
+        raise ConfigurationError(f"{name} must be positive")
+    return value

@@ -1,0 +1,1 @@
+"""Data access: only this package imports pynamodb. One module per table."""

@@ -1,0 +1,17 @@
+"""What every table model shares: the table name comes from the settings when first used, not at import."""
+
+from __future__ import annotations
+
+from ..settings import get_settings
+
+
+class TableName:
+    """A pynamodb `Meta.table_name` read from the settings lazily (pynamodb reads it on first use)."""
+
+    def __init__(self, setting: str) -> None:
+        self.setting = setting
+
+    def __get__(self, instance: object, owner: type) -> str:
+        value = getattr(get_settings(), self.setting)
+        assert isinstance(value, str)
+        return value

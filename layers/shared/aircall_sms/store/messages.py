@@ -1,0 +1,153 @@
+"""The message archive (MessagesTable): one item per message, keyed by the gateway's id."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pynamodb.attributes import (
+    JSONAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.expressions.update import Action
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+from ..status import predecessors
+from ..timeutil import iso
+from .base import TableName
+
+
+class StatusChange(MapAttribute[str, Any]):
+    status = UnicodeAttribute()
+    at = UnicodeAttribute()
+    source = UnicodeAttribute()
+    detail = UnicodeAttribute(null=True)
+
+
+class ByAircallId(GlobalSecondaryIndex["MessageRecord"]):  # type: ignore[no-untyped-call]
+    class Meta:
+        index_name = "by_aircall_id"
+        projection = KeysOnlyProjection()
+
+    aircall_id = UnicodeAttribute(hash_key=True)
+
+
+class MessageRecord(Model):
+    class Meta:
+        table_name = TableName("messages_table")
+
+    id = UnicodeAttribute(hash_key=True)
+    aircall_id = UnicodeAttribute(null=True)
+    number_id = UnicodeAttribute()
+    sender = UnicodeAttribute(attr_name="from")
+    recipient = UnicodeAttribute(attr_name="to")
+    contact = UnicodeAttribute()
+    direction = UnicodeAttribute()
+    text = UnicodeAttribute(null=True)
+    media_urls: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
+    purpose = UnicodeAttribute(null=True)
+    segments = NumberAttribute(default=0)
+    encoding = UnicodeAttribute(null=True)
+    status = UnicodeAttribute()
+    status_history = ListAttribute[StatusChange](of=StatusChange, default=list)
+    error = JSONAttribute(null=True)
+    created_at = UnicodeAttribute()
+    sent_at = UnicodeAttribute(null=True)
+    updated_at = UnicodeAttribute()
+    not_before = UnicodeAttribute(null=True)
+    not_after = UnicodeAttribute(null=True)
+    metadata = JSONAttribute(null=True)
+    idempotency_key = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+    by_aircall_id = ByAircallId()
+
+    def to_api(self) -> dict[str, Any]:
+        """The contract's Message object."""
+        return {
+            "id": self.id,
+            "aircall_id": self.aircall_id,
+            "number_id": self.number_id,
+            "from": self.sender,
+            "to": self.recipient,
+            "direction": self.direction,
+            "text": self.text,
+            "media_urls": list(self.media_urls or []),
+            "purpose": self.purpose,
+            "segments": int(self.segments or 0),
+            "encoding": self.encoding,
+            "status": self.status,
+            "status_history": [
+                {"status": change.status, "at": change.at, "source": change.source}
+                | ({"detail": change.detail} if change.detail else {})
+                for change in self.status_history or []
+            ],
+            "error": self.error,
+            "created_at": self.created_at,
+            "sent_at": self.sent_at,
+            "updated_at": self.updated_at,
+            "not_before": self.not_before,
+            "not_after": self.not_after,
+            "metadata": self.metadata,
+        }
+
+
+def change(status: str, at: datetime, source: str, detail: str | None = None) -> StatusChange:
+    return StatusChange(status=status, at=iso(at), source=source, detail=detail)  # type: ignore[no-untyped-call]
+
+
+def get(message_id: str) -> MessageRecord | None:
+    try:
+        return MessageRecord.get(message_id, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def find_by_aircall_id(aircall_id: str) -> MessageRecord | None:
+    for key_only in MessageRecord.by_aircall_id.query(aircall_id, limit=1):
+        return get(key_only.id)
+    return None
+
+
+def advance(
+    message_id: str,
+    status: str,
+    *,
+    at: datetime,
+    source: str,
+    detail: str | None = None,
+    aircall_id: str | None = None,
+    sent_at: datetime | None = None,
+    error: dict[str, Any] | None = None,
+) -> bool:
+    """Move a message forward to `status` in one conditional write; False when it would not be a forward move
+    (a duplicate or out-of-order update), which changes nothing."""
+    record = MessageRecord(id=message_id)
+    actions: list[Action] = [
+        MessageRecord.status.set(status),
+        MessageRecord.updated_at.set(iso(at)),
+        MessageRecord.status_history.set(MessageRecord.status_history.append([change(status, at, source, detail)])),
+    ]
+    if aircall_id:
+        actions.append(MessageRecord.aircall_id.set(aircall_id))
+    if sent_at:
+        actions.append(MessageRecord.sent_at.set(iso(sent_at)))
+    if error is not None:
+        actions.append(MessageRecord.error.set(error))
+    try:
+        record.update(
+            actions=actions,
+            condition=MessageRecord.id.exists() & MessageRecord.status.is_in(*predecessors(status)),
+            add_version_condition=False,
+        )
+    except UpdateError as failure:
+        if failure.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True

@@ -1,0 +1,77 @@
+"""Aircall numbers configured in the gateway (NumbersTable), keyed by Aircall's number id as a string."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import JSONAttribute, UnicodeAttribute
+from pynamodb.exceptions import DoesNotExist
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from .base import TableName
+
+
+class ByE164(GlobalSecondaryIndex["NumberRecord"]):  # type: ignore[no-untyped-call]
+    class Meta:
+        index_name = "by_e164"
+        projection = AllProjection()
+
+    e164 = UnicodeAttribute(hash_key=True)
+
+
+class NumberRecord(Model):
+    class Meta:
+        table_name = TableName("numbers_table")
+
+    number_id = UnicodeAttribute(hash_key=True)
+    e164 = UnicodeAttribute()
+    region = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    name = UnicodeAttribute(null=True)
+    mode = UnicodeAttribute()  # "proxy" (configured in Aircall, callbacks to us) or "agent" (native send)
+    registration = UnicodeAttribute(default="none")  # approved | pending | none
+    limits = JSONAttribute(null=True)  # per-number overrides: {"hour": 50, ...}
+    callback_token_sha256 = UnicodeAttribute(null=True)  # the token itself is never stored
+    callback_url = UnicodeAttribute(null=True)
+    configured_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+    by_e164 = ByE164()
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "number_id": int(self.number_id),
+            "e164": self.e164,
+            "region": self.region,
+            "kind": self.kind,
+            "name": self.name,
+            "mode": self.mode,
+            "registration": self.registration,
+            "limits_override": self.limits or {},
+            "callback_url": self.callback_url,
+            "configured_at": self.configured_at,
+            "updated_at": self.updated_at,
+        }
+
+
+def get(number_id: str) -> NumberRecord | None:
+    try:
+        return NumberRecord.get(number_id, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def find_by_e164(e164: str) -> NumberRecord | None:
+    for record in NumberRecord.by_e164.query(e164, limit=1):
+        return record
+    return None
+
+
+def list_all() -> list[NumberRecord]:
+    # The table holds the company's configured Aircall numbers: tens, not millions. A scan is its natural read.
+    return sorted(NumberRecord.scan(), key=lambda record: int(record.number_id))
+
+
+def delete(number_id: str) -> None:
+    NumberRecord(number_id=number_id).delete()

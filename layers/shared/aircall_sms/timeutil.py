@@ -1,0 +1,51 @@
+"""Time in the gateway: aware UTC datetimes inside, ISO 8601 with a `Z` outside, and lenient parsing of
+Aircall's timestamps (epoch seconds, epoch milliseconds, numeric strings or ISO 8601)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+# Epoch values at or above this are milliseconds (1e12 ms is 2001-09-09; in seconds it is the year 33658).
+_MILLISECONDS_FROM = 1_000_000_000_000
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """`2026-11-26T14:05:09.123Z` (milliseconds, always UTC)."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_time(value: object) -> datetime | None:
+    """Epoch seconds or milliseconds (int, float or numeric string) or an ISO 8601 string; None when absent
+    or unreadable. Naive ISO strings are taken as UTC."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return _from_epoch(float(value))
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            return _from_epoch(float(text))
+        except ValueError:
+            pass
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            return None
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return None
+
+
+def _from_epoch(number: float) -> datetime | None:
+    if number != number or number < 0:  # NaN or negative
+        return None
+    seconds = number / 1000 if number >= _MILLISECONDS_FROM else number
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None

@@ -1,0 +1,125 @@
+"""Configuring Aircall numbers in the gateway: proxy mode (Aircall posts callbacks here) or agent mode."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from .. import phone, services
+from ..aircall import AircallFailure, AircallRefused, gateway_error
+from ..api_models import NumberRequest
+from ..errors import AircallError, InvalidRequest, NumberNotConfigured, NumberNotFound
+from ..observability import logger
+from ..settings import get_settings
+from ..store import numbers
+from ..timeutil import iso, utcnow
+
+APP_MESSAGING_WARNING = (
+    "This number is configured for Aircall API messaging (proxy mode): the Aircall apps can no longer send or "
+    "receive SMS on it (calls still work). DELETE /numbers/{number_id} gives app messaging back."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NumberAnswer:
+    number: dict[str, Any]
+    created: bool
+    warning: str | None
+
+
+def parse_number_id(raw: str) -> str:
+    if not raw.isdigit() or len(raw) > 18:
+        raise InvalidRequest("number_id is Aircall's numeric number id.", details={"field": "number_id"})
+    return str(int(raw))
+
+
+def configure(number_id: str, request: NumberRequest, *, request_callback_url: str) -> NumberAnswer:
+    """Create or update the gateway's configuration of an Aircall number (PUT /numbers/{number_id})."""
+    number_id = parse_number_id(number_id)
+    client = services.aircall()
+    try:
+        aircall_number = client.get_number(number_id)
+    except AircallRefused as refusal:
+        if refusal.status == 404:
+            raise NumberNotFound(f"Aircall has no number {number_id} in this account.") from None
+        raise gateway_error(refusal) from None
+    except AircallFailure as failure:
+        raise gateway_error(failure) from None
+    parsed = _parse_digits(aircall_number)
+    existing = numbers.get(number_id)
+    now = iso(utcnow())
+    record = existing or numbers.NumberRecord(number_id=number_id, configured_at=now)
+    record.e164, record.region, record.kind = parsed.e164, parsed.region, parsed.kind
+    record.name = aircall_number.get("name") if isinstance(aircall_number.get("name"), str) else None
+    record.registration = request.registration
+    record.limits = dict(request.limits) if request.limits else None
+    record.updated_at = now
+    was_proxy = existing is not None and existing.mode == "proxy"
+    if request.mode == "proxy":
+        callback_url = get_settings().callback_url or request_callback_url
+        try:
+            configuration = client.configure_number(number_id, callback_url)
+        except AircallFailure as failure:
+            raise gateway_error(failure) from None
+        token = configuration.get("token")
+        if not isinstance(token, str) or not token:
+            raise AircallError("Aircall configured the number but returned no callback token.")
+        record.callback_token_sha256 = hashlib.sha256(token.encode()).hexdigest()
+        record.callback_url = callback_url
+    else:
+        if was_proxy:
+            _remove_aircall_configuration(number_id)
+        record.callback_token_sha256 = None
+        record.callback_url = None
+    record.mode = request.mode
+    record.save()
+    logger.info("number configured", extra={"number_id": number_id, "mode": request.mode})
+    return NumberAnswer(
+        number=record.to_api(),
+        created=existing is None,
+        warning=APP_MESSAGING_WARNING.replace("{number_id}", number_id) if request.mode == "proxy" else None,
+    )
+
+
+def remove(number_id: str) -> dict[str, Any]:
+    """DELETE /numbers/{number_id}: remove the Aircall configuration (app messaging comes back) and forget it."""
+    number_id = parse_number_id(number_id)
+    record = numbers.get(number_id)
+    if record is None:
+        raise NumberNotConfigured(f"Number {number_id} is not configured in the gateway.")
+    if record.mode == "proxy":
+        _remove_aircall_configuration(number_id)
+    numbers.delete(number_id)
+    return {"number_id": int(number_id), "removed": True}
+
+
+def get(number_id: str) -> dict[str, Any]:
+    number_id = parse_number_id(number_id)
+    record = numbers.get(number_id)
+    if record is None:
+        raise NumberNotConfigured(f"Number {number_id} is not configured in the gateway.")
+    return record.to_api()
+
+
+def list_configured() -> list[dict[str, Any]]:
+    return [record.to_api() for record in numbers.list_all()]
+
+
+def _remove_aircall_configuration(number_id: str) -> None:
+    try:
+        services.aircall().delete_configuration(number_id)
+    except AircallRefused as refusal:
+        if refusal.status != 404:  # already gone in Aircall is fine
+            raise gateway_error(refusal) from None
+    except AircallFailure as failure:
+        raise gateway_error(failure) from None
+
+
+def _parse_digits(aircall_number: dict[str, Any]) -> phone.PhoneNumber:
+    digits = aircall_number.get("digits")
+    country = aircall_number.get("country")
+    try:
+        return phone.parse(str(digits), default_region=country if isinstance(country, str) else None)
+    except phone.InvalidPhoneNumber:
+        raise AircallError("Aircall's number has digits the gateway cannot read.") from None
