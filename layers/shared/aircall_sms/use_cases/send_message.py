@@ -49,6 +49,8 @@ class PreparedSend:
 def send_message(request: SendRequest, *, idempotency_key: str | None = None) -> SendOutcome:
     now = utcnow()
     prepared = prepare(request)
+    if request.dry_run:
+        return SendOutcome(200, dry_run_verdict(prepared))
     record = _archive(request, prepared, now=now, idempotency_key=idempotency_key)
     native = prepared.number.mode == "agent"
     try:
@@ -97,6 +99,19 @@ def prepare(request: SendRequest) -> PreparedSend:
                 details={"field": "metadata", "bytes": size, "limit": MAX_METADATA_BYTES},
             )
     return PreparedSend(number=number, recipient=recipient, text=text, segmentation=segments.count(text or ""))
+
+
+def dry_run_verdict(prepared: PreparedSend) -> dict[str, Any]:
+    """The answer to `dry_run: true`: every check ran, nothing was reserved or sent."""
+    segmentation = prepared.segmentation
+    return {
+        "verdict": "allowed",
+        "reason": None,
+        "segments": segmentation.segments,
+        "encoding": segmentation.encoding,
+        "non_gsm_characters": list(segmentation.non_gsm_characters),
+        "quota": None,
+    }
 
 
 def resolve_number(sender: str | int) -> numbers.NumberRecord:

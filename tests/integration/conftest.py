@@ -1,0 +1,80 @@
+"""Integration fixtures: the DynamoDB emulator (moto server over HTTP, tables created from template.yaml) and
+the Aircall sandbox over HTTP, both started once per session; the use cases run in-process against them."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import httpx
+import pytest
+
+from aircall_sandbox import SandboxConfig, SandboxServer
+from local_stack.dynamodb import DynamoDBEmulator, client, create_tables
+from local_stack.template import table_specs
+from tests.support import ROOT
+
+SECRET_NAME = "aircall-sms-gateway/aircall-credentials"
+
+
+@pytest.fixture(scope="session")
+def emulator():
+    with DynamoDBEmulator(port=0) as running:
+        create_tables(running.url, table_specs(ROOT / "template.yaml"))
+        yield running
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    with SandboxServer(SandboxConfig(callback_delay_ms=10)) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def _credentials_secret(emulator, sandbox):
+    config = sandbox.config
+    client("secretsmanager", emulator.url).create_secret(
+        Name=SECRET_NAME, SecretString=json.dumps({"api_id": config.api_id, "api_token": config.api_token})
+    )
+
+
+@pytest.fixture
+def gateway(emulator, sandbox, _credentials_secret, monkeypatch):
+    """The gateway's environment pointed at the emulator and the sandbox, with every cache reset."""
+    from aircall_sms import services
+    from aircall_sms.store import messages, numbers
+    from aws_lambda_powertools.utilities import parameters
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", emulator.url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", emulator.url)
+    monkeypatch.setenv("AIRCALL_API_BASE_URL", sandbox.url)
+    monkeypatch.setenv("AIRCALL_CREDENTIALS_SECRET", SECRET_NAME)
+    monkeypatch.setenv("AIRCALL_READ_TIMEOUT", "2")
+    monkeypatch.setenv("CALLBACK_URL", "http://127.0.0.1:9/webhooks/aircall")
+    for model in (messages.MessageRecord, numbers.NumberRecord):
+        model._connection = None
+    services._client = None
+    parameters.clear_caches()
+    httpx.post(f"{sandbox.url}/_sandbox/reset").raise_for_status()
+    yield sandbox
+    httpx.delete(f"{sandbox.url}/_sandbox/faults")
+
+
+@pytest.fixture
+def sandbox_api(sandbox):
+    """An httpx client for the sandbox's control routes."""
+    with httpx.Client(base_url=sandbox.url, timeout=10) as http:
+        yield http
+
+
+def callback_token(sandbox, number_id: int) -> str:
+    config = sandbox.config
+    answer = httpx.get(
+        f"{sandbox.url}/v1/numbers/{number_id}/messages/configuration", auth=(config.api_id, config.api_token)
+    )
+    answer.raise_for_status()
+    token: str = answer.json()["token"]
+    return token
+
+
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")

@@ -1,0 +1,60 @@
+"""Helpers shared by the test suites: sample events, handler loading, a fake Lambda context."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import sys
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
+
+
+def load_event(name: str, **overrides: Any) -> dict[str, Any]:
+    """events/<name>.json (the same files `sam local invoke -e` takes), with top-level keys overridden."""
+    event: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
+    for key, value in overrides.items():
+        event[key] = copy.deepcopy(value)
+    return event
+
+
+def with_body(event: dict[str, Any], body: Any) -> dict[str, Any]:
+    event = copy.deepcopy(event)
+    event["body"] = body if isinstance(body, str) or body is None else json.dumps(body)
+    return event
+
+
+@cache
+def load_handler(function: str) -> ModuleType:
+    """functions/<function>/app.py, imported under a unique module name (every function's module is `app`)."""
+    path = ROOT / "functions" / function / "app.py"
+    spec = importlib.util.spec_from_file_location(f"handler_{function}", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class FakeContext:
+    function_name: str = "test-function"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:test-function"
+    aws_request_id: str = "00000000-0000-4000-8000-000000000000"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 15_000
+
+
+def invoke(function: str, event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Call a handler in-process; returns (statusCode, parsed JSON body)."""
+    answer = load_handler(function).lambda_handler(event, FakeContext())
+    body = json.loads(answer["body"]) if answer.get("body") else {}
+    return answer["statusCode"], body
