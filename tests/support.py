@@ -58,3 +58,19 @@ def invoke(function: str, event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     answer = load_handler(function).lambda_handler(event, FakeContext())
     body = json.loads(answer["body"]) if answer.get("body") else {}
     return answer["statusCode"], body
+
+
+def reset_gateway_caches() -> None:
+    """Forget every per-process cache of the gateway (settings, table connections, the Aircall client, cached
+    secrets), as a new Lambda instance would: for suites that point the gateway at a new endpoint."""
+    from aws_lambda_powertools.utilities import parameters
+
+    from aircall_sms import services
+    from aircall_sms.settings import get_settings
+    from aircall_sms.store import messages, numbers
+
+    get_settings.cache_clear()
+    for model in (messages.MessageRecord, numbers.NumberRecord):
+        model._connection = None
+    services._client = None
+    parameters.clear_caches()

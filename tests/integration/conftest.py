@@ -12,7 +12,7 @@ import pytest
 from aircall_sandbox import SandboxConfig, SandboxServer
 from local_stack.dynamodb import DynamoDBEmulator, client, create_tables
 from local_stack.template import table_specs
-from tests.support import ROOT
+from tests.support import ROOT, reset_gateway_caches
 
 SECRET_NAME = "aircall-sms-gateway/aircall-credentials"
 
@@ -41,23 +41,17 @@ def _credentials_secret(emulator, sandbox):
 @pytest.fixture
 def gateway(emulator, sandbox, _credentials_secret, monkeypatch):
     """The gateway's environment pointed at the emulator and the sandbox, with every cache reset."""
-    from aircall_sms import services
-    from aircall_sms.store import messages, numbers
-    from aws_lambda_powertools.utilities import parameters
-
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", emulator.url)
     monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", emulator.url)
     monkeypatch.setenv("AIRCALL_API_BASE_URL", sandbox.url)
     monkeypatch.setenv("AIRCALL_CREDENTIALS_SECRET", SECRET_NAME)
     monkeypatch.setenv("AIRCALL_READ_TIMEOUT", "2")
     monkeypatch.setenv("CALLBACK_URL", "http://127.0.0.1:9/webhooks/aircall")
-    for model in (messages.MessageRecord, numbers.NumberRecord):
-        model._connection = None
-    services._client = None
-    parameters.clear_caches()
+    reset_gateway_caches()
     httpx.post(f"{sandbox.url}/_sandbox/reset").raise_for_status()
     yield sandbox
     httpx.delete(f"{sandbox.url}/_sandbox/faults")
+    reset_gateway_caches()
 
 
 @pytest.fixture

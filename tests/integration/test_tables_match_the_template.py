@@ -1,9 +1,9 @@
 """The tables the local stack creates come from template.yaml; the pynamodb models must agree with them."""
 
 import pytest
+
 from aircall_sms.store.messages import MessageRecord
 from aircall_sms.store.numbers import NumberRecord
-
 from local_stack.template import table_specs
 from tests.support import ROOT
 

@@ -1,0 +1,124 @@
+"""`make demo`: start the local stack, configure a number, send a message, follow its callbacks, read the
+archive, receive a reply, stop. Prints what happened; exits 0 when every step did what it should."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+import httpx
+
+from aircall_sandbox import SandboxConfig
+from local_stack.stack import LocalStack
+
+FR_MOBILE = 100004
+CONTACT = "+33612345679"
+
+
+class DemoFailed(RuntimeError):
+    pass
+
+
+def main() -> int:
+    print("Starting the local stack (DynamoDB emulator, Aircall sandbox, API front)...")
+    # The handlers' JSON logs and metrics would drown the story: the demo shows only warnings.
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+    quiet = {"LogLevel": "WARNING"}
+    # Ephemeral ports, so the demo runs beside a `make local` already using the defaults.
+    config = SandboxConfig(callback_delay_ms=200)
+    with LocalStack(
+        dynamodb_port=0, aircall_port=0, api_port=0, sandbox_config=config, parameter_overrides=quiet
+    ) as stack:
+        print(f"  API {stack.api_url}   Aircall sandbox {stack.aircall_url}   DynamoDB {stack.dynamodb_url}\n")
+        api = httpx.Client(base_url=stack.api_url, headers={"x-api-key": stack.api_key}, timeout=15)
+        aircall = httpx.Client(base_url=stack.aircall_url, timeout=15)
+        try:
+            run(api, aircall)
+        except (DemoFailed, httpx.HTTPError) as failure:
+            print(f"\nDEMO FAILED: {failure}", file=sys.stderr)
+            return 1
+        finally:
+            api.close()
+            aircall.close()
+    print("\nStopped the local stack. Demo complete.")
+    return 0
+
+
+def run(api: httpx.Client, aircall: httpx.Client) -> None:
+    step("1. GET /health")
+    expect(api.get("/health"), 200)
+
+    step(f"2. PUT /numbers/{FR_MOBILE}: configure the sandbox's French mobile line in proxy mode")
+    number = expect(api.put(f"/numbers/{FR_MOBILE}", json={"mode": "proxy"}), 201, 200)
+    show(
+        {
+            "number": {k: number["number"][k] for k in ("number_id", "e164", "kind", "mode")},
+            "warning": number["warning"],
+        }
+    )
+
+    step("3. POST /messages: send a text from it (national format recipient, GSM-7 text)")
+    sent = expect(
+        api.post(
+            "/messages",
+            json={"from": FR_MOBILE, "to": "06 12 34 56 79", "text": "Bonjour ! Votre rendez-vous est confirmé."},
+            headers={"Idempotency-Key": "demo-appointment-1"},
+        ),
+        201,
+    )["message"]
+    show({k: sent[k] for k in ("id", "aircall_id", "to", "status", "segments", "encoding")})
+
+    step("4. The sandbox posts Aircall's status callbacks to POST /webhooks/aircall")
+    expect(aircall.post("/_sandbox/callbacks/drain", json={"timeout_s": 10}), 200)
+    deliveries = aircall.get("/_sandbox/callbacks").json()
+    for delivery in deliveries.get("callbacks", deliveries)[-3:]:
+        print(f"   {delivery.get('event')} -> HTTP {delivery.get('status_code')}")
+
+    step(f"5. GET /messages/{sent['id']}: the archive")
+    message = expect(api.get(f"/messages/{sent['id']}"), 200)["message"]
+    show({"status": message["status"], "status_history": message["status_history"]})
+    if message["status"] != "delivered":
+        raise DemoFailed(f"expected the message to be delivered, it is {message['status']}")
+
+    step("6. The contact replies (the sandbox simulates an inbound SMS)")
+    expect(
+        aircall.post("/_sandbox/inbound", json={"number_id": FR_MOBILE, "from": CONTACT, "body": "Merci !"}), 200, 201
+    )
+    expect(aircall.post("/_sandbox/callbacks/drain", json={"timeout_s": 10}), 200)
+    received = [
+        d for d in aircall.get("/_sandbox/callbacks").json().get("callbacks", []) if "received" in str(d.get("event"))
+    ]
+    if not received or received[-1].get("status_code") != 200:
+        raise DemoFailed("the inbound callback was not accepted")
+    print(f"   message.received -> HTTP {received[-1]['status_code']} (archived as an inbound message)")
+
+    step("7. A forged callback is refused")
+    forged = api.post(
+        "/webhooks/aircall",
+        json={"event": "message.received", "token": "forged", "data": {"number": {"id": FR_MOBILE}}},
+    )
+    expect(forged, 401)
+    show(forged.json())
+
+
+def step(title: str) -> None:
+    print(f"\n{title}")
+
+
+def show(document: Any) -> None:
+    print("   " + json.dumps(document, ensure_ascii=False, indent=2).replace("\n", "\n   "))
+
+
+def expect(answer: httpx.Response, *statuses: int) -> Any:
+    if answer.status_code not in statuses:
+        raise DemoFailed(
+            f"{answer.request.method} {answer.request.url.path} answered {answer.status_code}: {answer.text}"
+        )
+    print(f"   HTTP {answer.status_code}")
+    return answer.json() if answer.content else None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

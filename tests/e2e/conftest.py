@@ -1,0 +1,35 @@
+"""The whole local stack over real HTTP: front -> handlers -> moto server; handlers -> Aircall sandbox ->
+callbacks -> front -> handlers. Started once for the suite on ephemeral ports."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from aircall_sandbox import SandboxConfig
+from local_stack.stack import LocalStack
+from tests.support import reset_gateway_caches
+
+
+@pytest.fixture(scope="session")
+def stack():
+    reset_gateway_caches()
+    config = SandboxConfig(callback_delay_ms=20)
+    with LocalStack(dynamodb_port=0, aircall_port=0, api_port=0, sandbox_config=config) as running:
+        reset_gateway_caches()
+        yield running
+    reset_gateway_caches()
+
+
+@pytest.fixture
+def api(stack):
+    with httpx.Client(base_url=stack.api_url, headers={"x-api-key": stack.api_key}, timeout=15) as http:
+        yield http
+
+
+@pytest.fixture
+def aircall(stack):
+    """The sandbox's control routes."""
+    with httpx.Client(base_url=stack.aircall_url, timeout=15) as http:
+        http.post("/_sandbox/reset").raise_for_status()
+        yield http
