@@ -8,10 +8,11 @@ import binascii
 import json
 from typing import Any
 
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from aircall_sms.errors import GatewayError, InvalidRequest
 from aircall_sms.observability import logger, metrics, tracer
 from aircall_sms.use_cases.callbacks import handle_callback
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 def _answer(status: int, body: dict[str, Any]) -> dict[str, Any]:

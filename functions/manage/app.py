@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from aircall_sms.api_models import NumberRequest
 from aircall_sms.http import build_resolver, json_response, resolve
 from aircall_sms.observability import logger, metrics, tracer
 from aircall_sms.use_cases import messages, numbers, service
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 app = build_resolver()
 

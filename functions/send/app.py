@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Header
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from aircall_sms.api_models import SendRequest
 from aircall_sms.http import build_resolver, json_response, resolve
 from aircall_sms.observability import logger, metrics, tracer
 from aircall_sms.use_cases.send_message import send_message
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Header
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 app = build_resolver()
 

@@ -4,8 +4,8 @@ the stores are replaced by tripwires."""
 import json
 
 import pytest
-from aircall_sms.store import messages, numbers
 
+from aircall_sms.store import messages, numbers
 from tests.support import invoke, load_event, with_body
 
 

@@ -2,8 +2,9 @@ import io
 import json
 import logging
 
-from aircall_sms.observability import MaskingFormatter, mask_phone_numbers
 from aws_lambda_powertools import Logger
+
+from aircall_sms.observability import MaskingFormatter, mask_phone_numbers
 
 
 def test_log_lines_never_carry_a_full_phone_number():

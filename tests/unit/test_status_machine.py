@@ -1,4 +1,5 @@
 import pytest
+
 from aircall_sms.status import FINAL, RANK, can_move, from_aircall, predecessors
 
 
