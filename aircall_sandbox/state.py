@@ -1,0 +1,387 @@
+"""Everything the sandbox remembers, and the operations of the Aircall it imitates, under one lock.
+
+Numbers, their proxy configurations, messages, per-number segment usage, the company request budget, the
+request log, injected faults, scheduled delivery failures and the account webhook. Status steps and
+callback deliveries are handed to the `CallbackDispatcher`, and posted outside the lock.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from aircall_sandbox.callbacks import CallbackDispatcher, CallbackTarget, Delivery, Happening, build_delivery
+from aircall_sandbox.clock import SandboxClock, iso_utc
+from aircall_sandbox.config import SandboxConfig
+from aircall_sandbox.errors import AircallError, ControlError, invalid_payload, number_not_found
+from aircall_sandbox.faults import Fault
+from aircall_sandbox.limits import WINDOWS, BudgetReading, RequestBudget, SegmentUsage, window_key, window_reset
+from aircall_sandbox.messages import Message, Route, new_message_id
+from aircall_sandbox.numbers import AircallNumber, NumberDefinitionError
+from aircall_sandbox.payloads import E164, parse_callback_url, parse_json_object, parse_send
+from aircall_sms.segments import count as count_segments
+
+FINAL_STATUSES = frozenset({"delivered", "failed", "received"})
+
+
+@dataclass(frozen=True)
+class NumberConfiguration:
+    token: str
+    callback_url: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"token": self.token, "callbackUrl": self.callback_url, "type": "Public Api"}
+
+
+@dataclass(frozen=True)
+class AccountWebhook:
+    url: str
+    token: str
+
+
+class SandboxState:
+    def __init__(
+        self,
+        config: SandboxConfig,
+        lock: threading.RLock,
+        clock: SandboxClock,
+        dispatcher: CallbackDispatcher,
+        initial_numbers: list[AircallNumber],
+    ) -> None:
+        self._config = config
+        self._lock = lock
+        self._clock = clock
+        self._dispatcher = dispatcher
+        self._initial_numbers = {number.id: number for number in initial_numbers}
+        if len(self._initial_numbers) != len(initial_numbers):
+            raise NumberDefinitionError("number ids must be unique across the seed and the numbers file")
+        self._clear()
+
+    def _clear(self) -> None:
+        self._numbers: dict[int, AircallNumber] = dict(self._initial_numbers)
+        self._configurations: dict[int, NumberConfiguration] = {}
+        self._messages: dict[str, Message] = {}
+        self._usage = SegmentUsage()
+        self._budget = RequestBudget(self._config.requests_per_minute)
+        self._requests: list[dict[str, Any]] = []
+        self._faults: list[Fault] = []
+        self._failures_next = 0
+        self._failures_to: dict[str, int] = {}
+        self._webhook: AccountWebhook | None = None
+
+    def reset(self) -> None:
+        """Back to the initial state: seed (and file) numbers only, nothing configured, sent or counted."""
+        with self._lock:
+            self._clear()
+            self._clock.reset()
+            self._dispatcher.clear()
+
+    # Numbers
+
+    def numbers(self) -> list[AircallNumber]:
+        with self._lock:
+            return sorted(self._numbers.values(), key=lambda number: number.id)
+
+    def number(self, number_id: int) -> AircallNumber:
+        with self._lock:
+            number = self._numbers.get(number_id)
+        if number is None:
+            raise number_not_found(number_id)
+        return number
+
+    def add_numbers(self, numbers: list[AircallNumber]) -> None:
+        with self._lock:
+            ids = [number.id for number in numbers]
+            clashes = sorted({number_id for number_id in ids if number_id in self._numbers or ids.count(number_id) > 1})
+            if clashes:
+                raise ControlError(f"number ids already in use or repeated: {clashes}", 409)
+            self._numbers.update({number.id: number for number in numbers})
+
+    # Proxy-mode configuration
+
+    def configure(self, number_id: int, raw_body: bytes) -> NumberConfiguration:
+        with self._lock:
+            number = self.number(number_id)
+            if not number.sms_enabled:
+                raise _not_sms_enabled(number)
+            callback_url = parse_callback_url(parse_json_object(raw_body, allow_empty=True))
+            existing = self._configurations.get(number_id)
+            token = existing.token if existing else secrets.token_hex(16)
+            configuration = NumberConfiguration(token=token, callback_url=callback_url)
+            self._configurations[number_id] = configuration
+            return configuration
+
+    def configuration(self, number_id: int) -> NumberConfiguration:
+        with self._lock:
+            self.number(number_id)
+            configuration = self._configurations.get(number_id)
+        if configuration is None:
+            raise AircallError(404, "NotFound", f"Number {number_id} has no messaging configuration")
+        return configuration
+
+    def delete_configuration(self, number_id: int) -> None:
+        with self._lock:
+            self.configuration(number_id)
+            del self._configurations[number_id]
+
+    # Sending
+
+    def send(self, number_id: int, route: Route, raw_body: bytes, base_url: str) -> dict[str, Any]:
+        """Accept a send and answer Aircall's message object (a snapshot: the worker moves the status on)."""
+        with self._lock:
+            number = self.number(number_id)
+            configured = number_id in self._configurations
+            if route == "proxy" and not configured:
+                raise AircallError(
+                    403,
+                    "LineIsNotNativeException",
+                    f"Line {number_id} is not configured for the messaging API: "
+                    "POST /v1/numbers/{id}/messages/configuration first, or use /messages/native/send",
+                )
+            if route == "native" and configured:
+                raise AircallError(
+                    403,
+                    "LineIsNotNativeException",
+                    f"Line {number_id} is configured for the messaging API: use /messages/send, "
+                    "or DELETE its configuration to send in agent conversations",
+                )
+            request = parse_send(parse_json_object(raw_body))
+            if not number.sms_enabled:
+                raise _not_sms_enabled(number)
+            if request.media_urls and not number.mms_enabled:
+                raise invalid_payload(f"Line {number_id} cannot send MMS: send text only")
+            if request.to == number.e164:
+                raise AircallError(400, "SameDestinationAsSender", "Cannot send a message to the sending number")
+            segmentation = count_segments(request.body)
+            # An MMS without text still costs one message.
+            segments = max(segmentation.segments, 1)
+            moment = self._clock.now_datetime()
+            breached = self._usage.first_breach(
+                number_id, self._config.segment_limits.for_kind(number.kind), segments, moment
+            )
+            if breached is not None:
+                raise AircallError(
+                    403,
+                    "ForbiddenException",
+                    f"Forbidden Exception: the line exceeded number of messages limit for the current {breached} (UTC)",
+                )
+            self._usage.add(number_id, segments, moment)
+            now_ms = int(moment.timestamp() * 1000)
+            message_id = new_message_id()
+            message = Message(
+                id=message_id,
+                route=route,
+                direction="outbound",
+                status="pending",
+                body=request.body,
+                external_number=request.to,
+                direct_link=f"{base_url}/v1/numbers/{number_id}/messages/{message_id}",
+                number=number.summary_json(base_url),
+                created_at=now_ms,
+                updated_at=now_ms,
+                sent_at=now_ms,
+                media_url=request.media_urls,
+                segments=segments,
+                encoding=segmentation.encoding,
+                agent_id=request.agent_id if route == "native" else None,
+                fails=self._take_failure(request.to),
+                status_history=[{"status": "pending", "at": now_ms}],
+            )
+            self._messages[message_id] = message
+            self._dispatcher.schedule(self._step_delay_s, partial(self._advance, message_id))
+            return message.to_json()
+
+    @property
+    def _step_delay_s(self) -> float:
+        return self._config.callback_delay_ms / 1000
+
+    def _take_failure(self, to: str) -> bool:
+        if self._failures_to.get(to, 0) > 0:
+            self._failures_to[to] -= 1
+            return True
+        if self._failures_next > 0:
+            self._failures_next -= 1
+            return True
+        return False
+
+    def _advance(self, message_id: str) -> None:
+        """One status step (pending -> sent -> delivered | failed), announced to the message's target."""
+        with self._lock:
+            message = self._messages.get(message_id)
+            if message is None or message.status in FINAL_STATUSES:
+                return
+            happening: Happening
+            if message.status == "pending":
+                message.move_to("sent", self._clock.now_ms())
+                happening = "sent"
+                self._dispatcher.schedule(self._step_delay_s, partial(self._advance, message_id))
+            else:
+                message.move_to("failed" if message.fails else "delivered", self._clock.now_ms())
+                happening = "status"
+            delivery = self._delivery_for(message, happening)
+        if delivery is not None:
+            self._dispatcher.deliver(delivery)
+
+    def _target_for(self, message: Message) -> CallbackTarget | None:
+        if message.route == "proxy":
+            configuration = self._configurations.get(message.number_id)
+            if configuration is None or configuration.callback_url is None:
+                return None
+            return CallbackTarget(
+                "callback", configuration.callback_url, configuration.token, self._config.callback_style
+            )
+        if self._webhook is None:
+            return None
+        # Account webhooks always speak the webhook envelope.
+        return CallbackTarget("webhook", self._webhook.url, self._webhook.token, "webhook")
+
+    def _delivery_for(self, message: Message, happening: Happening) -> Delivery | None:
+        target = self._target_for(message)
+        if target is None:
+            return None
+        return build_delivery(target, happening, message.to_json(), self._clock.now())
+
+    # Inbound (control)
+
+    def receive(
+        self, number_id: int, sender: str, body: str, media_details: list[dict[str, Any]], base_url: str
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """An inbound message from `sender`, posted (synchronously) to the number's callback or the webhook."""
+        with self._lock:
+            number = self._numbers.get(number_id)
+            if number is None:
+                raise ControlError(f"unknown number_id {number_id}", 404)
+            if not number.sms_enabled:
+                raise ControlError(f"number {number_id} is not SMS-enabled")
+            if not E164.match(sender):
+                raise ControlError("'from' must be a phone number in E.164 format")
+            now_ms = self._clock.now_ms()
+            message_id = new_message_id()
+            message = Message(
+                id=message_id,
+                route="proxy" if number_id in self._configurations else "native",
+                direction="inbound",
+                status="received",
+                body=body,
+                external_number=sender,
+                direct_link=f"{base_url}/v1/numbers/{number_id}/messages/{message_id}",
+                number=number.summary_json(base_url),
+                created_at=now_ms,
+                updated_at=now_ms,
+                sent_at=None,
+                media_details=tuple(media_details),
+                status_history=[{"status": "received", "at": now_ms}],
+            )
+            self._messages[message_id] = message
+            snapshot = message.to_json()
+            delivery = self._delivery_for(message, "received")
+        return snapshot, (self._dispatcher.deliver(delivery) if delivery is not None else None)
+
+    # Controls: failures, faults, webhook
+
+    def schedule_failures(self, *, to: str | None, next_count: int) -> dict[str, Any]:
+        with self._lock:
+            if to is not None:
+                self._failures_to[to] = self._failures_to.get(to, 0) + next_count
+            else:
+                self._failures_next += next_count
+            return self.failures()
+
+    def failures(self) -> dict[str, Any]:
+        with self._lock:
+            return {"next": self._failures_next, "to": {to: n for to, n in self._failures_to.items() if n > 0}}
+
+    def clear_failures(self) -> None:
+        with self._lock:
+            self._failures_next = 0
+            self._failures_to.clear()
+
+    def add_fault(self, fault: Fault) -> None:
+        with self._lock:
+            self._faults.append(fault)
+
+    def faults(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [fault.to_json() for fault in self._faults]
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def take_fault(self, method: str, path: str) -> Fault | None:
+        """The first fault matching the request, with one use spent."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.matches(method, path):
+                    fault.remaining -= 1
+                    if fault.remaining == 0:
+                        self._faults.remove(fault)
+                    return fault
+            return None
+
+    def set_webhook(self, url: str, token: str) -> AccountWebhook:
+        with self._lock:
+            self._webhook = AccountWebhook(url=url, token=token)
+            return self._webhook
+
+    def delete_webhook(self) -> None:
+        with self._lock:
+            self._webhook = None
+
+    # Company budget and the request log
+
+    def admit_request(self) -> BudgetReading:
+        with self._lock:
+            return self._budget.admit(self._clock.now())
+
+    def log_request(self, entry: dict[str, Any]) -> None:
+        with self._lock:
+            self._requests.append({"seq": len(self._requests) + 1, **entry})
+
+    def requests(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._requests)
+
+    def message_json(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [message.sandbox_json() for message in self._messages.values()]
+
+    def usage(self) -> dict[str, Any]:
+        """Per-number segment usage in the current windows, and the company budget."""
+        with self._lock:
+            moment = self._clock.now_datetime()
+            budget = self._budget.read(moment.timestamp())
+            numbers = []
+            for number in self.numbers():
+                limits = self._config.segment_limits.for_kind(number.kind).as_dict()
+                used = self._usage.used(number.id, moment)
+                numbers.append(
+                    {
+                        "number_id": number.id,
+                        "e164": number.e164,
+                        "kind": number.kind,
+                        "configured": number.id in self._configurations,
+                        "limits": limits,
+                        "used": used,
+                        "remaining": {window: max(limits[window] - used[window], 0) for window in WINDOWS},
+                        "windows": {window: window_key(window, moment) for window in WINDOWS},
+                        "resets_at": {window: iso_utc(window_reset(window, moment)) for window in WINDOWS},
+                    }
+                )
+            return {
+                "now": iso_utc(moment),
+                "company": {
+                    "limit": budget.limit,
+                    "used": budget.limit - budget.remaining,
+                    "remaining": budget.remaining,
+                    "reset": budget.reset,
+                },
+                "numbers": numbers,
+            }
+
+
+def _not_sms_enabled(number: AircallNumber) -> AircallError:
+    return AircallError(403, "ForbiddenException", f"Forbidden Exception: line {number.id} is not enabled for SMS")

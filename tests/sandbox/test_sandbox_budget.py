@@ -1,0 +1,100 @@
+"""The company request budget: a fixed window per sandbox-clock minute, shared by every /v1 request."""
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+RATE_HEADERS = ("X-AircallApi-Limit", "X-AircallApi-Remaining", "X-AircallApi-Reset")
+
+
+@pytest.fixture
+def small_budget(start_sandbox):
+    running = start_sandbox(requests_per_minute=5)
+    # Start at the top of a minute so no window boundary falls inside the test.
+    running.control.post("/_sandbox/clock", json={"set": "2026-03-10T10:00:00Z"})
+    return running
+
+
+def test_every_response_carries_the_limit_the_remaining_count_and_the_reset(small_budget):
+    responses = [small_budget.api.get("/v1/ping") for _ in range(3)]
+
+    assert [response.headers["X-AircallApi-Limit"] for response in responses] == ["5", "5", "5"]
+    assert [response.headers["X-AircallApi-Remaining"] for response in responses] == ["4", "3", "2"]
+    reset = int(responses[0].headers["X-AircallApi-Reset"])
+    now = small_budget.control.get("/_sandbox/clock").json()["epoch_ms"] / 1000
+    assert reset == math.floor(now / 60) * 60 + 60
+
+
+def test_the_request_over_budget_is_429_and_consumes_nothing(small_budget):
+    for _ in range(5):
+        assert small_budget.api.get("/v1/ping").status_code == 200
+
+    refused = [small_budget.api.get("/v1/ping") for _ in range(3)]
+
+    assert {response.status_code for response in refused} == {429}
+    assert refused[0].json()["key"] == "TooManyRequests"
+    assert refused[0].headers["X-AircallApi-Remaining"] == "0"
+    assert int(refused[0].headers["X-AircallApi-Reset"]) % 60 == 0
+    company = small_budget.control.get("/_sandbox/usage").json()["company"]
+    assert company == {"limit": 5, "used": 5, "remaining": 0, "reset": int(refused[0].headers["X-AircallApi-Reset"])}
+
+
+def test_every_endpoint_shares_the_budget(small_budget):
+    api = small_budget.api
+    api.get("/v1/numbers")
+    api.post("/v1/numbers/100001/messages/configuration", json={})
+    api.get("/v1/numbers/100001/messages/configuration")
+    api.post("/v1/numbers/100001/messages/send", json={"to": "+14155550100", "body": "hi"})
+    api.get("/v1/unknown-route")
+
+    assert api.get("/v1/ping").status_code == 429
+
+
+def test_the_budget_comes_back_when_the_minute_turns(small_budget):
+    for _ in range(5):
+        small_budget.api.get("/v1/ping")
+    assert small_budget.api.get("/v1/ping").status_code == 429
+
+    small_budget.control.post("/_sandbox/clock", json={"advance_seconds": 60})
+
+    response = small_budget.api.get("/v1/ping")
+    assert response.status_code == 200
+    assert response.headers["X-AircallApi-Remaining"] == "4"
+
+
+def test_authentication_failures_consume_no_budget(small_budget):
+    for _ in range(10):
+        assert small_budget.control.get("/v1/ping", auth=("sandbox-api-id", "wrong")).status_code == 401
+
+    assert small_budget.api.get("/v1/ping").headers["X-AircallApi-Remaining"] == "4"
+
+
+def test_controls_consume_no_budget(small_budget):
+    for _ in range(10):
+        small_budget.control.get("/_sandbox/usage")
+
+    assert small_budget.api.get("/v1/ping").headers["X-AircallApi-Remaining"] == "4"
+
+
+def test_in_on_429_mode_only_the_refusal_carries_the_headers(start_sandbox):
+    running = start_sandbox(requests_per_minute=1, rate_headers="on_429")
+    running.control.post("/_sandbox/clock", json={"set": "2026-03-10T10:00:00Z"})
+
+    admitted = running.api.get("/v1/ping")
+    refused = running.api.get("/v1/ping")
+
+    assert admitted.status_code == 200
+    assert not any(header in admitted.headers for header in RATE_HEADERS)
+    assert refused.status_code == 429
+    assert all(header in refused.headers for header in RATE_HEADERS)
+
+
+def test_concurrent_requests_never_exceed_the_budget(start_sandbox):
+    running = start_sandbox(requests_per_minute=10)
+    running.control.post("/_sandbox/clock", json={"set": "2026-03-10T10:00:00Z"})
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(lambda _: running.api.get("/v1/ping").status_code, range(30)))
+
+    assert sorted(statuses) == [200] * 10 + [429] * 20
