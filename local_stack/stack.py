@@ -1,0 +1,236 @@
+"""`LocalStack`: the whole gateway on this machine, without AWS or Docker.
+
+In order: the DynamoDB emulator (moto's server, also Secrets Manager, EventBridge, SQS, SNS, CloudWatch),
+the template's tables, the Aircall credentials secret, the Aircall sandbox, and the HTTP front calling the
+handlers in-process. `stop()` tears it down in reverse order, also when starting failed half-way.
+
+Settings (arguments win over the environment):
+    LOCAL_DYNAMODB_PORT (8000), LOCAL_AIRCALL_PORT (3001), LOCAL_API_PORT (3000) — 0 picks a free port;
+    LOCAL_API_KEY ("local-api-key"); LOCAL_AIRCALL_* (the sandbox, see aircall_sandbox/README.md);
+    AIRCALL_REQUESTS_PER_MINUTE (the template's AircallRequestsPerMinute, else its default);
+    AWS_DEFAULT_REGION (us-east-1).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+
+from botocore.exceptions import ClientError
+
+from local_stack.dynamodb import DynamoDBEmulator, client, create_tables
+from local_stack.front import DEFAULT_API_KEY, DEFAULT_TEMPLATE, Front, FrontServer, add_layers_to_sys_path
+from local_stack.template import Template, functions, load_template, parameter_value, table_specs
+
+if TYPE_CHECKING:
+    from aircall_sandbox import SandboxConfig, SandboxServer
+
+DEFAULT_DYNAMODB_PORT = 8000
+DEFAULT_AIRCALL_PORT = 3001
+DEFAULT_API_PORT = 3000
+CREDENTIALS_SECRET_PARAMETER = "AircallCredentialsSecretName"  # noqa: S105 - a parameter name
+
+# botocore reads AWS_ENDPOINT_URL_<service id>: "Secrets Manager" -> SECRETS_MANAGER, EventBridge -> EVENTBRIDGE.
+# The short spellings are set as well, for code that reads them itself.
+_ENDPOINT_VARIABLES = (
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+    "AWS_ENDPOINT_URL_SECRETSMANAGER",
+    "AWS_ENDPOINT_URL_EVENTBRIDGE",
+    "AWS_ENDPOINT_URL_EVENTS",
+    "AWS_ENDPOINT_URL_SQS",
+    "AWS_ENDPOINT_URL_SNS",
+    "AWS_ENDPOINT_URL_CLOUDWATCH",
+)
+
+
+class LocalStack:
+    """The local stack; a context manager (`with LocalStack() as stack: httpx.get(stack.api_url + "/health")`)."""
+
+    def __init__(
+        self,
+        template_path: str | Path = DEFAULT_TEMPLATE,
+        *,
+        dynamodb_port: int | None = None,
+        aircall_port: int | None = None,
+        api_port: int | None = None,
+        api_key: str | None = None,
+        sandbox_config: SandboxConfig | None = None,
+        parameter_overrides: Mapping[str, str] | None = None,
+        host: str = "127.0.0.1",
+        log_requests: bool = False,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        settings = os.environ if environ is None else environ
+        self.template: Template = load_template(template_path)
+        self.dynamodb_port = _port(settings, "LOCAL_DYNAMODB_PORT", dynamodb_port, DEFAULT_DYNAMODB_PORT)
+        self.aircall_port = _port(settings, "LOCAL_AIRCALL_PORT", aircall_port, DEFAULT_AIRCALL_PORT)
+        self.api_port = _port(settings, "LOCAL_API_PORT", api_port, DEFAULT_API_PORT)
+        self.api_key: str = api_key or settings.get("LOCAL_API_KEY") or DEFAULT_API_KEY
+        self.region = settings.get("AWS_DEFAULT_REGION") or "us-east-1"
+        # The sandbox shares the layer's domain code (aircall_sms): the layer goes on sys.path before it loads.
+        add_layers_to_sys_path(functions(self.template).values())
+        from aircall_sandbox import SandboxConfig
+
+        self.sandbox_config = sandbox_config or SandboxConfig.from_env(settings)
+        self._requests_per_minute = settings.get("AIRCALL_REQUESTS_PER_MINUTE") or None
+        self._parameter_overrides = dict(parameter_overrides or {})
+        self._host = host
+        self._log_requests = log_requests
+        self.dynamodb: DynamoDBEmulator | None = None
+        self.sandbox: SandboxServer | None = None
+        self.front: Front | None = None
+        self.front_server: FrontServer | None = None
+        self.tables: dict[str, str] = {}
+        self.secret_name: str | None = None
+        self.parameter_overrides: dict[str, str] = {}
+
+    # -- URLs
+
+    @property
+    def api_url(self) -> str:
+        return _started(self.front_server, "front").url
+
+    @property
+    def aircall_url(self) -> str:
+        return _started(self.sandbox, "Aircall sandbox").url
+
+    @property
+    def dynamodb_url(self) -> str:
+        return _started(self.dynamodb, "DynamoDB emulator").url
+
+    @property
+    def callback_url(self) -> str:
+        return f"{self.api_url}/webhooks/aircall"
+
+    # -- lifecycle
+
+    def start(self) -> Self:
+        if self.front_server is not None:
+            return self
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        self.dynamodb = DynamoDBEmulator(self.dynamodb_port, host=self._host).start()
+        specs = table_specs(self.template, self._parameter_overrides)
+        create_tables(self.dynamodb.url, specs, region=self.region)
+        self.tables = {logical_id: spec.table_name for logical_id, spec in specs.items()}
+        self.secret_name = self._create_credentials_secret()
+        from aircall_sandbox import SandboxServer
+
+        self.sandbox = SandboxServer(self.sandbox_config, host=self._host, port=self.aircall_port).start()
+        # The front's URL is part of its configuration (CallbackUrl), so it listens first and serves after.
+        self.front_server = FrontServer(
+            None, host=self._host, port=self.api_port, log_requests=self._log_requests
+        ).start()
+        self.parameter_overrides = self._front_parameters()
+        self.front = Front(
+            self.template.path,
+            self.api_key,
+            parameter_overrides=self.parameter_overrides,
+            env_overrides=self.handler_environment(),
+        )
+        self.front_server.front = self.front
+
+    def stop(self) -> None:
+        """Stop everything that runs, in reverse order; the first error (if any) is raised at the end."""
+        errors: list[BaseException] = []
+        front_server, front, sandbox, dynamodb = self.front_server, self.front, self.sandbox, self.dynamodb
+        self.front_server = self.front = self.sandbox = self.dynamodb = None
+        for stop in (
+            front_server.stop if front_server else None,
+            front.close if front else None,
+            sandbox.stop if sandbox else None,
+            dynamodb.stop if dynamodb else None,
+        ):
+            if stop is None:
+                continue
+            try:
+                stop()
+            except BaseException as error:
+                errors.append(error)
+        if errors:
+            raise errors[0]
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- configuration
+
+    def handler_environment(self) -> dict[str, str]:
+        """What the stack adds to the handlers' environment (on top of the template's variables)."""
+        moto_url = self.dynamodb_url
+        return {
+            **dict.fromkeys(_ENDPOINT_VARIABLES, moto_url),
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+
+    def _front_parameters(self) -> dict[str, str]:
+        wanted = {
+            "AircallApiBaseUrl": self.aircall_url,
+            "CallbackUrl": self.callback_url,
+        }
+        if self._requests_per_minute is not None:
+            wanted["AircallRequestsPerMinute"] = self._requests_per_minute
+        declared = {name: value for name, value in wanted.items() if name in self.template.parameters}
+        return {**declared, **self._parameter_overrides}
+
+    def _create_credentials_secret(self) -> str | None:
+        if CREDENTIALS_SECRET_PARAMETER not in self.template.parameters:
+            return None
+        name = parameter_value(self.template, CREDENTIALS_SECRET_PARAMETER, self._parameter_overrides)
+        secret = json.dumps({"api_id": self.sandbox_config.api_id, "api_token": self.sandbox_config.api_token})
+        secretsmanager = self.client("secretsmanager")
+        try:
+            secretsmanager.create_secret(Name=name, SecretString=secret)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ResourceExistsException":
+                raise
+            secretsmanager.put_secret_value(SecretId=name, SecretString=secret)
+        return name
+
+    # -- helpers for tests and demos
+
+    def client(self, service: str) -> Any:
+        """A boto3 client on the emulator (any service moto serves), with dummy credentials."""
+        return client(service, self.dynamodb_url, region=self.region)
+
+    def invoke(self, function_logical_id: str, event: Any) -> Any:
+        """Call a function in-process with any event (e.g. a scheduled function with an EventBridge event)."""
+        return _started(self.front, "front").invoke(function_logical_id, event)
+
+
+def _port(settings: Mapping[str, str], name: str, given: int | None, default: int) -> int:
+    if given is not None:
+        return given
+    raw = settings.get(name)
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a port number, got {raw!r}") from None
+
+
+def _started[T](part: T | None, name: str) -> T:
+    if part is None:
+        raise RuntimeError(f"the local stack's {name} is not running (start the stack first)")
+    return part
