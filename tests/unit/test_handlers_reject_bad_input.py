@@ -114,3 +114,17 @@ def test_number_ids_must_be_aircalls_numeric_ids(number_id):
     status, body = invoke("manage", event)
     assert status == 400
     assert body["error"]["code"] == "invalid_request"
+
+
+@pytest.mark.parametrize("content_type", [None, "application/x-www-form-urlencoded", "text/plain"])
+def test_a_body_is_read_as_json_whatever_the_content_type(content_type):
+    event = with_body(load_event("send_message"), {"from": "1", "to": "+1", "text": "x", "purpose": "spam"})
+    for headers in (event["headers"], event["multiValueHeaders"]):
+        headers.pop("Content-Type", None)
+    if content_type:
+        event["headers"]["content-type"] = content_type
+        event["multiValueHeaders"]["content-type"] = [content_type]
+    status, body = invoke("send", event)
+    # The JSON was parsed: the one problem reported is the purpose, not a missing "from"/"to".
+    assert status == 400
+    assert [problem["field"] for problem in body["error"]["details"]["problems"]] == ["purpose"]

@@ -70,7 +70,22 @@ def resolve(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) ->
             "body": json.dumps(too_large.to_body()),
             "isBase64Encoded": False,
         }
-    return app.resolve(event, context)
+    return app.resolve(_as_json_request(event), context)
+
+
+def _as_json_request(event: dict[str, Any]) -> dict[str, Any]:
+    """The contract is JSON in whatever Content-Type a client sends (curl's default is form encoding, which the
+    resolver would otherwise parse as a form): a body is always read as JSON."""
+    if not event.get("body"):
+        return event
+    headers = {name: value for name, value in (event.get("headers") or {}).items() if name.lower() != "content-type"}
+    multi = {
+        name: value for name, value in (event.get("multiValueHeaders") or {}).items() if name.lower() != "content-type"
+    }
+    return event | {
+        "headers": headers | {"Content-Type": "application/json"},
+        "multiValueHeaders": multi | {"Content-Type": ["application/json"]},
+    }
 
 
 def _problem(error: Any) -> dict[str, Any]:

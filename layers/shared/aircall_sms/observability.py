@@ -4,6 +4,7 @@ masks phone numbers, so no full number reaches CloudWatch whatever a caller logs
 from __future__ import annotations
 
 import re
+import warnings
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -29,6 +30,9 @@ class MaskingFormatter(LambdaPowertoolsFormatter):
     def serialize(self, log: dict[str, Any] | PowertoolsLogRecord) -> str:
         return mask_phone_numbers(super().serialize(log))
 
+
+# A request that records no business metric (a refused callback, a read) is normal, not worth a warning.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 logger = Logger(logger_formatter=MaskingFormatter())
 tracer = Tracer()
