@@ -20,7 +20,6 @@ import itertools
 import json
 import os
 import secrets
-import socket
 import sys
 import threading
 import time
@@ -37,9 +36,10 @@ from urllib.parse import parse_qsl, quote, urlsplit
 from wsgiref.types import StartResponse, WSGIEnvironment
 
 from werkzeug.datastructures import EnvironHeaders
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
+from aircall_sandbox.http_server import BackgroundServer
 from local_stack.template import (
     ACCOUNT_ID,
     FunctionSpec,
@@ -602,63 +602,25 @@ class _QuietFrontRequestHandler(_FrontRequestHandler):
         """Embedded fronts (tests) keep the terminal for their host's output."""
 
 
-class FrontServer:
+class FrontServer(BackgroundServer):
     """Serve a `Front` on `host:port` (0 = an ephemeral port) from a background thread until `stop()`.
 
     `front` may be assigned after `start()` (the local stack needs the URL to configure the front); until
     then requests get 503.
     """
 
+    thread_name = "local-stack-front"
+    request_handler = _FrontRequestHandler
+    quiet_request_handler = _QuietFrontRequestHandler
+
     def __init__(
         self, front: Front | None, *, host: str = "127.0.0.1", port: int = 0, log_requests: bool = False
     ) -> None:
+        super().__init__(host=host, port=port, log_requests=log_requests)
         self.front = front
-        self._host = host
-        self._port = port
-        self._log_requests = log_requests
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
 
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("the front server is not started")
-        return self._server.port
-
-    @property
-    def url(self) -> str:
-        host = "127.0.0.1" if self._host in ("0.0.0.0", "") else self._host  # noqa: S104 - display only
-        return f"http://{host}:{self.port}"
-
-    def start(self) -> Self:
-        if self._server is not None:
-            return self
-        handler = _FrontRequestHandler if self._log_requests else _QuietFrontRequestHandler
-        # Bound here, not by werkzeug: werkzeug calls sys.exit(1) when the port is taken; this raises OSError.
-        with socket.create_server((self._host, self._port)) as listening:
-            self._server = make_server(
-                self._host, self._port, self._dispatch, threaded=True, request_handler=handler, fd=listening.fileno()
-            )
-        self._thread = threading.Thread(target=self._server.serve_forever, name="local-stack-front", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=10)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
+    def wsgi(self, environ: Any, start_response: Any) -> Iterable[bytes]:
+        return self._dispatch(environ, start_response)
 
     def _dispatch(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         front = self.front
