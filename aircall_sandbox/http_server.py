@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any, Self
 
@@ -22,22 +22,26 @@ class QuietRequestHandler(WSGIRequestHandler):
 
 
 class BackgroundServer:
-    """Serve `self.wsgi` on `host:port` (0 = an ephemeral port) until `stop()`; also a context manager."""
+    """Serve the WSGI `app` on `host:port` (0 = an ephemeral port) until `stop()`; also a context manager."""
 
     thread_name = "background-http"
     request_handler: type[WSGIRequestHandler] = WSGIRequestHandler
     quiet_request_handler: type[WSGIRequestHandler] = QuietRequestHandler
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, log_requests: bool = False) -> None:
+    def __init__(
+        self,
+        app: Callable[[dict[str, Any], Any], Iterable[bytes]],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        log_requests: bool = False,
+    ) -> None:
+        self._app = app
         self._host = host
         self._port = port
         self._log_requests = log_requests
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
-
-    def wsgi(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        """The application served; subclasses provide it."""
-        raise NotImplementedError
 
     @property
     def port(self) -> int:
@@ -58,7 +62,7 @@ class BackgroundServer:
             self._server = make_server(
                 self._host,
                 self._port,
-                self.wsgi,
+                self._app,
                 threaded=True,
                 request_handler=handler,
                 fd=listening.fileno(),

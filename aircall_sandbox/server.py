@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
-
 from aircall_sandbox.app import Sandbox
 from aircall_sandbox.config import SandboxConfig
 from aircall_sandbox.http_server import BackgroundServer
@@ -26,15 +23,12 @@ class SandboxServer(BackgroundServer):
         port: int = 0,
         log_requests: bool = False,
     ) -> None:
-        super().__init__(host=host, port=port, log_requests=log_requests)
         self.sandbox = Sandbox(config)
+        super().__init__(self.sandbox, host=host, port=port, log_requests=log_requests)
 
     @property
     def config(self) -> SandboxConfig:
         return self.sandbox.config
-
-    def wsgi(self, environ: Any, start_response: Any) -> Iterable[bytes]:
-        return self.sandbox(environ, start_response)
 
     def stop(self) -> None:
         super().stop()

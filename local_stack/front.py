@@ -616,11 +616,8 @@ class FrontServer(BackgroundServer):
     def __init__(
         self, front: Front | None, *, host: str = "127.0.0.1", port: int = 0, log_requests: bool = False
     ) -> None:
-        super().__init__(host=host, port=port, log_requests=log_requests)
         self.front = front
-
-    def wsgi(self, environ: Any, start_response: Any) -> Iterable[bytes]:
-        return self._dispatch(environ, start_response)
+        super().__init__(self._dispatch, host=host, port=port, log_requests=log_requests)
 
     def _dispatch(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         front = self.front
