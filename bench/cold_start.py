@@ -43,6 +43,8 @@ def _sample(body: str) -> float:
         "PYTHONDONTWRITEBYTECODE": "1",
         "MESSAGES_TABLE": "bench",
         "NUMBERS_TABLE": "bench",
+        "LEDGER_TABLE": "bench",
+        "CONTACTS_TABLE": "bench",
         "AWS_DEFAULT_REGION": "us-east-1",
         "POWERTOOLS_TRACE_DISABLED": "true",
     }

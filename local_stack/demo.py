@@ -59,7 +59,24 @@ def run(api: httpx.Client, aircall: httpx.Client) -> None:
         }
     )
 
-    step("3. POST /messages: send a text from it (national format recipient, GSM-7 text)")
+    step("3. The contact writes first (the sandbox simulates an inbound SMS; Aircall posts message.received)")
+    expect(
+        aircall.post(
+            "/_sandbox/inbound",
+            json={"number_id": FR_MOBILE, "from": CONTACT, "body": "Bonjour, mon rendez-vous tient toujours ?"},
+        ),
+        200,
+        201,
+    )
+    expect(aircall.post("/_sandbox/callbacks/drain", json={"timeout_s": 10}), 200)
+    received = [
+        d for d in aircall.get("/_sandbox/callbacks").json().get("callbacks", []) if "received" in str(d.get("event"))
+    ]
+    if not received or received[-1].get("status_code") != 200:
+        raise DemoFailed("the inbound callback was not accepted")
+    print(f"   message.received -> HTTP {received[-1]['status_code']} (archived; the conversation is open)")
+
+    step("4. POST /messages: the reply (a French mobile line may answer a contact who wrote within 24 h)")
     sent = expect(
         api.post(
             "/messages",
@@ -70,31 +87,43 @@ def run(api: httpx.Client, aircall: httpx.Client) -> None:
     )["message"]
     show({k: sent[k] for k in ("id", "aircall_id", "to", "status", "segments", "encoding")})
 
-    step("4. The sandbox posts Aircall's status callbacks to POST /webhooks/aircall")
+    step("5. The sandbox posts Aircall's status callbacks to POST /webhooks/aircall")
     expect(aircall.post("/_sandbox/callbacks/drain", json={"timeout_s": 10}), 200)
     deliveries = aircall.get("/_sandbox/callbacks").json()
     for delivery in deliveries.get("callbacks", deliveries)[-3:]:
         print(f"   {delivery.get('event')} -> HTTP {delivery.get('status_code')}")
 
-    step(f"5. GET /messages/{sent['id']}: the archive")
+    step(f"6. GET /messages/{sent['id']}: the archive")
     message = expect(api.get(f"/messages/{sent['id']}"), 200)["message"]
     show({"status": message["status"], "status_history": message["status_history"]})
     if message["status"] != "delivered":
         raise DemoFailed(f"expected the message to be delivered, it is {message['status']}")
 
-    step("6. The contact replies (the sandbox simulates an inbound SMS)")
-    expect(
-        aircall.post("/_sandbox/inbound", json={"number_id": FR_MOBILE, "from": CONTACT, "body": "Merci !"}), 200, 201
+    step("7. The same request again (same Idempotency-Key): the first answer, no second send")
+    again = api.post(
+        "/messages",
+        json={"from": FR_MOBILE, "to": "06 12 34 56 79", "text": "Bonjour ! Votre rendez-vous est confirmé."},
+        headers={"Idempotency-Key": "demo-appointment-1"},
     )
-    expect(aircall.post("/_sandbox/callbacks/drain", json={"timeout_s": 10}), 200)
-    received = [
-        d for d in aircall.get("/_sandbox/callbacks").json().get("callbacks", []) if "received" in str(d.get("event"))
-    ]
-    if not received or received[-1].get("status_code") != 200:
-        raise DemoFailed("the inbound callback was not accepted")
-    print(f"   message.received -> HTTP {received[-1]['status_code']} (archived as an inbound message)")
+    replayed = expect(again, 201)["message"]
+    if replayed["id"] != sent["id"]:
+        raise DemoFailed("the replay answered another message")
+    print(f"   same message id {replayed['id']}, Idempotent-Replayed: {again.headers.get('Idempotent-Replayed')}")
 
-    step("7. A forged callback is refused")
+    step("8. A marketing blast from the French mobile line is refused (automated sending is forbidden there)")
+    refused = api.post(
+        "/messages", json={"from": FR_MOBILE, "to": CONTACT, "text": "-20 % ce week-end !", "purpose": "marketing"}
+    )
+    expect(refused, 403)
+    show(refused.json()["error"])
+
+    step("9. dry_run: every check and the quota, nothing reserved or sent")
+    verdict = expect(
+        api.post("/messages", json={"from": FR_MOBILE, "to": CONTACT, "text": "À demain 👋", "dry_run": True}), 200
+    )
+    show(verdict)
+
+    step("10. A forged callback is refused")
     forged = api.post(
         "/webhooks/aircall",
         json={"event": "message.received", "token": "forged", "data": {"number": {"id": FR_MOBILE}}},

@@ -14,6 +14,8 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "AircallSmsGatewayTests")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "aircall-sms-gateway")
 os.environ.setdefault("MESSAGES_TABLE", "MessagesTable")
 os.environ.setdefault("NUMBERS_TABLE", "NumbersTable")
+os.environ.setdefault("LEDGER_TABLE", "LedgerTable")
+os.environ.setdefault("CONTACTS_TABLE", "ContactsTable")
 
 
 @pytest.fixture(autouse=True)

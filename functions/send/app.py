@@ -23,7 +23,7 @@ IdempotencyKey = Annotated[
 @app.post("/messages", summary="Send an SMS/MMS through Aircall", tags=["messages"])
 def post_message(body: SendRequest, idempotency_key: IdempotencyKey = None) -> Response[str]:
     outcome = send_message(body, idempotency_key=idempotency_key)
-    return json_response(outcome.status_code, outcome.body)
+    return json_response(outcome.status_code, outcome.body, outcome.headers)
 
 
 @logger.inject_lambda_context(clear_state=True)

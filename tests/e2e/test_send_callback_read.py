@@ -35,7 +35,9 @@ def test_a_message_is_sent_its_callbacks_arrive_and_the_archive_shows_it_deliver
     configured = configure(api)
     assert "can no longer send or receive SMS" in configured["warning"]
     # When a message is sent from it
-    answer = api.post("/messages", json={"from": FR_MOBILE, "to": "06 12 34 56 79", "text": "Bonjour !"})
+    answer = api.post(
+        "/messages", json={"from": FR_MOBILE, "to": "06 12 34 56 79", "text": "Bonjour !", "human_author": "Camille"}
+    )
     assert answer.status_code == 201, answer.text
     sent = answer.json()["message"]
     assert (sent["status"], sent["to"]) == ("queued", "+33612345679")
@@ -53,7 +55,9 @@ def test_a_message_is_sent_its_callbacks_arrive_and_the_archive_shows_it_deliver
 def test_a_scheduled_delivery_failure_ends_failed(stack, api, aircall):
     configure(api)
     aircall.post("/_sandbox/failures", json={"to": "+33612345670"}).raise_for_status()
-    sent = api.post("/messages", json={"from": FR_MOBILE, "to": "+33612345670", "text": "x"}).json()["message"]
+    sent = api.post(
+        "/messages", json={"from": FR_MOBILE, "to": "+33612345670", "text": "x", "human_author": "Camille"}
+    ).json()["message"]
     aircall.post("/_sandbox/callbacks/drain", json={"timeout_s": 10}).raise_for_status()
     message = api.get(f"/messages/{sent['id']}").json()["message"]
     assert message["status"] == "failed"

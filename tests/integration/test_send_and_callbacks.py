@@ -16,14 +16,16 @@ FR_MOBILE = 100004
 US_LOCAL = 100001
 
 
-def configure(number_id=FR_MOBILE, mode="proxy"):
+def configure(number_id=FR_MOBILE, mode="proxy", registration="none"):
     return number_use_cases.configure(
-        str(number_id), NumberRequest(mode=mode), request_callback_url="https://unused/webhooks/aircall"
+        str(number_id),
+        NumberRequest(mode=mode, registration=registration),
+        request_callback_url="https://unused/webhooks/aircall",
     )
 
 
 def send(**fields):
-    body = {"from": str(FR_MOBILE), "to": "06 12 34 56 79", "text": "Bonjour !"} | fields
+    body = {"from": str(FR_MOBILE), "to": "06 12 34 56 79", "text": "Bonjour !", "human_author": "Camille"} | fields
     return send_message(SendRequest.model_validate(body))
 
 
@@ -145,7 +147,7 @@ def test_an_inbound_message_is_archived_once_even_when_redelivered(gateway):
 
 
 def test_an_agent_mode_number_sends_in_the_agent_conversation(gateway, sandbox_api):
-    configure(US_LOCAL, mode="agent")
+    configure(US_LOCAL, mode="agent", registration="approved")
     outcome = send(**{"from": "+1 424-416-2288", "to": "(424) 416-2290", "text": "Hi"})
     assert outcome.status_code == 201
     paths = [r["path"] for r in sandbox_api.get("/_sandbox/requests").json().get("requests", [])]

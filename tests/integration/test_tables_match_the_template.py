@@ -2,12 +2,19 @@
 
 import pytest
 
+from aircall_sms.store.contacts import ContactItem
+from aircall_sms.store.ledger import LedgerItem
 from aircall_sms.store.messages import MessageRecord
 from aircall_sms.store.numbers import NumberRecord
 from local_stack.template import table_specs
 from tests.support import ROOT
 
-MODELS = {"MessagesTable": MessageRecord, "NumbersTable": NumberRecord}
+MODELS = {
+    "MessagesTable": MessageRecord,
+    "NumbersTable": NumberRecord,
+    "LedgerTable": LedgerItem,
+    "ContactsTable": ContactItem,
+}
 
 
 def _keys(schema):

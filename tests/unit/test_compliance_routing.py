@@ -98,6 +98,12 @@ def test_regions_are_the_ones_phonenumbers_reports():
     assert parse(NUMBERS["US-toll-free"]).region == "US"
 
 
-def test_the_compliance_module_exposes_routing_only():
+def test_the_compliance_module_exposes_the_send_rules():
     public = {name for name in vars(compliance) if not name.startswith("_") and name.islower()}
-    assert public - {"annotations", "parse"} == {"is_domestic"}
+    assert public - {"annotations", "parse"} == {
+        "is_domestic",
+        "is_french_mobile",
+        "static_refusal",
+        "needs_open_conversation",
+        "needs_consent",
+    }

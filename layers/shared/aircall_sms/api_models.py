@@ -24,6 +24,13 @@ class SendRequest(BaseModel):
     not_after: AwareDatetime | None = Field(default=None, description="A deferred message expires after this.")
     metadata: dict[str, Any] | None = Field(default=None, description="Stored and returned as is; at most 4 KB.")
     dry_run: StrictBool = False
+    human_author: StrictStr | None = Field(
+        default=None,
+        min_length=1,
+        max_length=255,
+        description="Who typed the message, when a person did. It is kept in the archive, and it lets a French "
+        "mobile line write outside the conversation window: French rules forbid automated messages, not people.",
+    )
 
 
 class NumberRequest(BaseModel):

@@ -97,3 +97,43 @@ class RateLimited(GatewayError):
 
     code = "rate_limited"
     status = 429
+
+
+class ComplianceRefusal(GatewayError):
+    """A rule of the country or of the contact forbids this send (nothing is reserved or sent)."""
+
+    status = 403
+
+
+class NotDomestic(ComplianceRefusal):
+    code = "not_domestic"
+
+
+class OptedOut(ComplianceRefusal):
+    code = "opted_out"
+
+
+class ConversationalOnly(ComplianceRefusal):
+    code = "conversational_only"
+
+
+class NumberNotRegistered(ComplianceRefusal):
+    code = "number_not_registered"
+
+
+class ConsentRequired(ComplianceRefusal):
+    code = "consent_required"
+
+
+class IdempotencyConflict(GatewayError):
+    """The Idempotency-Key was used before with a different request body."""
+
+    code = "idempotency_conflict"
+    status = 409
+
+
+class ServiceBusy(GatewayError):
+    """DynamoDB kept cancelling a reservation for concurrent transactions on the same items."""
+
+    code = "service_busy"
+    status = 503

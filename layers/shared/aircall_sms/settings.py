@@ -15,6 +15,8 @@ class ConfigurationError(RuntimeError):
 class Settings:
     messages_table: str
     numbers_table: str
+    ledger_table: str
+    contacts_table: str
     aircall_api_base_url: str
     aircall_credentials_secret: str
     callback_url: str
@@ -22,6 +24,11 @@ class Settings:
     aircall_connect_timeout: float
     aircall_read_timeout: float
     credentials_max_age: int
+    conversation_window_hours: float
+    idempotency_ttl_hours: float
+    default_not_after_hours: float
+    number_cache_seconds: float
+    limits_json: str
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -29,6 +36,8 @@ class Settings:
         return cls(
             messages_table=_required(env, "MESSAGES_TABLE"),
             numbers_table=_required(env, "NUMBERS_TABLE"),
+            ledger_table=_required(env, "LEDGER_TABLE"),
+            contacts_table=_required(env, "CONTACTS_TABLE"),
             aircall_api_base_url=env.get("AIRCALL_API_BASE_URL", "https://api.aircall.io").rstrip("/"),
             aircall_credentials_secret=env.get("AIRCALL_CREDENTIALS_SECRET", "aircall-sms-gateway/aircall-credentials"),
             callback_url=env.get("CALLBACK_URL", ""),
@@ -36,6 +45,11 @@ class Settings:
             aircall_connect_timeout=_positive_float(env, "AIRCALL_CONNECT_TIMEOUT", 3.05),
             aircall_read_timeout=_positive_float(env, "AIRCALL_READ_TIMEOUT", 10.0),
             credentials_max_age=_positive_int(env, "AIRCALL_CREDENTIALS_MAX_AGE", 300),
+            conversation_window_hours=_positive_float(env, "CONVERSATION_WINDOW_HOURS", 24.0),
+            idempotency_ttl_hours=_positive_float(env, "IDEMPOTENCY_TTL_HOURS", 24.0),
+            default_not_after_hours=_positive_float(env, "DEFAULT_NOT_AFTER_HOURS", 24.0),
+            number_cache_seconds=_positive_float(env, "NUMBER_CACHE_SECONDS", 60.0),
+            limits_json=env.get("LIMITS_JSON", "").strip(),
         )
 
 

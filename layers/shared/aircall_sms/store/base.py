@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..settings import get_settings
 
 
@@ -15,3 +17,11 @@ class TableName:
         value = getattr(get_settings(), self.setting)
         assert isinstance(value, str)
         return value
+
+
+def raw_client() -> Any:
+    """The botocore DynamoDB client pynamodb's connection uses (same endpoint, region, retries and pool), for
+    the calls pynamodb does not express: multi-table transactions with per-item cancellation reasons."""
+    from .numbers import NumberRecord
+
+    return NumberRecord._get_connection().connection.client

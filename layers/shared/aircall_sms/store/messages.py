@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -13,14 +14,13 @@ from pynamodb.attributes import (
     TTLAttribute,
     UnicodeAttribute,
 )
-from pynamodb.exceptions import DoesNotExist, UpdateError
-from pynamodb.expressions.update import Action
+from pynamodb.exceptions import DoesNotExist
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from ..status import predecessors
 from ..timeutil import iso
-from .base import TableName
+from .base import TableName, raw_client
 
 
 class StatusChange(MapAttribute[str, Any]):
@@ -64,6 +64,8 @@ class MessageRecord(Model):
     not_after = UnicodeAttribute(null=True)
     metadata = JSONAttribute(null=True)
     idempotency_key = UnicodeAttribute(null=True)
+    human_author = UnicodeAttribute(null=True)  # who typed it, when a person did (French mobile lines)
+    reservation = JSONAttribute(null=True)  # the quota windows charged: {"hour": "2026-11-26T14", ...}
     expires_at = TTLAttribute(null=True)
 
     by_aircall_id = ByAircallId()
@@ -95,6 +97,7 @@ class MessageRecord(Model):
             "not_before": self.not_before,
             "not_after": self.not_after,
             "metadata": self.metadata,
+            "human_author": self.human_author,
         }
 
 
@@ -128,26 +131,66 @@ def advance(
 ) -> bool:
     """Move a message forward to `status` in one conditional write; False when it would not be a forward move
     (a duplicate or out-of-order update), which changes nothing."""
-    record = MessageRecord(id=message_id)
-    actions: list[Action] = [
-        MessageRecord.status.set(status),
-        MessageRecord.updated_at.set(iso(at)),
-        MessageRecord.status_history.set(MessageRecord.status_history.append([change(status, at, source, detail)])),
-    ]
-    if aircall_id:
-        actions.append(MessageRecord.aircall_id.set(aircall_id))
-    if sent_at:
-        actions.append(MessageRecord.sent_at.set(iso(sent_at)))
-    if error is not None:
-        actions.append(MessageRecord.error.set(error))
+    update = advance_update(
+        message_id, status, at=at, source=source, detail=detail, aircall_id=aircall_id, sent_at=sent_at, error=error
+    )["Update"]
+    client = raw_client()
     try:
-        record.update(
-            actions=actions,
-            condition=MessageRecord.id.exists() & MessageRecord.status.is_in(*predecessors(status)),
-            add_version_condition=False,
-        )
-    except UpdateError as failure:
-        if failure.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
+        client.update_item(**update)
+    except client.exceptions.ConditionalCheckFailedException:
+        return False
     return True
+
+
+def advance_update(
+    message_id: str,
+    status: str,
+    *,
+    at: datetime,
+    source: str,
+    detail: str | None = None,
+    aircall_id: str | None = None,
+    sent_at: datetime | None = None,
+    error: dict[str, Any] | None = None,
+    sets: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The forward move of `advance` as a TransactWriteItems `Update` item (DynamoDB JSON)."""
+    change_item: dict[str, Any] = {"status": {"S": status}, "at": {"S": iso(at)}, "source": {"S": source}}
+    if detail:
+        change_item["detail"] = {"S": detail}
+    values: dict[str, Any] = {
+        ":status": {"S": status},
+        ":updated": {"S": iso(at)},
+        ":change": {"L": [{"M": change_item}]},
+        ":empty": {"L": []},
+    }
+    assignments = [
+        "#status = :status",
+        "updated_at = :updated",
+        "status_history = list_append(if_not_exists(status_history, :empty), :change)",
+    ]
+    extra: dict[str, dict[str, Any]] = dict(sets or {})
+    if aircall_id:
+        extra["aircall_id"] = {"S": aircall_id}
+    if sent_at:
+        extra["sent_at"] = {"S": iso(sent_at)}
+    if error is not None:
+        extra["error"] = {"S": json.dumps(error, ensure_ascii=False)}
+    names = {"#status": "status", "#id": "id"}
+    for index, (name, value) in enumerate(extra.items()):
+        names[f"#a{index}"] = name
+        values[f":a{index}"] = value
+        assignments.append(f"#a{index} = :a{index}")
+    allowed = predecessors(status)
+    values |= {f":from{index}": {"S": previous} for index, previous in enumerate(allowed)}
+    condition = f"attribute_exists(#id) AND #status IN ({', '.join(f':from{i}' for i in range(len(allowed)))})"
+    return {
+        "Update": {
+            "TableName": MessageRecord.Meta.table_name,
+            "Key": {"id": {"S": message_id}},
+            "UpdateExpression": "SET " + ", ".join(assignments),
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from pynamodb.attributes import JSONAttribute, UnicodeAttribute
@@ -57,15 +58,56 @@ class NumberRecord(Model):
 
 def get(number_id: str) -> NumberRecord | None:
     try:
-        return NumberRecord.get(number_id, consistent_read=True)
+        record = NumberRecord.get(number_id, consistent_read=True)
     except DoesNotExist:
+        _cache.pop(number_id, None)
         return None
+    _remember(record)
+    return record
 
 
 def find_by_e164(e164: str) -> NumberRecord | None:
     for record in NumberRecord.by_e164.query(e164, limit=1):
-        return record
+        return get(record.number_id)
     return None
+
+
+# Warm Lambda instances keep the numbers they used for a short while: the send path then costs no read.
+# The cache never decides correctness: a send's reservation checks that the number's `updated_at` is still
+# the one it read (a changed or deleted number refuses the transaction, and the send reads it again).
+_cache: dict[str, tuple[float, NumberRecord]] = {}
+_number_id_by_e164: dict[str, str] = {}
+
+
+def _remember(record: NumberRecord) -> None:
+    _cache[record.number_id] = (time.monotonic(), record)
+    _number_id_by_e164[record.e164] = record.number_id
+
+
+def cached(number_id: str, max_age: float) -> NumberRecord | None:
+    """The number from this instance's cache when younger than `max_age` seconds, else read."""
+    entry = _cache.get(number_id)
+    if entry is not None and time.monotonic() - entry[0] < max_age:
+        return entry[1]
+    return get(number_id)
+
+
+def cached_by_e164(e164: str, max_age: float) -> NumberRecord | None:
+    number_id = _number_id_by_e164.get(e164)
+    if number_id is not None:
+        record = cached(number_id, max_age)
+        if record is not None and record.e164 == e164:
+            return record
+    return find_by_e164(e164)
+
+
+def forget(number_id: str | None = None) -> None:
+    """Drop one number (or all) from this instance's cache."""
+    if number_id is None:
+        _cache.clear()
+        _number_id_by_e164.clear()
+    else:
+        _cache.pop(number_id, None)
 
 
 def list_all() -> list[NumberRecord]:
@@ -75,3 +117,4 @@ def list_all() -> list[NumberRecord]:
 
 def delete(number_id: str) -> None:
     NumberRecord(number_id=number_id).delete()
+    forget(number_id)

@@ -21,7 +21,7 @@ from .. import phone, segments
 from ..errors import GatewayError, InvalidRequest, PayloadTooLarge, Unauthorized
 from ..observability import logger, metrics
 from ..status import from_aircall
-from ..store import messages, numbers
+from ..store import contacts, messages, numbers
 from ..timeutil import iso, parse_time, utcnow
 
 MAX_CALLBACK_BYTES = 256 * 1024
@@ -145,6 +145,8 @@ def _inbound(
         created_at=iso(received_at),
         updated_at=iso(utcnow()),
     )
+    # The contact wrote: a French mobile line may answer within the conversation window from now on.
+    contacts.record_inbound(contact, number_id=number.number_id, at=min(received_at, utcnow()), message_id=message_id)
     try:
         record.save(condition=messages.MessageRecord.id.does_not_exist())
     except PutError as failure:

@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from .. import phone, services
+from .. import budget, phone, services
 from ..aircall import AircallFailure, AircallRefused, gateway_error
 from ..api_models import NumberRequest
 from ..errors import AircallError, InvalidRequest, NumberNotConfigured, NumberNotFound
@@ -14,6 +14,7 @@ from ..observability import logger
 from ..settings import get_settings
 from ..store import numbers
 from ..timeutil import iso, utcnow
+from ..windows import WINDOWS
 
 APP_MESSAGING_WARNING = (
     "This number is configured for Aircall API messaging (proxy mode): the Aircall apps can no longer send or "
@@ -37,8 +38,10 @@ def parse_number_id(raw: str) -> str:
 def configure(number_id: str, request: NumberRequest, *, request_callback_url: str) -> NumberAnswer:
     """Create or update the gateway's configuration of an Aircall number (PUT /numbers/{number_id})."""
     number_id = parse_number_id(number_id)
+    overrides = _checked_overrides(request.limits)
     client = services.aircall()
     try:
+        budget.charge(utcnow())
         aircall_number = client.get_number(number_id)
     except AircallRefused as refusal:
         if refusal.status == 404:
@@ -53,12 +56,13 @@ def configure(number_id: str, request: NumberRequest, *, request_callback_url: s
     record.e164, record.region, record.kind = parsed.e164, parsed.region, parsed.kind
     record.name = aircall_number.get("name") if isinstance(aircall_number.get("name"), str) else None
     record.registration = request.registration
-    record.limits = dict(request.limits) if request.limits else None
+    record.limits = overrides
     record.updated_at = now
     was_proxy = existing is not None and existing.mode == "proxy"
     if request.mode == "proxy":
         callback_url = get_settings().callback_url or request_callback_url
         try:
+            budget.charge(utcnow())
             configuration = client.configure_number(number_id, callback_url)
         except AircallFailure as failure:
             raise gateway_error(failure) from None
@@ -108,12 +112,29 @@ def list_configured() -> list[dict[str, Any]]:
 
 def _remove_aircall_configuration(number_id: str) -> None:
     try:
+        budget.charge(utcnow())
         services.aircall().delete_configuration(number_id)
     except AircallRefused as refusal:
         if refusal.status != 404:  # already gone in Aircall is fine
             raise gateway_error(refusal) from None
     except AircallFailure as failure:
         raise gateway_error(failure) from None
+
+
+def _checked_overrides(limits: dict[str, int] | None) -> dict[str, int] | None:
+    """Per-number limit overrides: known windows, positive integers of segments."""
+    if not limits:
+        return None
+    unknown = sorted(set(limits) - set(WINDOWS))
+    if unknown:
+        raise InvalidRequest(
+            f"Unknown quota windows: {', '.join(unknown)} (expected {', '.join(WINDOWS)}).",
+            details={"field": "limits", "windows": unknown},
+        )
+    bad = sorted(window for window, value in limits.items() if value <= 0)
+    if bad:
+        raise InvalidRequest("Limits are positive numbers of segments.", details={"field": "limits", "windows": bad})
+    return {window: limits[window] for window in WINDOWS if window in limits}
 
 
 def _parse_digits(aircall_number: dict[str, Any]) -> phone.PhoneNumber:

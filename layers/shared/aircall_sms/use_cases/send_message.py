@@ -1,94 +1,148 @@
-"""POST /messages: validate, normalise, archive, call Aircall once, record the outcome.
+"""POST /messages: validate, check the rules, reserve, call Aircall once, record the outcome.
 
-Flow (DESIGN.md, "Flow of one send"): resolve the sender number -> normalise the recipient -> count segments
--> archive the message (status `unknown` until Aircall answers, so a crash leaves an explainable record)
--> call Aircall once -> record Aircall's id and status, or why it failed.
+Flow (DESIGN.md, "Flow of one send"):
+1. `prepare`: resolve the sender number (cached per instance), normalise the recipient, count segments; the
+   rules that need only the request (domestic, registration, French mobile purpose) refuse here.
+2. Reserve in one TransactWriteItems: the rules that need stored facts (no opt-out, an open conversation for a
+   French mobile line, a consent for marketing) as condition checks, the number unchanged since it was cached,
+   the idempotency record (new key), the archive record (status `unknown`: a crash after this leaves an
+   explainable record), every quota window of the number, the company's Aircall request budget. All or nothing.
+3. Call Aircall once. Record its id and status, and the idempotency answer, in one more round trip.
+   A definite refusal releases the segments; a timeout leaves the status `unknown` (never re-sent).
+
+A refused reservation says which item refused: a used idempotency key replays the first answer, a rule
+archives the request as `rejected` and answers 403, a full window answers 429 or defers (`on_limit: "defer"`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass
-from datetime import datetime
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from pynamodb.exceptions import PutError
-
-from .. import phone, segments, services
-from ..aircall import AircallFailure, AircallOutcomeUnknown, gateway_error
+from .. import budget, compliance, phone, quota, segments, services
+from ..aircall import (
+    AircallFailure,
+    AircallOutcomeUnknown,
+    AircallRateLimited,
+    AircallUnreachable,
+    SentMessage,
+    gateway_error,
+)
 from ..api_models import SendRequest
-from ..errors import EmptyMessage, InvalidMedia, InvalidPhone, InvalidRequest, MessageTooLong, NumberNotConfigured
+from ..errors import (
+    ComplianceRefusal,
+    ConsentRequired,
+    ConversationalOnly,
+    EmptyMessage,
+    GatewayError,
+    IdempotencyConflict,
+    InvalidMedia,
+    InvalidPhone,
+    InvalidRequest,
+    MessageTooLong,
+    NumberNotConfigured,
+    OptedOut,
+    QuotaExceeded,
+    ServiceBusy,
+)
 from ..ids import new_id
 from ..observability import logger, metrics
+from ..reservation import Guard, Plan, Refusal, condition_check, counter_update, put_new, release_update, text, transact
+from ..settings import get_settings
 from ..status import from_aircall
-from ..store import messages, numbers
-from ..timeutil import iso, utcnow
+from ..store import contacts, ledger, messages, numbers
+from ..store.base import raw_client
+from ..timeutil import iso, parse_time, utcnow
 
 MAX_TEXT_CHARACTERS = 1600
 MAX_MEDIA = 10
 MAX_METADATA_BYTES = 4096
+MAX_NOT_AFTER = timedelta(days=31)
+NUMBER_ATTEMPTS = 3
+
+IDEMPOTENCY = Guard("idempotency")
+NUMBER_CHANGED = Guard("number_changed")
+MESSAGE_EXISTS = Guard("message_exists")
+OPTED_OUT_HERE = Guard("opted_out", {"scope": "number"})
+OPTED_OUT_EVERYWHERE = Guard("opted_out", {"scope": "company"})
+NO_CONVERSATION = Guard("conversational_only")
+NO_CONSENT = Guard("consent_required")
 
 
 @dataclass(frozen=True, slots=True)
 class SendOutcome:
     status_code: int
     body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class PreparedSend:
     """A send request with its parts resolved: the number, the normalised recipient, the segmentation."""
 
+    request: SendRequest
     number: numbers.NumberRecord
+    sender: phone.PhoneNumber
     recipient: phone.PhoneNumber
     text: str | None
     segmentation: segments.Segmentation
+    not_after: datetime
+    idempotency_key: str | None = None
+
+    @property
+    def segments(self) -> int:
+        """Segments charged: the text's, and at least one (an MMS without text is one message)."""
+        return max(1, self.segmentation.segments)
+
+    @property
+    def key_digest(self) -> str | None:
+        if self.idempotency_key is None:
+            return None
+        return hashlib.sha256(self.idempotency_key.encode()).hexdigest()
+
+    @property
+    def fingerprint(self) -> str:
+        """What makes two requests "the same request" for an Idempotency-Key."""
+        body = self.request.model_dump(mode="json", by_alias=True, exclude={"dry_run"})
+        return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+class _StartOver(Exception):
+    """Start the send over with a fresh read of the number: it changed or vanished since it was cached, or the
+    earlier request with the same Idempotency-Key gave its key up (nothing was sent)."""
 
 
 def send_message(request: SendRequest, *, idempotency_key: str | None = None) -> SendOutcome:
     now = utcnow()
-    prepared = prepare(request)
+    prepared = prepare(request, now=now, idempotency_key=idempotency_key)
     if request.dry_run:
-        return SendOutcome(200, dry_run_verdict(prepared))
-    record = _archive(request, prepared, now=now, idempotency_key=idempotency_key)
-    native = prepared.number.mode == "agent"
-    try:
-        sent = services.aircall().send_message(
-            prepared.number.number_id,
-            to=prepared.recipient.e164,
-            body=prepared.text,
-            media_urls=request.media_urls,
-            native=native,
-        )
-    except AircallFailure as failure:
-        _record_failure(record.id, failure)
-        raise gateway_error(failure) from None
-    status = from_aircall(sent.status) or "queued"
-    if status in ("received", "unknown"):
-        status = "queued"
-    answered = utcnow()
-    messages.advance(
-        record.id, status, at=answered, source="aircall_send", aircall_id=sent.aircall_id, sent_at=answered
-    )
-    metrics.add_metric(name="MessagesSent", unit="Count", value=1)
-    metrics.add_metric(name="SegmentsSent", unit="Count", value=prepared.segmentation.segments)
-    logger.info("message sent", extra={"message_id": record.id, "number_id": prepared.number.number_id})
-    stored = messages.get(record.id)
-    return SendOutcome(201, {"message": (stored or record).to_api()})
+        return SendOutcome(200, dry_run_verdict(prepared, now))
+    for _ in range(NUMBER_ATTEMPTS):
+        try:
+            return _send(prepared, now)
+        except _StartOver:
+            numbers.forget(prepared.number.number_id)
+            prepared = prepare(request, now=now, idempotency_key=idempotency_key)
+    raise ServiceBusy("The sender number keeps changing; retry shortly.", headers={"Retry-After": "1"})
 
 
-def prepare(request: SendRequest) -> PreparedSend:
-    """Everything that can be checked without side effects; raises the contract's 4xx errors."""
+# ------------------------------------------------------------------------------------------------ preparing
+def prepare(request: SendRequest, *, now: datetime, idempotency_key: str | None = None) -> PreparedSend:
+    """Everything that can be checked without side effects; raises the contract's 400 and 404 errors."""
     number = resolve_number(request.sender)
     recipient = parse_recipient(request.to, number.region)
-    text = request.text if request.text else None
-    if text is None and not request.media_urls:
+    text_value = request.text if request.text else None
+    if text_value is None and not request.media_urls:
         raise EmptyMessage("A message needs text, media_urls, or both.")
-    if text is not None and len(text) > MAX_TEXT_CHARACTERS:
+    if text_value is not None and len(text_value) > MAX_TEXT_CHARACTERS:
         raise MessageTooLong(
-            f"The text has {len(text)} characters; Aircall accepts at most {MAX_TEXT_CHARACTERS}.",
-            details={"characters": len(text), "limit": MAX_TEXT_CHARACTERS},
+            f"The text has {len(text_value)} characters; Aircall accepts at most {MAX_TEXT_CHARACTERS}.",
+            details={"characters": len(text_value), "limit": MAX_TEXT_CHARACTERS},
         )
     check_media(request.media_urls)
     if request.metadata is not None:
@@ -98,31 +152,38 @@ def prepare(request: SendRequest) -> PreparedSend:
                 f"metadata is {size} bytes; at most {MAX_METADATA_BYTES} are stored.",
                 details={"field": "metadata", "bytes": size, "limit": MAX_METADATA_BYTES},
             )
-    return PreparedSend(number=number, recipient=recipient, text=text, segmentation=segments.count(text or ""))
+    return PreparedSend(
+        request=request,
+        number=number,
+        sender=phone.PhoneNumber(e164=number.e164, region=number.region, kind=number.kind, country_code=0),
+        recipient=recipient,
+        text=text_value,
+        segmentation=segments.count(text_value or ""),
+        not_after=_not_after(request, now),
+        idempotency_key=idempotency_key,
+    )
 
 
-def dry_run_verdict(prepared: PreparedSend) -> dict[str, Any]:
-    """The answer to `dry_run: true`: every check ran, nothing was reserved or sent."""
-    segmentation = prepared.segmentation
-    return {
-        "verdict": "allowed",
-        "reason": None,
-        "segments": segmentation.segments,
-        "encoding": segmentation.encoding,
-        "non_gsm_characters": list(segmentation.non_gsm_characters),
-        "quota": None,
-    }
+def _not_after(request: SendRequest, now: datetime) -> datetime:
+    if request.not_after is None:
+        return now + timedelta(hours=get_settings().default_not_after_hours)
+    if request.not_after <= now:
+        raise InvalidRequest("not_after is in the past.", details={"field": "not_after"})
+    if request.not_after > now + MAX_NOT_AFTER:
+        raise InvalidRequest(f"not_after is at most {MAX_NOT_AFTER.days} days ahead.", details={"field": "not_after"})
+    return request.not_after
 
 
 def resolve_number(sender: str | int) -> numbers.NumberRecord:
     """The configured number named by Aircall's number_id or by its E.164 digits."""
     raw = str(sender).strip()
+    max_age = get_settings().number_cache_seconds
     record = None
     if raw.isdigit() and len(raw) <= 18:
-        record = numbers.get(str(int(raw)))
+        record = numbers.cached(str(int(raw)), max_age)
     if record is None:
         try:
-            record = numbers.find_by_e164(phone.parse(raw).e164)
+            record = numbers.cached_by_e164(phone.parse(raw).e164, max_age)
         except phone.InvalidPhoneNumber:
             record = None
     if record is None:
@@ -149,10 +210,534 @@ def check_media(media_urls: list[str]) -> None:
             raise InvalidMedia("Media URLs must be public https URLs.", details={"index": index})
 
 
-def _archive(
-    request: SendRequest, prepared: PreparedSend, *, now: datetime, idempotency_key: str | None
-) -> messages.MessageRecord:
-    record = messages.MessageRecord(
+def _static_refusal(prepared: PreparedSend) -> ComplianceRefusal | None:
+    return compliance.static_refusal(
+        sender=prepared.sender,
+        registration=prepared.number.registration or "none",
+        recipient=prepared.recipient,
+        purpose=prepared.request.purpose,
+    )
+
+
+def _windows(prepared: PreparedSend, now: datetime) -> list[quota.Window]:
+    number = prepared.number
+    limits = quota.limits_for(
+        region=number.region, kind=number.kind, registration=number.registration, overrides=number.limits
+    )
+    return quota.windows_at(limits, now)
+
+
+# ------------------------------------------------------------------------------------------------ dry run
+def dry_run_verdict(prepared: PreparedSend, now: datetime) -> dict[str, Any]:
+    """`dry_run: true`: every check runs on one consistent read of the facts; nothing is reserved or sent."""
+    settings = get_settings()
+    contact, number_id = prepared.recipient.e164, prepared.number.number_id
+    window_list = _windows(prepared, now)
+    contact_keys = {
+        "opted_out_here": contacts.optout_sk(number_id),
+        "opted_out_everywhere": contacts.optout_sk(contacts.EVERY_NUMBER),
+        "conversation": contacts.conversation_sk(number_id),
+        "consent": contacts.consent_sk("marketing"),
+    }
+    ledger_keys = {
+        f"window:{window.name}": (ledger.quota_pk(number_id), ledger.window_sk(window.name, window.key))
+        for window in window_list
+    }
+    ledger_keys["company"] = (ledger.COMPANY, ledger.requests_sk(quota.minute_key(now)))
+    ledger_keys["aircall"] = (ledger.COMPANY, ledger.AIRCALL_STATE)
+    found = _batch_read(
+        {settings.contacts_table: [{"contact": text(contact), "sk": text(sk)} for sk in contact_keys.values()]}
+        | {settings.ledger_table: [{"pk": text(pk), "sk": text(sk)} for pk, sk in set(ledger_keys.values())]}
+    )
+    contact_items = {name: found.get((settings.contacts_table, contact, sk)) for name, sk in contact_keys.items()}
+    used = {
+        window.name: int(
+            (found.get((settings.ledger_table, *ledger_keys[f"window:{window.name}"])) or {}).get("used", {"N": 0})["N"]
+        )
+        for window in window_list
+    }
+    company_used = int((found.get((settings.ledger_table, *ledger_keys["company"])) or {}).get("used", {"N": 0})["N"])
+    blocked_until = parse_time(
+        (found.get((settings.ledger_table, *ledger_keys["aircall"])) or {}).get("blocked_until", {}).get("S")
+    )
+    reason = _dry_run_reason(prepared, now, contact_items, window_list, used, company_used, blocked_until)
+    after = dict(used)
+    if reason is None:
+        after = {name: value + prepared.segments for name, value in used.items()}
+        company_used += 1
+    segmentation = prepared.segmentation
+    return {
+        "verdict": "allowed" if reason is None else "rejected",
+        "reason": reason,
+        "segments": segmentation.segments,
+        "encoding": segmentation.encoding,
+        "non_gsm_characters": list(segmentation.non_gsm_characters),
+        "quota": quota.view(
+            number_id,
+            window_list,
+            after,
+            company_limit=settings.aircall_requests_per_minute,
+            company_used=company_used,
+            now=now,
+            blocked_until=blocked_until,
+        ),
+    }
+
+
+def _dry_run_reason(
+    prepared: PreparedSend,
+    now: datetime,
+    contact_items: dict[str, dict[str, Any] | None],
+    window_list: list[quota.Window],
+    used: dict[str, int],
+    company_used: int,
+    blocked_until: datetime | None,
+) -> str | None:
+    static = _static_refusal(prepared)
+    if static is not None:
+        return static.code
+    if contact_items["opted_out_here"] or contact_items["opted_out_everywhere"]:
+        return OptedOut.code
+    if compliance.needs_open_conversation(prepared.sender, human_author=prepared.request.human_author):
+        last = (contact_items["conversation"] or {}).get("last_inbound_at", {}).get("S")
+        if not last or last < iso(_conversation_since(now)):
+            return ConversationalOnly.code
+    if compliance.needs_consent(prepared.request.purpose):
+        scopes = (contact_items["consent"] or {}).get("scopes", {}).get("M", {})
+        if prepared.number.number_id not in scopes and contacts.EVERY_NUMBER not in scopes:
+            return ConsentRequired.code
+    if any(used[window.name] + prepared.segments > window.limit for window in window_list):
+        return QuotaExceeded.code
+    if company_used + 1 > get_settings().aircall_requests_per_minute or (blocked_until and blocked_until > now):
+        return "rate_limited"
+    return None
+
+
+def _batch_read(keys_by_table: dict[str, list[dict[str, Any]]]) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """BatchGetItem (consistent), following UnprocessedKeys; items by (table, hash key, range key)."""
+    found: dict[tuple[str, str, str], dict[str, Any]] = {}
+    request: dict[str, Any] = {
+        table: {"Keys": keys, "ConsistentRead": True} for table, keys in keys_by_table.items() if keys
+    }
+    client = raw_client()
+    for _ in range(10):
+        if not request:
+            break
+        answer = client.batch_get_item(RequestItems=request)
+        for table, items in answer.get("Responses", {}).items():
+            for item in items:
+                hash_key = item.get("contact", item.get("pk", {})).get("S", "")
+                found[(table, hash_key, item["sk"]["S"])] = item
+        request = answer.get("UnprocessedKeys") or {}
+    return found
+
+
+def _conversation_since(now: datetime) -> datetime:
+    return now - timedelta(hours=get_settings().conversation_window_hours)
+
+
+# ------------------------------------------------------------------------------------------------ sending
+def _send(prepared: PreparedSend, now: datetime) -> SendOutcome:
+    static = _static_refusal(prepared)
+    if static is not None:
+        replayed = _replay_if_used(prepared)
+        if replayed is not None:
+            return replayed
+        _archive_rejected(prepared, static, now)
+        raise static
+    record = _new_record(prepared, now, status="unknown", note="accepted; calling Aircall")
+    window_list = _windows(prepared, now)
+    record.reservation = {window.name: window.key for window in window_list} | {"minute": quota.minute_key(now)}
+    plan = Plan()
+    _add_checks(plan, prepared, now)
+    if prepared.key_digest is not None:
+        plan.add(_idempotency_put(prepared, record.id, now, answer=None), IDEMPOTENCY)
+    plan.add(put_new(get_settings().messages_table, record.serialize(), "id"), MESSAGE_EXISTS)
+    for window in window_list:
+        plan.add(
+            counter_update(
+                get_settings().ledger_table,
+                _window_key(prepared.number.number_id, window),
+                amount=prepared.segments,
+                limit=window.limit,
+                expires_at=window.end + quota.COUNTER_RETENTION,
+            ),
+            Guard("quota", {"window": window}),
+        )
+    budget.add_charge(plan, now)
+    refusals = transact(plan)
+    if refusals:
+        return _refused(prepared, refusals, window_list, now)
+    return _call_aircall(prepared, record, window_list)
+
+
+def _add_checks(plan: Plan, prepared: PreparedSend, now: datetime) -> None:
+    """The stored-fact rules and the cached number's freshness, as condition checks (shared by send and defer)."""
+    settings = get_settings()
+    contact, number_id = prepared.recipient.e164, prepared.number.number_id
+    plan.add(
+        condition_check(
+            settings.numbers_table,
+            {"number_id": text(number_id)},
+            "updated_at = :seen",
+            values={":seen": text(prepared.number.updated_at)},
+        ),
+        NUMBER_CHANGED,
+    )
+    for scope, guard in ((number_id, OPTED_OUT_HERE), (contacts.EVERY_NUMBER, OPTED_OUT_EVERYWHERE)):
+        plan.add(
+            condition_check(
+                settings.contacts_table,
+                {"contact": text(contact), "sk": text(contacts.optout_sk(scope))},
+                "attribute_not_exists(sk)",
+            ),
+            guard,
+        )
+    if compliance.needs_open_conversation(prepared.sender, human_author=prepared.request.human_author):
+        plan.add(
+            condition_check(
+                settings.contacts_table,
+                {"contact": text(contact), "sk": text(contacts.conversation_sk(number_id))},
+                "last_inbound_at >= :since",
+                values={":since": text(iso(_conversation_since(now)))},
+            ),
+            NO_CONVERSATION,
+        )
+    if compliance.needs_consent(prepared.request.purpose):
+        plan.add(
+            condition_check(
+                settings.contacts_table,
+                {"contact": text(contact), "sk": text(contacts.consent_sk("marketing"))},
+                "attribute_exists(scopes.#number) OR attribute_exists(scopes.#every)",
+                names={"#number": number_id, "#every": contacts.EVERY_NUMBER},
+            ),
+            NO_CONSENT,
+        )
+
+
+def _refused(
+    prepared: PreparedSend, refusals: list[Refusal], window_list: list[quota.Window], now: datetime
+) -> SendOutcome:
+    by_kind = {refusal.guard.kind: refusal for refusal in refusals}
+    if "idempotency" in by_kind:
+        return _replay(prepared, by_kind["idempotency"].item)
+    if "number_changed" in by_kind:
+        raise _StartOver
+    rule = _rule_refusal(by_kind)
+    if rule is not None:
+        _archive_rejected(prepared, rule, now)
+        raise rule
+    full = [refusal for refusal in refusals if refusal.guard.kind == "quota"]
+    budget_reopens = budget.retry_at(refusals, now)
+    if not full and budget_reopens is None:
+        logger.error("reservation refused for no known reason", extra={"kinds": sorted(by_kind)})
+        raise ServiceBusy("The reservation was refused unexpectedly; retry shortly.", headers={"Retry-After": "1"})
+    error, reopens = _limit_error(prepared, full, budget_reopens, window_list, now)
+    if prepared.request.on_limit == "defer" and reopens is not None and reopens <= prepared.not_after:
+        return _defer(prepared, reopens, now)
+    _archive_rejected(prepared, error, now)
+    raise error
+
+
+def _rule_refusal(by_kind: dict[str, Refusal]) -> ComplianceRefusal | None:
+    if "opted_out" in by_kind:
+        return OptedOut(
+            "The contact opted out of messages from this number (or from every number of the company).",
+            details={"scope": by_kind["opted_out"].guard.data.get("scope")},
+        )
+    if "conversational_only" in by_kind:
+        return ConversationalOnly(
+            "French mobile lines may only answer a contact who wrote within the conversation window, unless a "
+            "person wrote the message (human_author).",
+            details={"window_hours": get_settings().conversation_window_hours},
+        )
+    if "consent_required" in by_kind:
+        return ConsentRequired(
+            "Marketing messages need the contact's stored consent (PUT /consents/{phone}).",
+            details={"purpose": "marketing"},
+        )
+    return None
+
+
+def _limit_error(
+    prepared: PreparedSend,
+    full: list[Refusal],
+    budget_reopens: datetime | None,
+    window_list: list[quota.Window],
+    now: datetime,
+) -> tuple[GatewayError, datetime | None]:
+    """The 429 for full windows (or the spent request budget) and when the send would fit again (None: never)."""
+    if full:
+        refused = [(refusal.guard.data["window"], _used(refusal.item)) for refusal in full]
+        window, used = refused[0]  # longest first
+        never = [window for window in window_list if prepared.segments > window.limit]
+        reopens = None if never else max([window.end for window, _ in refused] + [budget_reopens or now])
+        retry_after = quota.seconds_until(reopens, now) if reopens else None
+        details = {
+            "window": window.name,
+            "limit": window.limit,
+            "used": used,
+            "segments": prepared.segments,
+            "retry_after": retry_after,
+            "resets_at": iso(window.end),
+        }
+        headers = {"Retry-After": str(retry_after)} if retry_after else {}
+        message = (
+            f"The number's {window.name} window is full ({used} of {window.limit} segments used)."
+            if not never
+            else f"The message has more segments than the number's {never[0].name} limit allows."
+        )
+        return QuotaExceeded(message, details=details, headers=headers), reopens
+    assert budget_reopens is not None
+    return budget.rate_limited(budget_reopens, now), budget_reopens
+
+
+def _used(item: dict[str, Any] | None) -> int:
+    return int((item or {}).get("used", {"N": 0})["N"])
+
+
+def _defer(prepared: PreparedSend, not_before: datetime, now: datetime) -> SendOutcome:
+    """Store the message as `deferred` until `not_before`; the scheduled dispatcher sends it (issue: quota reset)."""
+    record = _new_record(prepared, now, status="deferred", note="a quota window is full")
+    record.not_before = iso(not_before)
+    body = {"message": record.to_api()}
+    plan = Plan()
+    _add_checks(plan, prepared, now)
+    if prepared.key_digest is not None:
+        plan.add(_idempotency_put(prepared, record.id, now, answer={"status": 202, "body": body}), IDEMPOTENCY)
+    plan.add(put_new(get_settings().messages_table, record.serialize(), "id"), MESSAGE_EXISTS)
+    refusals = transact(plan)
+    if refusals:
+        by_kind = {refusal.guard.kind: refusal for refusal in refusals}
+        if "idempotency" in by_kind:
+            return _replay(prepared, by_kind["idempotency"].item)
+        if "number_changed" in by_kind:
+            raise _StartOver
+        rule = _rule_refusal(by_kind)
+        if rule is not None:
+            _archive_rejected(prepared, rule, now)
+            raise rule
+        raise ServiceBusy("The deferral was refused unexpectedly; retry shortly.", headers={"Retry-After": "1"})
+    metrics.add_metric(name="MessagesDeferred", unit="Count", value=1)
+    logger.info("message deferred", extra={"message_id": record.id, "not_before": record.not_before})
+    return SendOutcome(202, body)
+
+
+# ------------------------------------------------------------------------------------------------ Aircall
+def _call_aircall(
+    prepared: PreparedSend, record: messages.MessageRecord, window_list: list[quota.Window]
+) -> SendOutcome:
+    client = services.aircall()
+    try:
+        sent = client.send_message(
+            prepared.number.number_id,
+            to=prepared.recipient.e164,
+            body=prepared.text,
+            media_urls=prepared.request.media_urls,
+            native=prepared.number.mode == "agent",
+        )
+    except AircallFailure as failure:
+        return _failed(prepared, record, window_list, failure)
+    budget.learn(sent.rate, utcnow())
+    return _sent(prepared, record, sent)
+
+
+def _sent(prepared: PreparedSend, record: messages.MessageRecord, sent: SentMessage) -> SendOutcome:
+    status = from_aircall(sent.status) or "queued"
+    if status in ("received", "unknown"):
+        status = "queued"
+    at = utcnow()
+    _apply(record, status, at, "aircall_send", aircall_id=sent.aircall_id, sent_at=at)
+    body = {"message": record.to_api()}
+    items = [
+        messages.advance_update(record.id, status, at=at, source="aircall_send", aircall_id=sent.aircall_id, sent_at=at)
+    ]
+    if prepared.key_digest is not None:
+        items.append(_answer_update(prepared.key_digest, 201, body))
+    plan = Plan()
+    for item in items:
+        plan.add(item, Guard("recorded"))
+    if transact(plan):
+        # A callback moved the message on first (Aircall can be that fast): keep its status, add our facts.
+        _record_late(record.id, sent.aircall_id, at)
+        if prepared.key_digest is not None:
+            raw_client().update_item(**_answer_update(prepared.key_digest, 201, body)["Update"])
+    metrics.add_metric(name="MessagesSent", unit="Count", value=1)
+    metrics.add_metric(name="SegmentsSent", unit="Count", value=prepared.segments)
+    logger.info("message sent", extra={"message_id": record.id, "number_id": prepared.number.number_id})
+    return SendOutcome(201, body)
+
+
+def _failed(
+    prepared: PreparedSend,
+    record: messages.MessageRecord,
+    window_list: list[quota.Window],
+    failure: AircallFailure,
+) -> SendOutcome:
+    """Aircall did not take the message. Definite refusals give the segments back; an unknown outcome keeps
+    them (the message may be on its way) and stays `unknown` for the callbacks to settle."""
+    now = utcnow()
+    error = gateway_error(failure)
+    budget.learn(failure.rate, now, limited=isinstance(failure, AircallRateLimited))
+    settings = get_settings()
+    plan = Plan()
+    if not isinstance(failure, AircallOutcomeUnknown):
+        for window in window_list:
+            plan.add(
+                release_update(
+                    settings.ledger_table,
+                    _window_key(prepared.number.number_id, window),
+                    amount=prepared.segments,
+                ),
+                Guard("release"),
+            )
+    retryable = isinstance(failure, AircallRateLimited | AircallUnreachable)
+    deferred = isinstance(failure, AircallRateLimited) and prepared.request.on_limit == "defer"
+    if deferred:
+        assert isinstance(failure, AircallRateLimited)
+        not_before = max(failure.reset_at, now)
+        if not_before > prepared.not_after:
+            deferred = False
+    error_body = error.to_body()["error"]
+    if deferred:
+        plan.add(_back_to_deferred(record.id, not_before, now), Guard("message"))
+        record.status, record.not_before, record.updated_at = "deferred", iso(not_before), iso(now)
+        record.status_history = [
+            *record.status_history,
+            messages.change("deferred", now, "gateway", "Aircall's request budget is spent"),
+        ]
+        answer: tuple[int, dict[str, Any]] | None = (202, {"message": record.to_api()})
+    elif isinstance(failure, AircallOutcomeUnknown):
+        plan.add(_set_error(record.id, error_body), Guard("message"))
+        answer = (error.status, error.to_body())
+    else:
+        final = "rejected" if retryable and isinstance(failure, AircallRateLimited) else "failed"
+        plan.add(
+            messages.advance_update(
+                record.id, final, at=now, source="aircall_send", detail=error.code, error=error_body
+            ),
+            Guard("message"),
+        )
+        answer = None if retryable else (error.status, error.to_body())
+    if prepared.key_digest is not None:
+        if answer is None:  # nothing was sent and a retry is safe: the key may be used again
+            plan.add(_idempotency_forget(prepared.key_digest, record.id), Guard("idempotency"))
+        else:
+            plan.add(_answer_update(prepared.key_digest, *answer), Guard("idempotency"))
+    if transact(plan):
+        logger.error("could not record Aircall's refusal", extra={"message_id": record.id})
+    logger.info(
+        "Aircall did not take the message",
+        extra={"message_id": record.id, "code": error.code, "aircall_status": failure.status, "key": failure.key},
+    )
+    if deferred:
+        assert answer is not None
+        return SendOutcome(*answer)
+    raise error
+
+
+# ------------------------------------------------------------------------------------------------ idempotency
+def _idempotency_put(
+    prepared: PreparedSend, message_id: str, now: datetime, *, answer: dict[str, Any] | None
+) -> dict[str, Any]:
+    assert prepared.key_digest is not None
+    ttl = timedelta(hours=get_settings().idempotency_ttl_hours)
+    item = {
+        "pk": text(ledger.idempotency_pk(prepared.key_digest)),
+        "sk": text(ledger.IDEMPOTENCY_SK),
+        "message_id": text(message_id),
+        "fingerprint": text(prepared.fingerprint),
+        "created_at": text(iso(now)),
+        "expires_at": {"N": str(int((now + ttl).timestamp()))},
+    }
+    if answer is not None:
+        item["answer"] = text(json.dumps(answer, ensure_ascii=False))
+    return put_new(get_settings().ledger_table, item, "pk", return_old=True)
+
+
+def _idempotency_key(key_digest: str) -> dict[str, Any]:
+    return {"pk": text(ledger.idempotency_pk(key_digest)), "sk": text(ledger.IDEMPOTENCY_SK)}
+
+
+def _answer_update(key_digest: str, status: int, body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "Update": {
+            "TableName": get_settings().ledger_table,
+            "Key": _idempotency_key(key_digest),
+            "UpdateExpression": "SET answer = :answer",
+            "ConditionExpression": "attribute_exists(pk)",
+            "ExpressionAttributeValues": {
+                ":answer": text(json.dumps({"status": status, "body": body}, ensure_ascii=False))
+            },
+        }
+    }
+
+
+def _idempotency_forget(key_digest: str, message_id: str) -> dict[str, Any]:
+    return {
+        "Delete": {
+            "TableName": get_settings().ledger_table,
+            "Key": _idempotency_key(key_digest),
+            "ConditionExpression": "message_id = :message",
+            "ExpressionAttributeValues": {":message": text(message_id)},
+        }
+    }
+
+
+def _replay_if_used(prepared: PreparedSend) -> SendOutcome | None:
+    """Before refusing on the request alone: a key used by an earlier (accepted) request replays its answer."""
+    if prepared.key_digest is None:
+        return None
+    answer = raw_client().get_item(
+        TableName=get_settings().ledger_table, Key=_idempotency_key(prepared.key_digest), ConsistentRead=True
+    )
+    item = answer.get("Item")
+    return _replay(prepared, item) if item else None
+
+
+def _replay(prepared: PreparedSend, item: dict[str, Any] | None) -> SendOutcome:
+    """The first answer given to this Idempotency-Key; waits while the first request is still in flight."""
+    assert prepared.key_digest is not None
+    settings = get_settings()
+    deadline = time.monotonic() + min(12.0, settings.aircall_connect_timeout + settings.aircall_read_timeout + 1)
+    while True:
+        if item is None:  # the first request gave up (nothing was sent): this one may go ahead as new
+            raise _StartOver
+        if item.get("fingerprint", {}).get("S") != prepared.fingerprint:
+            raise IdempotencyConflict(
+                "This Idempotency-Key was used with a different request body.",
+                details={"message_id": item.get("message_id", {}).get("S")},
+            )
+        stored = item.get("answer", {}).get("S")
+        if stored:
+            answer = json.loads(stored)
+            metrics.add_metric(name="IdempotentReplays", unit="Count", value=1)
+            return SendOutcome(int(answer["status"]), answer["body"], {"Idempotent-Replayed": "true"})
+        if time.monotonic() >= deadline:
+            return _in_flight_answer(item["message_id"]["S"])
+        time.sleep(0.1)
+        item = (
+            raw_client()
+            .get_item(TableName=settings.ledger_table, Key=_idempotency_key(prepared.key_digest), ConsistentRead=True)
+            .get("Item")
+        )
+
+
+def _in_flight_answer(message_id: str) -> SendOutcome:
+    """The first request with this key never recorded an answer (it may have been killed): say what is known."""
+    record = messages.get(message_id)
+    if record is None or record.status == "unknown":
+        error = gateway_error(AircallOutcomeUnknown("the first request with this key has no recorded outcome"))
+        error.details["message_id"] = message_id
+        return SendOutcome(error.status, error.to_body(), {"Idempotent-Replayed": "true"})
+    code = 202 if record.status == "deferred" else 201
+    return SendOutcome(code, {"message": record.to_api()}, {"Idempotent-Replayed": "true"})
+
+
+# ------------------------------------------------------------------------------------------------ archive
+def _new_record(prepared: PreparedSend, now: datetime, *, status: str, note: str) -> messages.MessageRecord:
+    request = prepared.request
+    return messages.MessageRecord(
         id=new_id("msg"),
         number_id=prepared.number.number_id,
         sender=prepared.number.e164,
@@ -164,31 +749,98 @@ def _archive(
         purpose=request.purpose,
         segments=prepared.segmentation.segments,
         encoding=prepared.segmentation.encoding,
-        status="unknown",
-        status_history=[messages.change("unknown", now, "gateway", "accepted; calling Aircall")],
+        status=status,
+        status_history=[messages.change(status, now, "gateway", note)],
         created_at=iso(now),
         updated_at=iso(now),
-        not_after=iso(request.not_after) if request.not_after else None,
+        not_after=iso(prepared.not_after),
         metadata=request.metadata,
-        idempotency_key=idempotency_key,
+        idempotency_key=prepared.idempotency_key,
+        human_author=request.human_author,
     )
+
+
+def _archive_rejected(prepared: PreparedSend, error: GatewayError, now: datetime) -> None:
+    """Keep the refused request in the archive (`rejected`, with the reason): nothing was reserved or sent."""
+    record = _new_record(prepared, now, status="rejected", note=error.code)
+    record.status_history = [messages.change("rejected", now, "gateway", error.code)]
+    record.error = error.to_body()["error"]
     try:
-        record.save(condition=messages.MessageRecord.id.does_not_exist())
-    except PutError:
-        logger.exception("archiving the message failed")
-        raise
-    return record
+        record.save()
+    except Exception:  # the refusal stands even when the archive cannot take it
+        logger.exception("archiving a rejected request failed", extra={"code": error.code})
+    metrics.add_metric(name="MessagesRejected", unit="Count", value=1)
+    logger.info("send refused", extra={"code": error.code, "number_id": prepared.number.number_id})
 
 
-def _record_failure(message_id: str, failure: AircallFailure) -> None:
-    error = gateway_error(failure)
-    at = utcnow()
-    if isinstance(failure, AircallOutcomeUnknown):
-        # The request may have reached Aircall: the status stays `unknown`; callbacks will settle it.
-        record = messages.MessageRecord(id=message_id)
-        record.update(actions=[messages.MessageRecord.error.set(error.to_body()["error"])], add_version_condition=False)
-        logger.warning("Aircall outcome unknown", extra={"message_id": message_id, "reason": str(failure)})
-        return
-    final = "rejected" if error.code == "rate_limited" else "failed"
-    messages.advance(message_id, final, at=at, source="aircall_send", detail=error.code, error=error.to_body()["error"])
-    logger.info("Aircall refused the send", extra={"message_id": message_id, "code": error.code, "key": failure.key})
+def _apply(
+    record: messages.MessageRecord,
+    status: str,
+    at: datetime,
+    source: str,
+    *,
+    aircall_id: str | None = None,
+    sent_at: datetime | None = None,
+) -> None:
+    record.status = status
+    record.updated_at = iso(at)
+    record.status_history = [*record.status_history, messages.change(status, at, source)]
+    if aircall_id:
+        record.aircall_id = aircall_id
+    if sent_at:
+        record.sent_at = iso(sent_at)
+
+
+def _record_late(message_id: str, aircall_id: str, at: datetime) -> None:
+    raw_client().update_item(
+        TableName=get_settings().messages_table,
+        Key={"id": text(message_id)},
+        UpdateExpression="SET aircall_id = if_not_exists(aircall_id, :aircall), sent_at = if_not_exists(sent_at, :at)",
+        ExpressionAttributeValues={":aircall": text(aircall_id), ":at": text(iso(at))},
+    )
+
+
+def _back_to_deferred(message_id: str, not_before: datetime, now: datetime) -> dict[str, Any]:
+    """Aircall answered 429 before taking the message: it waits for the budget instead (`unknown` -> `deferred`,
+    the one backward move, allowed only while no Aircall id is known)."""
+    change = {
+        "M": {
+            "status": text("deferred"),
+            "at": text(iso(now)),
+            "source": text("gateway"),
+            "detail": text("Aircall's request budget is spent"),
+        }
+    }
+    return {
+        "Update": {
+            "TableName": get_settings().messages_table,
+            "Key": {"id": text(message_id)},
+            "UpdateExpression": "SET #status = :deferred, not_before = :not_before, updated_at = :now, "
+            "status_history = list_append(status_history, :change)",
+            "ConditionExpression": "#status = :unknown AND attribute_not_exists(aircall_id)",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {
+                ":deferred": text("deferred"),
+                ":unknown": text("unknown"),
+                ":not_before": text(iso(not_before)),
+                ":now": text(iso(now)),
+                ":change": {"L": [change]},
+            },
+        }
+    }
+
+
+def _set_error(message_id: str, error: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "Update": {
+            "TableName": get_settings().messages_table,
+            "Key": {"id": text(message_id)},
+            "UpdateExpression": "SET #error = :error",
+            "ExpressionAttributeNames": {"#error": "error"},
+            "ExpressionAttributeValues": {":error": text(json.dumps(error, ensure_ascii=False))},
+        }
+    }
+
+
+def _window_key(number_id: str, window: quota.Window) -> dict[str, Any]:
+    return {"pk": text(ledger.quota_pk(number_id)), "sk": text(ledger.window_sk(window.name, window.key))}

@@ -1,0 +1,161 @@
+"""Atomic reservations in DynamoDB: one TransactWriteItems that either passes every check and charges every
+counter, or changes nothing and says which items refused.
+
+A `Plan` is a list of transaction items, each tagged with what its refusal means (`Guard`): an opt-out exists,
+a quota window is full, the idempotency key was used before... `transact` runs it, retrying only
+DynamoDB's own transaction conflicts (two transactions on one item at once), and returns the refusals.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from .errors import ServiceBusy
+from .observability import logger
+from .store.base import raw_client
+
+CONFLICT_ATTEMPTS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """What a refused transaction item means: `kind` ("quota", "opted_out", ...) and kind-specific data."""
+
+    kind: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    guard: Guard
+    item: dict[str, Any] | None  # the item as it was (ALL_OLD), when DynamoDB returned it
+
+
+@dataclass(slots=True)
+class Plan:
+    items: list[dict[str, Any]] = field(default_factory=list)
+    guards: list[Guard | None] = field(default_factory=list)
+
+    def add(self, item: dict[str, Any], guard: Guard | None = None) -> None:
+        self.items.append(item)
+        self.guards.append(guard)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def transact(plan: Plan) -> list[Refusal]:
+    """Run `plan` atomically. [] when it committed; else the refusals (nothing was written)."""
+    client = raw_client()
+    for attempt in range(CONFLICT_ATTEMPTS):
+        try:
+            client.transact_write_items(TransactItems=plan.items)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            reasons = error.response.get("CancellationReasons") or []
+            refusals = [
+                Refusal(guard=guard or Guard("unexpected"), item=dict(reason.get("Item") or {}) or None)
+                for reason, guard in zip(reasons, plan.guards, strict=False)
+                if reason.get("Code") == "ConditionalCheckFailed"
+            ]
+            if refusals:
+                return refusals
+            codes = {reason.get("Code") for reason in reasons} - {"None", None}
+            if codes <= {"TransactionConflict"} and attempt + 1 < CONFLICT_ATTEMPTS:
+                time.sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 - jitter, not cryptography
+                continue
+            logger.warning("reservation cancelled", extra={"reasons": sorted(str(code) for code in codes)})
+            raise ServiceBusy(
+                "The gateway is busy with concurrent requests on the same counters; retry shortly.",
+                headers={"Retry-After": "1"},
+            ) from None
+        return []
+    raise AssertionError("unreachable")
+
+
+def number(value: int | float) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def text(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def counter_update(
+    table: str,
+    key: Mapping[str, Any],
+    *,
+    amount: int,
+    limit: int | None,
+    expires_at: datetime,
+) -> dict[str, Any]:
+    """Add `amount` to `used`, only while `used + amount <= limit` (no limit: always)."""
+    update: dict[str, Any] = {
+        "TableName": table,
+        "Key": dict(key),
+        "UpdateExpression": "ADD used :amount SET expires_at = if_not_exists(expires_at, :expires)",
+        "ExpressionAttributeValues": {":amount": number(amount), ":expires": number(int(expires_at.timestamp()))},
+    }
+    if limit is not None:
+        update["UpdateExpression"] += ", #limit = :limit"
+        update["ConditionExpression"] = "attribute_not_exists(used) OR used <= :max"
+        update["ExpressionAttributeNames"] = {"#limit": "limit"}
+        update["ExpressionAttributeValues"] |= {":limit": number(limit), ":max": number(limit - amount)}
+        update["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+    return {"Update": update}
+
+
+def release_update(table: str, key: Mapping[str, Any], *, amount: int) -> dict[str, Any]:
+    """Give back `amount` reserved earlier (the item exists: the reservation created it)."""
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": dict(key),
+            "UpdateExpression": "ADD used :amount",
+            "ConditionExpression": "attribute_exists(used)",
+            "ExpressionAttributeValues": {":amount": number(-amount)},
+        }
+    }
+
+
+def condition_check(
+    table: str,
+    key: Mapping[str, Any],
+    expression: str,
+    *,
+    names: Mapping[str, str] | None = None,
+    values: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    check: dict[str, Any] = {"TableName": table, "Key": dict(key), "ConditionExpression": expression}
+    if names:
+        check["ExpressionAttributeNames"] = dict(names)
+    if values:
+        check["ExpressionAttributeValues"] = dict(values)
+    return {"ConditionCheck": check}
+
+
+def put_new(table: str, item: Mapping[str, Any], key_attribute: str, *, return_old: bool = False) -> dict[str, Any]:
+    put: dict[str, Any] = {
+        "TableName": table,
+        "Item": dict(item),
+        "ConditionExpression": "attribute_not_exists(#key)",
+        "ExpressionAttributeNames": {"#key": key_attribute},
+    }
+    if return_old:
+        put["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+    return {"Put": put}
+
+
+def used_of(item: Mapping[str, Any] | None) -> int:
+    """`used` of a ledger item in DynamoDB JSON (0 when absent)."""
+    if not item or "used" not in item:
+        return 0
+    return int(item["used"]["N"])

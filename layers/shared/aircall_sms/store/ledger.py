@@ -1,0 +1,71 @@
+"""The ledger (LedgerTable): quota counters, the company's Aircall request budget, idempotency records.
+
+Items share one table, told apart by their keys:
+
+    pk                              sk                        what
+    quota#<number_id>               hour#2026-11-26T14        segments admitted in that window (`used`)
+                                    day#2026-11-26 / week#2026-W48 / month#2026-11
+    company                         requests#2026-11-26T14:05 Aircall API requests made in that UTC minute
+    company                         aircall                   what Aircall said: blocked until (after a 429)
+    idempotency#<sha256 of the key> -                         the first request's fingerprint and answer
+
+Counters are keyed by window, so nothing has to reset them: a new window is a new item. Each carries
+`expires_at` (TTL) well after its window ends; the scheduled rollover keeps the closed windows as usage history.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import JSONAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.models import Model
+
+from .base import TableName
+
+COMPANY = "company"
+AIRCALL_STATE = "aircall"
+
+
+class LedgerItem(Model):
+    """Every ledger item; which attributes are set depends on the kind (see the module docstring)."""
+
+    class Meta:
+        table_name = TableName("ledger_table")
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    used = NumberAttribute(null=True)
+    limit = NumberAttribute(null=True)
+    blocked_until = UnicodeAttribute(null=True)
+    message_id = UnicodeAttribute(null=True)
+    fingerprint = UnicodeAttribute(null=True)
+    answer = JSONAttribute(null=True)
+    created_at = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+
+def quota_pk(number_id: str) -> str:
+    return f"quota#{number_id}"
+
+
+def window_sk(window: str, key: str) -> str:
+    return f"{window}#{key}"
+
+
+def requests_sk(minute_key: str) -> str:
+    return f"requests#{minute_key}"
+
+
+def idempotency_pk(key_digest: str) -> str:
+    return f"idempotency#{key_digest}"
+
+
+IDEMPOTENCY_SK = "-"
+
+
+def answer_of(item: LedgerItem) -> tuple[int, dict[str, Any]] | None:
+    """The stored (status code, body) of a finished idempotent request, or None while it is in flight."""
+    answer = item.answer
+    if not isinstance(answer, dict) or "status" not in answer:
+        return None
+    return int(answer["status"]), dict(answer.get("body") or {})
