@@ -48,10 +48,22 @@ def gateway(emulator, sandbox, _credentials_secret, monkeypatch):
     monkeypatch.setenv("AIRCALL_READ_TIMEOUT", "2")
     monkeypatch.setenv("CALLBACK_URL", "http://127.0.0.1:9/webhooks/aircall")
     reset_gateway_caches()
+    _empty_tables(emulator.url, ("LedgerTable", "ContactsTable"))
     httpx.post(f"{sandbox.url}/_sandbox/reset").raise_for_status()
     yield sandbox
     httpx.delete(f"{sandbox.url}/_sandbox/faults")
     reset_gateway_caches()
+
+
+def _empty_tables(url, tables):
+    """Quota counters, budgets, idempotency records and contact facts start empty in every test (the archive
+    and the numbers keep their items: their ids never collide)."""
+    dynamodb = client("dynamodb", url)
+    for table in tables:
+        key_names = [key["AttributeName"] for key in dynamodb.describe_table(TableName=table)["Table"]["KeySchema"]]
+        for page in dynamodb.get_paginator("scan").paginate(TableName=table):
+            for item in page["Items"]:
+                dynamodb.delete_item(TableName=table, Key={name: item[name] for name in key_names})
 
 
 @pytest.fixture
