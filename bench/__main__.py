@@ -8,14 +8,14 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import cold_start, segments_bench
+from bench import cold_start, segments_bench, send_path
 
 REPORT = Path(__file__).resolve().parent / "report.json"
 
 
 def main() -> int:
     results: dict[str, object] = {}
-    for name, module in (("segments", segments_bench), ("cold_start", cold_start)):
+    for name, module in (("segments", segments_bench), ("cold_start", cold_start), ("send_path", send_path)):
         print(f"running {name}...", file=sys.stderr)
         results.update(module.run())
     width = max(len(key) for key in results)
