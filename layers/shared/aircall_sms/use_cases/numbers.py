@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import budget, phone, services
-from ..aircall import AircallFailure, AircallRefused, gateway_error
+from ..aircall import AircallFailure, AircallRateLimited, AircallRefused, gateway_error
 from ..api_models import NumberRequest
-from ..errors import AircallError, InvalidRequest, NumberNotConfigured, NumberNotFound
+from ..errors import AircallError, GatewayError, InvalidRequest, NumberNotConfigured, NumberNotFound
 from ..observability import logger
 from ..settings import get_settings
 from ..store import numbers
@@ -46,9 +46,10 @@ def configure(number_id: str, request: NumberRequest, *, request_callback_url: s
     except AircallRefused as refusal:
         if refusal.status == 404:
             raise NumberNotFound(f"Aircall has no number {number_id} in this account.") from None
-        raise gateway_error(refusal) from None
+        raise _failed(refusal) from None
     except AircallFailure as failure:
-        raise gateway_error(failure) from None
+        raise _failed(failure) from None
+    budget.learn(client.last_rate, utcnow())
     parsed = _parse_digits(aircall_number)
     existing = numbers.get(number_id)
     now = iso(utcnow())
@@ -65,7 +66,8 @@ def configure(number_id: str, request: NumberRequest, *, request_callback_url: s
             budget.charge(utcnow())
             configuration = client.configure_number(number_id, callback_url)
         except AircallFailure as failure:
-            raise gateway_error(failure) from None
+            raise _failed(failure) from None
+        budget.learn(client.last_rate, utcnow())
         token = configuration.get("token")
         if not isinstance(token, str) or not token:
             raise AircallError("Aircall configured the number but returned no callback token.")
@@ -116,9 +118,15 @@ def _remove_aircall_configuration(number_id: str) -> None:
         services.aircall().delete_configuration(number_id)
     except AircallRefused as refusal:
         if refusal.status != 404:  # already gone in Aircall is fine
-            raise gateway_error(refusal) from None
+            raise _failed(refusal) from None
     except AircallFailure as failure:
-        raise gateway_error(failure) from None
+        raise _failed(failure) from None
+
+
+def _failed(failure: AircallFailure) -> GatewayError:
+    """The contract's error for a failed Aircall call, after taking in what Aircall said about the budget."""
+    budget.learn(failure.rate, utcnow(), limited=isinstance(failure, AircallRateLimited))
+    return gateway_error(failure)
 
 
 def _checked_overrides(limits: dict[str, int] | None) -> dict[str, int] | None:
