@@ -1,7 +1,9 @@
 """The DynamoDB emulator: moto's server in a subprocess, and the template's tables created in it.
 
 moto's server answers every AWS service's API on one port, so the same process also serves Secrets Manager,
-EventBridge, SQS, SNS and CloudWatch to the handlers (their `AWS_ENDPOINT_URL_*` point at `url`).
+EventBridge, SQS, SNS and CloudWatch to the handlers (their `AWS_ENDPOINT_URL_*` point at `url`). It runs as
+`emulator_server.py` rather than `python -m moto.server`: the same server, answering one request at a time, so
+conditional writes and transactions are atomic as in DynamoDB (see that module).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import tempfile
 import time
 import weakref
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
 
@@ -25,6 +28,7 @@ from botocore.exceptions import ClientError
 
 from local_stack.template import TableSpec
 
+_SERVER_SCRIPT = Path(__file__).with_name("emulator_server.py")
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 _STOP_GRACE_SECONDS = 5.0
 _running: weakref.WeakSet[DynamoDBEmulator] = weakref.WeakSet()
@@ -35,7 +39,7 @@ class EmulatorError(RuntimeError):
 
 
 class DynamoDBEmulator:
-    """`python -m moto.server -H 127.0.0.1 -p <port>` until `stop()`; also a context manager.
+    """moto's server (`python emulator_server.py -H 127.0.0.1 -p <port>`) until `stop()`; also a context manager.
 
     `port=0` picks a free port. `start()` returns once the server answers HTTP; `url` is then known.
     A process left running when the interpreter exits is stopped by an atexit hook.
@@ -105,7 +109,7 @@ class DynamoDBEmulator:
         log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process, closed in stop()
         environment = {**os.environ, **{key.upper(): value for key, value in DUMMY_CREDENTIALS.items()}}
         process = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
-            [sys.executable, "-m", "moto.server", "-H", self._host, "-p", str(port)],
+            [sys.executable, str(_SERVER_SCRIPT), "-H", self._host, "-p", str(port)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

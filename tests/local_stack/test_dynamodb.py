@@ -1,12 +1,18 @@
-"""The DynamoDB emulator: moto's server as a subprocess, the template's tables in it, nothing left behind."""
+"""The DynamoDB emulator: moto's server as a subprocess, the template's tables in it, conditional writes that are
+atomic under concurrency, nothing left behind."""
 
 from __future__ import annotations
 
 import os
 import socket
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 import pytest
+from botocore.exceptions import ClientError
 
 from local_stack.dynamodb import DynamoDBEmulator, EmulatorError, client, create_tables
 from local_stack.template import table_definitions, table_specs
@@ -99,3 +105,93 @@ def test_create_tables_takes_plain_create_table_kwargs(emulator, tiny_template):
     created = create_tables(emulator.url, {"ItemsTable": definitions["ItemsTable"]})
 
     assert created == ["items-plain-test"]
+
+
+# ----------------------------------------------------------------------------------------------- atomicity
+
+_THREADS = 16
+_CALLS = 400
+
+
+def _counter_table(emulator: DynamoDBEmulator, name: str) -> None:
+    dynamodb = client("dynamodb", emulator.url)
+    dynamodb.create_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100})
+
+
+def _hammer(emulator: DynamoDBEmulator, call: Callable[[Any], None], refusal: str) -> tuple[int, int]:
+    """`_CALLS` calls of `call(client)` spread over `_THREADS` threads, each with its own client, all released
+    at once; returns (admitted, refused), where refused means a ClientError with code `refusal`."""
+    clients = [client("dynamodb", emulator.url) for _ in range(_THREADS)]
+    start = threading.Barrier(_THREADS)
+    lock = threading.Lock()
+    outcomes = {"admitted": 0, "refused": 0}
+
+    def worker(dynamodb: Any) -> None:
+        start.wait()
+        for _ in range(_CALLS // _THREADS):
+            try:
+                call(dynamodb)
+            except ClientError as error:
+                if error.response["Error"]["Code"] != refusal:
+                    raise
+                outcome = "refused"
+            else:
+                outcome = "admitted"
+            with lock:
+                outcomes[outcome] += 1
+
+    with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+        for future in [pool.submit(worker, dynamodb) for dynamodb in clients]:
+            future.result()
+    assert outcomes["admitted"] + outcomes["refused"] == _CALLS
+    return outcomes["admitted"], outcomes["refused"]
+
+
+def _used(emulator: DynamoDBEmulator, table: str, pk: str) -> int:
+    item = client("dynamodb", emulator.url).get_item(TableName=table, Key={"pk": {"S": pk}}, ConsistentRead=True)
+    return int(item["Item"]["used"]["N"])
+
+
+def _conditional_add(table: str, pk: str, maximum: int) -> dict[str, Any]:
+    return {
+        "TableName": table,
+        "Key": {"pk": {"S": pk}},
+        "UpdateExpression": "ADD used :one",
+        "ConditionExpression": "attribute_not_exists(used) OR used <= :max",
+        "ExpressionAttributeValues": {":one": {"N": "1"}, ":max": {"N": str(maximum - 1)}},
+    }
+
+
+def test_concurrent_conditional_updates_over_http_admit_exactly_the_limit(emulator):
+    _counter_table(emulator, "atomic-update-test")
+
+    admitted, refused = _hammer(
+        emulator,
+        lambda dynamodb: dynamodb.update_item(**_conditional_add("atomic-update-test", "quota", 50)),
+        "ConditionalCheckFailedException",
+    )
+
+    assert (admitted, refused) == (50, _CALLS - 50)
+    assert _used(emulator, "atomic-update-test", "quota") == 50
+
+
+def test_concurrent_transactions_over_http_admit_exactly_the_tightest_limit(emulator):
+    _counter_table(emulator, "atomic-transaction-test")
+    items = [
+        {"Update": _conditional_add("atomic-transaction-test", "company", 30)},
+        {"Update": _conditional_add("atomic-transaction-test", "number", 40)},
+    ]
+
+    admitted, refused = _hammer(
+        emulator, lambda dynamodb: dynamodb.transact_write_items(TransactItems=items), "TransactionCanceledException"
+    )
+
+    assert (admitted, refused) == (30, _CALLS - 30)
+    assert _used(emulator, "atomic-transaction-test", "company") == 30
+    assert _used(emulator, "atomic-transaction-test", "number") == 30
