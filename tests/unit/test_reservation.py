@@ -1,0 +1,101 @@
+"""The reservation transaction's reading of DynamoDB's answers (a stub client: no network)."""
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from aircall_sms import reservation
+from aircall_sms.errors import ServiceBusy
+from aircall_sms.reservation import Guard, Plan
+
+
+class StubClient:
+    def __init__(self, *answers):
+        self.answers = list(answers)
+        self.calls = 0
+
+    def transact_write_items(self, **request):
+        self.calls += 1
+        answer = self.answers.pop(0)
+        if answer is not None:
+            raise answer
+
+
+def cancelled(*codes, item=None):
+    reasons = [{"Code": code} | ({"Item": item} if item and code == "ConditionalCheckFailed" else {}) for code in codes]
+    response: Any = {
+        "Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+        "CancellationReasons": reasons,
+    }
+    return ClientError(response, "TransactWriteItems")
+
+
+@pytest.fixture
+def plan():
+    plan = Plan()
+    plan.add({"ConditionCheck": {}}, Guard("opted_out"))
+    plan.add({"Update": {}}, Guard("quota", {"window": "hour"}))
+    return plan
+
+
+def use(monkeypatch, client):
+    monkeypatch.setattr(reservation, "raw_client", lambda: client)
+    monkeypatch.setattr("aircall_sms.reservation.time.sleep", lambda _: None)
+    return client
+
+
+def test_a_committed_transaction_has_no_refusals(monkeypatch, plan):
+    client = use(monkeypatch, StubClient(None))
+    assert reservation.transact(plan) == []
+    assert client.calls == 1
+
+
+def test_refusals_name_the_guards_of_the_items_whose_condition_failed(monkeypatch, plan):
+    use(monkeypatch, StubClient(cancelled("None", "ConditionalCheckFailed", item={"used": {"N": "7"}})))
+    [refusal] = reservation.transact(plan)
+    assert refusal.guard.kind == "quota"
+    assert reservation.used_of(refusal.item) == 7
+
+
+def test_transaction_conflicts_are_retried_until_the_transaction_commits(monkeypatch, plan):
+    client = use(
+        monkeypatch,
+        StubClient(cancelled("TransactionConflict", "None"), cancelled("None", "TransactionConflict"), None),
+    )
+    assert reservation.transact(plan) == []
+    assert client.calls == 3
+
+
+def test_endless_conflicts_end_in_service_busy_with_retry_after(monkeypatch, plan):
+    conflicts = [cancelled("TransactionConflict", "None") for _ in range(reservation.CONFLICT_ATTEMPTS)]
+    client = use(monkeypatch, StubClient(*conflicts))
+    with pytest.raises(ServiceBusy) as busy:
+        reservation.transact(plan)
+    assert busy.value.headers == {"Retry-After": "1"}
+    assert client.calls == reservation.CONFLICT_ATTEMPTS
+
+
+def test_a_condition_failure_wins_over_a_conflict_in_the_same_answer(monkeypatch, plan):
+    client = use(monkeypatch, StubClient(cancelled("ConditionalCheckFailed", "TransactionConflict")))
+    [refusal] = reservation.transact(plan)
+    assert refusal.guard.kind == "opted_out"
+    assert client.calls == 1
+
+
+def test_other_dynamodb_errors_are_not_swallowed(monkeypatch, plan):
+    error = ClientError({"Error": {"Code": "ValidationException", "Message": "bad"}}, "TransactWriteItems")
+    use(monkeypatch, StubClient(error))
+    with pytest.raises(ClientError):
+        reservation.transact(plan)
+
+
+def test_a_counter_update_is_conditional_on_room_for_the_whole_amount():
+    from datetime import UTC, datetime
+
+    update = reservation.counter_update(
+        "Ledger", {"pk": {"S": "x"}}, amount=3, limit=10, expires_at=datetime(2027, 1, 1, tzinfo=UTC)
+    )["Update"]
+    assert update["ConditionExpression"] == "attribute_not_exists(used) OR used <= :max"
+    assert update["ExpressionAttributeValues"][":max"] == {"N": "7"}
+    assert update["ReturnValuesOnConditionCheckFailure"] == "ALL_OLD"
