@@ -99,3 +99,13 @@ def test_a_counter_update_is_conditional_on_room_for_the_whole_amount():
     assert update["ConditionExpression"] == "attribute_not_exists(used) OR used <= :max"
     assert update["ExpressionAttributeValues"][":max"] == {"N": "7"}
     assert update["ReturnValuesOnConditionCheckFailure"] == "ALL_OLD"
+
+
+def test_more_than_the_whole_limit_never_fits_not_even_in_an_unused_window():
+    from datetime import UTC, datetime
+
+    update = reservation.counter_update(
+        "Ledger", {"pk": {"S": "x"}}, amount=4, limit=3, expires_at=datetime(2027, 1, 1, tzinfo=UTC)
+    )["Update"]
+    assert update["ConditionExpression"] == "used <= :max"
+    assert update["ExpressionAttributeValues"][":max"] == {"N": "-1"}

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from .errors import AircallError, AircallTimeout, GatewayError, RateLimited
-from .timeutil import parse_time, utcnow
+from .timeutil import iso, parse_time, utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +218,7 @@ def gateway_error(failure: AircallFailure) -> GatewayError:
         retry_after = max(1, math.ceil((failure.reset_at - utcnow()).total_seconds()))
         return RateLimited(
             "The company's Aircall request budget is spent; retry later.",
-            details={"retry_after": retry_after, "resets_at": failure.reset_at.isoformat()},
+            details={"retry_after": retry_after, "resets_at": iso(failure.reset_at)},
             headers={"Retry-After": str(retry_after)},
         )
     if isinstance(failure, AircallRefused):

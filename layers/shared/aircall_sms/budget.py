@@ -49,6 +49,7 @@ def add_charge(plan: Plan, now: datetime, requests: int = 1) -> None:
             state_key(),
             "attribute_not_exists(blocked_until) OR blocked_until <= :now",
             values={":now": text(iso(now))},
+            return_old=True,  # its blocked_until says when to retry
         ),
         BLOCKED,
     )

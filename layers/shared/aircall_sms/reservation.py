@@ -106,7 +106,11 @@ def counter_update(
     }
     if limit is not None:
         update["UpdateExpression"] += ", #limit = :limit"
-        update["ConditionExpression"] = "attribute_not_exists(used) OR used <= :max"
+        # More than the whole limit never fits, not even in a window nobody has used yet.
+        fits_when_unused = amount <= limit
+        update["ConditionExpression"] = (
+            "attribute_not_exists(used) OR used <= :max" if fits_when_unused else "used <= :max"
+        )
         update["ExpressionAttributeNames"] = {"#limit": "limit"}
         update["ExpressionAttributeValues"] |= {":limit": number(limit), ":max": number(limit - amount)}
         update["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
@@ -133,8 +137,11 @@ def condition_check(
     *,
     names: Mapping[str, str] | None = None,
     values: Mapping[str, Any] | None = None,
+    return_old: bool = False,
 ) -> dict[str, Any]:
     check: dict[str, Any] = {"TableName": table, "Key": dict(key), "ConditionExpression": expression}
+    if return_old:
+        check["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
     if names:
         check["ExpressionAttributeNames"] = dict(names)
     if values:
