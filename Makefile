@@ -58,8 +58,8 @@ local: $(INSTALLED) ## Run the local stack (API, DynamoDB emulator, Aircall sand
 demo: $(INSTALLED) ## Start the local stack, send a message, follow its callback, read the archive, stop
 	python -m local_stack.demo
 
-bench: $(INSTALLED) ## Benchmarks: a table in the terminal and bench/report.json
-	python -m bench
+bench: $(INSTALLED) ## Benchmarks: a table in the terminal and bench/report.json (cold starts in .venv-lambda)
+	PYTHON313="$(PYTHON313)" python -m bench
 
-clean: ## Remove build outputs and the venv
-	rm -rf .aws-sam $(VENV) .pytest_cache .mypy_cache .ruff_cache
+clean: ## Remove build outputs and the venvs
+	rm -rf .aws-sam $(VENV) .venv-lambda .pytest_cache .mypy_cache .ruff_cache

@@ -2,24 +2,36 @@
 
 Each sample is a fresh interpreter that imports the module and reports the import time; the samples of
 every subject are interleaved (so a busy moment hits all of them alike) and the median is kept.
+
+The interpreter is Lambda's, not the dev venv's: `.venv-lambda/bin/python -s` (see `bench.lambda_env`: a venv
+holding exactly `layers/shared/requirements.txt`), in an environment built from scratch with only the layer on
+the path and the variables the Lambda runtime defines; the handlers and the layer are copies without bytecode
+(compiled on every cold start, as in Lambda).
+Each probe checks, after its timed part, that none of the dev tools is importable.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
-import sys
 from pathlib import Path
+
+from bench import lambda_env
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = 7
+# What a probe keeps from this process's environment.
+_INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TEMP", "TMP", "SYSTEMROOT")
 
 _PROBE = """
-import importlib.util, sys, time
+import importlib.util, json, sys, time
 start = time.perf_counter()
 {body}
-print(time.perf_counter() - start)
+elapsed = time.perf_counter() - start
+{leak_check}
+print(json.dumps({{"seconds": elapsed, "leaked": leaked}}))
 """
 
 _HANDLER = """
@@ -28,18 +40,20 @@ module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 """
 
-SUBJECTS = {
-    "boto3": "import boto3",
-    **{
-        f"{name}_handler": _HANDLER.format(path=str(ROOT / "functions" / name / "app.py"))
-        for name in ("send", "inbound", "manage")
-    },
-}
+HANDLERS = ("send", "inbound", "manage")
 
 
-def _sample(body: str) -> float:
-    env = os.environ | {
-        "PYTHONPATH": f"{ROOT / 'layers' / 'shared'}{os.pathsep}{ROOT}",
+def _subjects(functions: Path) -> dict[str, str]:
+    return {
+        "boto3": "import boto3",
+        **{f"{name}_handler": _HANDLER.format(path=str(functions / name / "app.py")) for name in HANDLERS},
+    }
+
+
+def _sample(python: Path, layer: Path, task_root: Path, body: str) -> float:
+    env = {name: os.environ[name] for name in _INHERITED if name in os.environ} | {
+        **lambda_env.runtime_environment("bench", 512, "app.lambda_handler", task_root),
+        "PYTHONPATH": str(layer),
         "PYTHONDONTWRITEBYTECODE": "1",
         "MESSAGES_TABLE": "bench",
         "NUMBERS_TABLE": "bench",
@@ -48,17 +62,25 @@ def _sample(body: str) -> float:
         "AWS_DEFAULT_REGION": "us-east-1",
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
+    script = _PROBE.format(body=body, leak_check=lambda_env.leaked_modules_check())
     output = subprocess.run(
-        [sys.executable, "-c", _PROBE.format(body=body)], env=env, capture_output=True, text=True, check=True
+        [str(python), *lambda_env.PYTHON_FLAGS, "-c", script], env=env, capture_output=True, text=True, check=True
     )
-    return float(output.stdout.strip().splitlines()[-1])
+    result = json.loads(output.stdout.strip().splitlines()[-1])
+    lambda_env.check_not_leaked(result["leaked"], "cold_start")
+    return float(result["seconds"])
 
 
 def run() -> dict[str, object]:
-    samples: dict[str, list[float]] = {name: [] for name in SUBJECTS}
-    for _ in range(SAMPLES):
-        for name, body in SUBJECTS.items():
-            samples[name].append(_sample(body))
+    python = lambda_env.python()
+    functions, layer = ROOT / "functions", ROOT / "layers" / "shared"
+    with lambda_env.source_copies([functions, layer]) as copies:
+        subjects = _subjects(copies[functions])
+        samples: dict[str, list[float]] = {name: [] for name in subjects}
+        for _ in range(SAMPLES):
+            for name, body in subjects.items():
+                task_root = copies[functions] / name.removesuffix("_handler")
+                samples[name].append(_sample(python, copies[layer], task_root, body))
     medians = {name: statistics.median(values) for name, values in samples.items()}
     baseline = medians["boto3"]
     report: dict[str, object] = {"cold_import_ms_boto3": round(baseline * 1000, 1)}

@@ -4,7 +4,17 @@
    the local stack), imports the send handler and serves one `POST /messages`; the baseline is a fresh
    interpreter that imports boto3, creates a DynamoDB client and does one GetItem on the numbers table of the
    same emulator. The subjects are interleaved over the samples (a busy moment hits both alike) and the
-   medians are compared. X-Ray is the only thing turned off (there is no daemon here), as the stack does.
+   medians are compared. X-Ray is the only thing turned off (there is no daemon here), as the stack does:
+   Powertools' Tracer still imports the X-Ray SDK, but neither patches the libraries (`patch_all`) nor records
+   subsegments, which it does in Lambda (`Tracing: Active`).
+   Both run as in Lambda, not in the dev venv: `.venv-lambda/bin/python -s` (see `bench.lambda_env`: a venv
+   holding exactly `layers/shared/requirements.txt`, built on first use), with only the function's code
+   directory and the layers on the path (/var/task and /opt/python in Lambda; copies without bytecode, so the
+   gateway's own code is compiled on every cold start as in Lambda), and the variables the Lambda runtime
+   defines (LAMBDA_TASK_ROOT, AWS_EXECUTION_ENV...: the X-Ray SDK and botocore read them). Every probe
+   checks, after its timed part, that none of the dev tools (click, rich, moto, awscrt...) is importable: some
+   libraries import them when they are installed (botocore imports awscrt, httpx imports click and rich),
+   which Lambda never does.
 2. Round trips of an accepted send: in this process, with the same environment, the send handler's
    `lambda_handler` is called directly: one first send on cold caches (the gateway's modules freshly imported,
    Powertools' parameter cache cleared, as in a new Lambda instance), then `WARM_SENDS` warm sends. Every
@@ -40,11 +50,11 @@ from typing import Any
 import httpx
 
 from aircall_sandbox import SandboxConfig
+from bench import lambda_env
 from local_stack.front import LambdaContext
 from local_stack.stack import LocalStack
 from local_stack.template import FunctionSpec, table_specs
 
-ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = 7
 WARM_SENDS = 20
 SEND_ROUTE = ("POST", "/messages")
@@ -80,7 +90,8 @@ class Context:
 start = time.perf_counter()
 {body}
 elapsed = time.perf_counter() - start
-print({marker!r} + json.dumps({{"seconds": elapsed, "answer": answer}}), flush=True)
+{leak_check}
+print({marker!r} + json.dumps({{"seconds": elapsed, "answer": answer, "leaked": leaked}}), flush=True)
 """
 
 _SEND_BODY = """
@@ -119,15 +130,18 @@ def _function_environment(stack: LocalStack, spec: FunctionSpec) -> dict[str, st
     return {**spec.environment, **stack.handler_environment()}
 
 
-def _probe_environment(function_environment: dict[str, str], layer_dirs: tuple[Path, ...]) -> dict[str, str]:
-    """A Lambda-like process environment: the function's variables, the layers (as /opt/python) and the
-    repository root on the path, and from this process only what an interpreter needs to run."""
+def _probe_environment(
+    function_environment: dict[str, str], spec: FunctionSpec, code_dir: Path, layer_dirs: list[Path]
+) -> dict[str, str]:
+    """A Lambda-like process environment: the function's variables, the ones the Lambda runtime defines for
+    every function, its code directory and the layers on the path (as /var/task and /opt/python), and from this
+    process only what an interpreter needs to run."""
     inherited = {name: os.environ[name] for name in _INHERITED if name in os.environ}
-    layers = os.pathsep.join(str(directory) for directory in layer_dirs)
     return {
         **inherited,
+        **lambda_env.runtime_environment(spec.function_name, spec.memory_size, spec.handler, code_dir),
         **function_environment,
-        "PYTHONPATH": f"{layers}{os.pathsep}{ROOT}",
+        "PYTHONPATH": os.pathsep.join(str(directory) for directory in (code_dir, *layer_dirs)),
         "PYTHONDONTWRITEBYTECODE": "1",
     }
 
@@ -238,7 +252,9 @@ def _check_created(answer: Any, where: str) -> None:
 # ----------------------------------------------------------------------------------------------- cold start
 
 
-def _probe(body: str, event: dict[str, Any], spec: FunctionSpec, stack: LocalStack, env: dict[str, str]) -> Any:
+def _probe(
+    python: Path, body: str, event: dict[str, Any], spec: FunctionSpec, stack: LocalStack, env: dict[str, str]
+) -> Any:
     script = _PROBE.format(
         event=json.dumps(event),
         function_name=spec.function_name,
@@ -247,30 +263,41 @@ def _probe(body: str, event: dict[str, Any], spec: FunctionSpec, stack: LocalSta
         request_id=str(uuid.uuid4()),
         timeout_ms=spec.timeout * 1000,
         body=body,
+        leak_check=lambda_env.leaked_modules_check(),
         marker=_MARKER,
     )
-    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False)
+    command = [str(python), *lambda_env.PYTHON_FLAGS, "-c", script]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     results = [line[len(_MARKER) :] for line in done.stdout.splitlines() if line.startswith(_MARKER)]
     if done.returncode != 0 or not results:
         raise RuntimeError(
             f"send_path: a cold-start probe failed (exit {done.returncode}):\n"
             f"--- stderr\n{done.stderr[-4000:]}\n--- stdout\n{done.stdout[-2000:]}"
         )
-    return json.loads(results[-1])
+    result = json.loads(results[-1])
+    lambda_env.check_not_leaked(result["leaked"], "send_path")
+    return result
 
 
 def _cold_start(stack: LocalStack, spec: FunctionSpec) -> dict[str, object]:
-    env = _probe_environment(_function_environment(stack, spec), spec.layer_dirs)
-    send_body = _SEND_BODY.format(path=str(spec.handler_file), attribute=spec.handler_attribute)
+    python = lambda_env.python()
+    code_uri = spec.code_uri
+    if code_uri is None:
+        raise RuntimeError(f"send_path: {spec.logical_id} has no local CodeUri")
     getitem_body = _GETITEM_BODY.format(table=stack.tables[NUMBERS_TABLE], key=_numbers_key(stack))
     samples: dict[str, list[float]] = {"send_handler": [], "boto3_getitem": []}
-    for index in range(SAMPLES):
-        sent = _probe(send_body, _send_event(stack, spec), spec, stack, env)
-        _check_created(sent["answer"], f"cold-start sample {index + 1}")
-        samples["send_handler"].append(float(sent["seconds"]))
-        _drain_callbacks(stack)
-        baseline = _probe(getitem_body, _send_event(stack, spec), spec, stack, env)
-        samples["boto3_getitem"].append(float(baseline["seconds"]))
+    with lambda_env.source_copies([code_uri, *spec.layer_dirs]) as copies:
+        layers = [copies[directory] for directory in spec.layer_dirs]
+        env = _probe_environment(_function_environment(stack, spec), spec, copies[code_uri], layers)
+        handler = copies[code_uri] / spec.handler_file.relative_to(code_uri)
+        send_body = _SEND_BODY.format(path=str(handler), attribute=spec.handler_attribute)
+        for index in range(SAMPLES):
+            sent = _probe(python, send_body, _send_event(stack, spec), spec, stack, env)
+            _check_created(sent["answer"], f"cold-start sample {index + 1}")
+            samples["send_handler"].append(float(sent["seconds"]))
+            _drain_callbacks(stack)
+            baseline = _probe(python, getitem_body, _send_event(stack, spec), spec, stack, env)
+            samples["boto3_getitem"].append(float(baseline["seconds"]))
     send = statistics.median(samples["send_handler"])
     getitem = statistics.median(samples["boto3_getitem"])
     return {

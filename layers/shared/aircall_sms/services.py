@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .aircall import AircallClient, Credentials
 from .settings import get_settings
+from .store.base import botocore_session
 
 _client: tuple[Credentials, AircallClient] | None = None
 
@@ -29,7 +30,22 @@ def _credentials() -> Credentials:
     from aws_lambda_powertools.utilities.parameters import get_secret
 
     settings = get_settings()
+    _install_secrets_provider()
     secret = get_secret(settings.aircall_credentials_secret, transform="json", max_age=settings.credentials_max_age)
     if not isinstance(secret, dict):
         raise ValueError("the Aircall credentials secret must be a JSON object")
     return Credentials.from_mapping(secret)
+
+
+def _install_secrets_provider() -> None:
+    """`get_secret` uses Powertools' default Secrets Manager provider, created on first use with a client of a
+    new boto3 session: that session loads botocore's endpoint and partition data again (tens of ms of a cold
+    start). Install that default provider first, with a client of the botocore session the DynamoDB tables
+    already use: same region, endpoint settings, credentials and configuration, the data loaded once. It stays
+    Powertools' default provider: `parameters.clear_caches()` forgets it and its cached values alike."""
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+    from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+
+    if "secrets" not in DEFAULT_PROVIDERS:
+        client = botocore_session().create_client("secretsmanager")
+        DEFAULT_PROVIDERS["secrets"] = SecretsProvider(boto3_client=client)

@@ -25,3 +25,12 @@ def raw_client() -> Any:
     from .numbers import NumberRecord
 
     return NumberRecord._get_connection().connection.client
+
+
+def botocore_session() -> Any:
+    """The botocore session of that connection, for the gateway's other AWS clients (Secrets Manager): a client
+    made from it reuses the endpoint, partition and retry data the session has already loaded, where a new
+    session (boto3's default for every client) loads and parses them again, a cost paid on every cold start."""
+    from .numbers import NumberRecord
+
+    return NumberRecord._get_connection().connection.session
