@@ -59,6 +59,7 @@ def _sample(python: Path, layer: Path, task_root: Path, body: str) -> float:
         "NUMBERS_TABLE": "bench",
         "LEDGER_TABLE": "bench",
         "CONTACTS_TABLE": "bench",
+        "CALLBACKS_TABLE": "bench",
         "AWS_DEFAULT_REGION": "us-east-1",
         "POWERTOOLS_TRACE_DISABLED": "true",
     }

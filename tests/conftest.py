@@ -16,6 +16,7 @@ os.environ.setdefault("MESSAGES_TABLE", "MessagesTable")
 os.environ.setdefault("NUMBERS_TABLE", "NumbersTable")
 os.environ.setdefault("LEDGER_TABLE", "LedgerTable")
 os.environ.setdefault("CONTACTS_TABLE", "ContactsTable")
+os.environ.setdefault("CALLBACKS_TABLE", "CallbacksTable")
 
 
 @pytest.fixture(autouse=True)

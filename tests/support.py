@@ -67,10 +67,17 @@ def reset_gateway_caches() -> None:
 
     from aircall_sms import services
     from aircall_sms.settings import get_settings
-    from aircall_sms.store import contacts, ledger, messages, numbers
+    from aircall_sms.store import callbacks, contacts, ledger, messages, numbers
 
     get_settings.cache_clear()
-    for model in (messages.MessageRecord, numbers.NumberRecord, ledger.LedgerItem, contacts.ContactItem):
+    models = (
+        messages.MessageRecord,
+        numbers.NumberRecord,
+        ledger.LedgerItem,
+        contacts.ContactItem,
+        callbacks.CallbackRecord,
+    )
+    for model in models:
         model._connection = None
     numbers.forget()
     services._client = None

@@ -1,5 +1,6 @@
-"""POST /webhooks/aircall — Aircall's callbacks. Kept lean (no request-model machinery) so a cold start
-answers well inside Aircall's 5-second limit."""
+"""POST /webhooks/aircall — Aircall's callbacks — and, on its schedule, the reconciliation of the callbacks
+still pending. Kept lean (no request-model machinery) so a cold start answers well inside Aircall's 5-second
+limit."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aircall_sms.errors import GatewayError, InvalidRequest
 from aircall_sms.observability import logger, metrics, tracer
-from aircall_sms.use_cases.callbacks import handle_callback
+from aircall_sms.use_cases.callbacks import handle_callback, reconcile
 
 
 def _answer(status: int, body: dict[str, Any]) -> dict[str, Any]:
@@ -33,6 +34,8 @@ def _body(event: dict[str, Any]) -> str | None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # noqa: ARG001
+    if event.get("source") == "aws.events":  # the schedule: apply the callbacks still pending
+        return {"reconciled": reconcile()}
     try:
         outcome = handle_callback(_body(event))
     except GatewayError as failure:

@@ -92,7 +92,9 @@ def test_status_callbacks_move_forward_and_duplicates_or_late_ones_change_nothin
     configure()
     message = send().body["message"]
     assert status_callback(gateway, message["aircall_id"], "delivered").result == "updated"
-    assert status_callback(gateway, message["aircall_id"], "delivered").result == "unchanged"
+    # The same delivery again is recognised as such; the same status in another envelope changes nothing.
+    assert status_callback(gateway, message["aircall_id"], "delivered").result == "duplicate"
+    assert status_callback(gateway, message["aircall_id"], "delivered", timestamp=1795701999).result == "unchanged"
     assert status_callback(gateway, message["aircall_id"], "sent").result == "unchanged"
     stored = messages.get(message["id"])
     assert stored is not None and stored.status == "delivered"

@@ -2,6 +2,7 @@
 
 import pytest
 
+from aircall_sms.store.callbacks import CallbackRecord
 from aircall_sms.store.contacts import ContactItem
 from aircall_sms.store.ledger import LedgerItem
 from aircall_sms.store.messages import MessageRecord
@@ -14,6 +15,7 @@ MODELS = {
     "NumbersTable": NumberRecord,
     "LedgerTable": LedgerItem,
     "ContactsTable": ContactItem,
+    "CallbacksTable": CallbackRecord,
 }
 
 

@@ -17,6 +17,9 @@ class Settings:
     numbers_table: str
     ledger_table: str
     contacts_table: str
+    callbacks_table: str
+    event_bus_name: str
+    auto_replies: str
     aircall_api_base_url: str
     aircall_credentials_secret: str
     callback_url: str
@@ -38,6 +41,9 @@ class Settings:
             numbers_table=_required(env, "NUMBERS_TABLE"),
             ledger_table=_required(env, "LEDGER_TABLE"),
             contacts_table=_required(env, "CONTACTS_TABLE"),
+            callbacks_table=_required(env, "CALLBACKS_TABLE"),
+            event_bus_name=env.get("EVENT_BUS_NAME", "default").strip() or "default",
+            auto_replies=env.get("AUTO_REPLIES", "").strip(),
             aircall_api_base_url=env.get("AIRCALL_API_BASE_URL", "https://api.aircall.io").rstrip("/"),
             aircall_credentials_secret=env.get("AIRCALL_CREDENTIALS_SECRET", "aircall-sms-gateway/aircall-credentials"),
             callback_url=env.get("CALLBACK_URL", ""),

@@ -15,7 +15,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
 )
 from pynamodb.exceptions import DoesNotExist
-from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from ..status import predecessors
@@ -38,6 +38,17 @@ class ByAircallId(GlobalSecondaryIndex["MessageRecord"]):  # type: ignore[no-unt
     aircall_id = UnicodeAttribute(hash_key=True)
 
 
+class Unresolved(GlobalSecondaryIndex["MessageRecord"]):  # type: ignore[no-untyped-call]
+    """Sparse: outbound messages whose Aircall outcome is not known yet, by number and since when."""
+
+    class Meta:
+        index_name = "unresolved"
+        projection = AllProjection()
+
+    number_id = UnicodeAttribute(hash_key=True)
+    unresolved_at = UnicodeAttribute(range_key=True)
+
+
 class MessageRecord(Model):
     class Meta:
         table_name = TableName("messages_table")
@@ -51,6 +62,7 @@ class MessageRecord(Model):
     direction = UnicodeAttribute()
     text = UnicodeAttribute(null=True)
     media_urls: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
+    media_details = JSONAttribute(null=True)  # inbound MMS: [{url, file_name, file_type}] as Aircall sent them
     purpose = UnicodeAttribute(null=True)
     segments = NumberAttribute(default=0)
     encoding = UnicodeAttribute(null=True)
@@ -65,10 +77,13 @@ class MessageRecord(Model):
     metadata = JSONAttribute(null=True)
     idempotency_key = UnicodeAttribute(null=True)
     human_author = UnicodeAttribute(null=True)  # who typed it, when a person did (French mobile lines)
+    keyword = UnicodeAttribute(null=True)  # inbound: "opt_out", "opt_in" or "help" when the text is a keyword
+    unresolved_at = UnicodeAttribute(null=True)  # set while the Aircall outcome is unknown (index `unresolved`)
     reservation = JSONAttribute(null=True)  # the quota windows charged: {"hour": "2026-11-26T14", ...}
     expires_at = TTLAttribute(null=True)
 
     by_aircall_id = ByAircallId()
+    unresolved = Unresolved()
 
     def to_api(self) -> dict[str, Any]:
         """The contract's Message object."""
@@ -81,6 +96,7 @@ class MessageRecord(Model):
             "direction": self.direction,
             "text": self.text,
             "media_urls": list(self.media_urls or []),
+            "media_details": self.media_details,
             "purpose": self.purpose,
             "segments": int(self.segments or 0),
             "encoding": self.encoding,
@@ -98,6 +114,7 @@ class MessageRecord(Model):
             "not_after": self.not_after,
             "metadata": self.metadata,
             "human_author": self.human_author,
+            "keyword": self.keyword,
         }
 
 
@@ -116,6 +133,12 @@ def find_by_aircall_id(aircall_id: str) -> MessageRecord | None:
     for key_only in MessageRecord.by_aircall_id.query(aircall_id, limit=1):
         return get(key_only.id)
     return None
+
+
+def unresolved(number_id: str, since: datetime, until: datetime, limit: int = 25) -> list[MessageRecord]:
+    """Outbound messages of `number_id` whose Aircall outcome became unknown between `since` and `until`."""
+    condition = MessageRecord.unresolved_at.between(iso(since), iso(until))
+    return list(MessageRecord.unresolved.query(number_id, condition, limit=limit))
 
 
 def advance(
@@ -153,8 +176,10 @@ def advance_update(
     sent_at: datetime | None = None,
     error: dict[str, Any] | None = None,
     sets: dict[str, dict[str, Any]] | None = None,
+    unclaimed: bool = False,
 ) -> dict[str, Any]:
-    """The forward move of `advance` as a TransactWriteItems `Update` item (DynamoDB JSON)."""
+    """The forward move of `advance` as a TransactWriteItems `Update` item (DynamoDB JSON). `unclaimed`: only
+    while the message has no Aircall id yet (a reconciliation must not take a message another callback owns)."""
     change_item: dict[str, Any] = {"status": {"S": status}, "at": {"S": iso(at)}, "source": {"S": source}}
     if detail:
         change_item["detail"] = {"S": detail}
@@ -184,11 +209,14 @@ def advance_update(
     allowed = predecessors(status)
     values |= {f":from{index}": {"S": previous} for index, previous in enumerate(allowed)}
     condition = f"attribute_exists(#id) AND #status IN ({', '.join(f':from{i}' for i in range(len(allowed)))})"
+    if unclaimed:
+        condition += " AND attribute_not_exists(aircall_id)"
+    removal = "" if status == "unknown" else " REMOVE unresolved_at"
     return {
         "Update": {
             "TableName": MessageRecord.Meta.table_name,
             "Key": {"id": {"S": message_id}},
-            "UpdateExpression": "SET " + ", ".join(assignments),
+            "UpdateExpression": "SET " + ", ".join(assignments) + removal,
             "ConditionExpression": condition,
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,

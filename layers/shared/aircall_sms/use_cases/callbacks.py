@@ -1,10 +1,16 @@
-"""POST /webhooks/aircall: authenticate Aircall's callback, then move an outbound message's status forward or
-archive an inbound message.
+"""POST /webhooks/aircall: authenticate Aircall's callback, record it, then apply it — move an outbound message's
+status forward, or archive an inbound message (and act on its keyword).
 
 Aircall's callback envelope is not settled (reference §3.2), so every documented variant is accepted:
 `event` or `event_name`; `message.status_updated`, `message.updated` or `message.sent`; `message.received`;
-timestamps in seconds, milliseconds or ISO 8601. The only credential is the `token` in the body: it must match
-the number's callback token (stored as a SHA-256 digest, compared in constant time).
+timestamps in seconds, milliseconds or ISO 8601; `media_url` or `media_details`. The only credential is the
+`token` in the body: it must match the number's callback token (stored as a SHA-256 digest, compared in
+constant time); anything else is 401 and nothing is stored.
+
+Durable first: once authenticated, the callback is recorded (CallbacksTable, without its token) before any
+other work, because Aircall does not retry proxy-mode callbacks. Applying it comes next; a callback that
+cannot be applied yet (a status for a message whose Aircall id is not recorded yet) stays pending and the
+reconciliation sweep (`reconcile`, every minute) applies it later.
 """
 
 from __future__ import annotations
@@ -12,21 +18,33 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import PutError
+from botocore.exceptions import ClientError
 
-from .. import phone, segments
+from .. import keywords, phone, segments
 from ..errors import GatewayError, InvalidRequest, PayloadTooLarge, Unauthorized
 from ..observability import logger, metrics
+from ..settings import get_settings
 from ..status import from_aircall
-from ..store import contacts, messages, numbers
+from ..store import callbacks, contacts, messages, numbers
+from ..store.base import raw_client
 from ..timeutil import iso, parse_time, utcnow
 
 MAX_CALLBACK_BYTES = 256 * 1024
 STATUS_EVENTS = frozenset({"message.status_updated", "message.updated", "message.sent"})
 RECEIVED_EVENTS = frozenset({"message.received"})
+# A status callback can arrive before the send has recorded Aircall's id (Aircall answers the send, then posts
+# the callback at once). It waits this long for the id before it is left to the reconciliation sweep.
+MATCH_WAIT_SECONDS = 1.5
+# Messages whose Aircall outcome is unknown are matched to callbacks sent at most this long after them.
+RECONCILE_WINDOW = timedelta(minutes=30)
+SWEEP_DELAY = timedelta(seconds=30)
+SWEEP_BATCH = 100
+SWEEP_ATTEMPTS = 60  # one a minute: an hour, then the callback is abandoned (and counted)
 
 
 class InvalidCallback(GatewayError):
@@ -37,11 +55,21 @@ class InvalidCallback(GatewayError):
 @dataclass(frozen=True, slots=True)
 class CallbackOutcome:
     event: str
-    result: str  # "updated", "unchanged", "archived", "duplicate", "unmatched", "ignored"
+    result: str  # "updated", "unchanged", "archived", "duplicate", "pending", "ignored"
     message_id: str | None = None
 
     def to_body(self) -> dict[str, Any]:
         return {"received": True, "event": self.event, "result": self.result, "message_id": self.message_id}
+
+
+@dataclass(frozen=True, slots=True)
+class Callback:
+    """A parsed, authenticated callback."""
+
+    event: str
+    data: dict[str, Any]
+    payload: dict[str, Any]
+    number: numbers.NumberRecord
 
 
 def handle_callback(raw_body: str | None) -> CallbackOutcome:
@@ -53,14 +81,53 @@ def handle_callback(raw_body: str | None) -> CallbackOutcome:
     if not isinstance(data, dict):
         raise InvalidCallback("The callback has no data object.")
     number = _authenticate(payload.get("token"), data)
-    if event in STATUS_EVENTS:
-        return _status_update(event, data, payload)
-    if event in RECEIVED_EVENTS:
-        return _inbound(event, data, number, payload)
-    logger.info("callback event not handled", extra={"event": event[:64]})
-    return CallbackOutcome(event=event[:64], result="ignored")
+    callback = Callback(event=event[:64], data=data, payload=payload, number=number)
+    aircall_id = _aircall_id(data)
+    if event in STATUS_EVENTS | RECEIVED_EVENTS and aircall_id is None:
+        raise InvalidCallback("A message callback needs data.id.")
+    if event in STATUS_EVENTS and from_aircall(data.get("status")) is None:
+        raise InvalidCallback("A status callback needs a known data.status.")
+    if event in RECEIVED_EVENTS and _contact(_inbound_contact(data), number) is None:
+        raise InvalidCallback("The inbound message's external_number is not a phone number.")
+    stored, new = callbacks.record(number.number_id, callback.event, aircall_id, payload, utcnow())
+    if not new and not stored.pending:
+        return CallbackOutcome(event=callback.event, result="duplicate", message_id=stored.message_id)
+    try:
+        return _apply(callback, stored, wait=True)
+    except Exception:
+        # Recorded is enough to answer 200: the reconciliation sweep applies it (Aircall may never resend it).
+        logger.exception("callback recorded but not applied", extra={"event": callback.event})
+        metrics.add_metric(name="CallbacksDeferred", unit="Count", value=1)
+        return CallbackOutcome(event=callback.event, result="pending")
 
 
+def reconcile(now: datetime | None = None) -> dict[str, int]:
+    """The sweep: apply the callbacks that are still pending (oldest first, a batch per run)."""
+    moment = now or utcnow()
+    counts = {"applied": 0, "pending": 0, "abandoned": 0}
+    for stored in callbacks.pending_before(moment - SWEEP_DELAY, SWEEP_BATCH):
+        number = numbers.get(stored.number_id)
+        body = stored.body()
+        data = body.get("data")
+        if number is None or not isinstance(data, dict):
+            callbacks.keep_pending(stored, "unmatched", give_up=True)
+            counts["abandoned"] += 1
+            continue
+        outcome = _apply(Callback(event=stored.event, data=data, payload=body, number=number), stored, wait=False)
+        if outcome.result != "pending":
+            counts["applied"] += 1
+        elif stored.attempts + 1 >= SWEEP_ATTEMPTS:
+            callbacks.keep_pending(stored, "unmatched", give_up=True)
+            counts["abandoned"] += 1
+            metrics.add_metric(name="CallbacksAbandoned", unit="Count", value=1)
+        else:
+            counts["pending"] += 1
+    if any(counts.values()):
+        logger.info("callbacks reconciled", extra=counts)
+    return counts
+
+
+# ------------------------------------------------------------------------------------------------ parsing
 def _parse(raw_body: str | None) -> dict[str, Any]:
     if raw_body is None or not raw_body.strip():
         raise InvalidCallback("The callback body is empty.")
@@ -84,7 +151,8 @@ def _authenticate(token: object, data: dict[str, Any]) -> numbers.NumberRecord:
         raise InvalidCallback("The callback's data.number.id is missing or not a number id.")
     if not isinstance(token, str) or not token or len(token) > 1024:
         raise Unauthorized("The callback token is missing or invalid.")
-    record = numbers.get(str(int(number_id))) if len(str(number_id)) <= 18 else None
+    max_age = get_settings().number_cache_seconds
+    record = numbers.cached(str(int(number_id)), max_age) if len(str(number_id)) <= 18 else None
     digest = hashlib.sha256(token.encode()).hexdigest()
     expected = record.callback_token_sha256 if record and record.callback_token_sha256 else ""
     # Compare even for unknown numbers, so timing tells nothing about which numbers exist.
@@ -94,81 +162,255 @@ def _authenticate(token: object, data: dict[str, Any]) -> numbers.NumberRecord:
     return record
 
 
-def _status_update(event: str, data: dict[str, Any], payload: dict[str, Any]) -> CallbackOutcome:
-    aircall_id = data.get("id")
+def _aircall_id(data: dict[str, Any]) -> str | None:
+    value = data.get("id")
+    if isinstance(value, bool) or not isinstance(value, str | int) or str(value) == "" or len(str(value)) > 128:
+        return None
+    return str(value)
+
+
+# ------------------------------------------------------------------------------------------------ applying
+def _apply(callback: Callback, stored: callbacks.CallbackRecord, *, wait: bool) -> CallbackOutcome:
+    if callback.event in STATUS_EVENTS:
+        return _status_update(callback, stored, wait=wait)
+    if callback.event in RECEIVED_EVENTS:
+        return _inbound(callback, stored)
+    logger.info("callback event not handled", extra={"event": callback.event})
+    _settle(stored, "ignored", "ignored", None)
+    return CallbackOutcome(event=callback.event, result="ignored")
+
+
+def _status_update(callback: Callback, stored: callbacks.CallbackRecord, *, wait: bool) -> CallbackOutcome:
+    data, event = callback.data, callback.event
+    aircall_id = _aircall_id(data)
     status = from_aircall(data.get("status"))
-    if not isinstance(aircall_id, str | int) or isinstance(aircall_id, bool) or status is None:
-        raise InvalidCallback("A status callback needs data.id and a known data.status.")
-    record = messages.find_by_aircall_id(str(aircall_id))
-    if record is None:
-        logger.warning("status callback for an unknown message", extra={"event": event})
-        return CallbackOutcome(event=event, result="unmatched")
-    at = parse_time(data.get("updated_at")) or parse_time(payload.get("timestamp")) or utcnow()
+    assert aircall_id is not None
+    assert status is not None
+    at = parse_time(data.get("updated_at")) or parse_time(callback.payload.get("timestamp")) or utcnow()
     error = None
     if status == "failed":
         error = {"code": "delivery_failed", "message": "Aircall reported the message as not delivered.", "details": {}}
-    moved = messages.advance(record.id, status, at=at, source="callback", detail=event, error=error)
+    deadline = time.monotonic() + (MATCH_WAIT_SECONDS if wait else 0)
+    while True:
+        record = messages.find_by_aircall_id(aircall_id)
+        if record is not None or time.monotonic() >= deadline:
+            break
+        time.sleep(0.2)
+    claimed = False
+    if record is None:
+        record = _unresolved_match(callback, at)
+        claimed = record is not None
+    if record is None:
+        callbacks.keep_pending(stored, "unmatched", give_up=False)
+        logger.warning("status callback for a message not known yet", extra={"event": event})
+        return CallbackOutcome(event=event, result="pending")
+    move = messages.advance_update(
+        record.id,
+        status,
+        at=at,
+        source="callback",
+        detail=event,
+        error=error,
+        aircall_id=aircall_id if claimed else None,
+        unclaimed=claimed,
+    )
+    moved = _transact([move, callbacks.settle_update(stored, "applied", "updated", record.id)])
+    if not moved:  # a duplicate or out-of-order status: nothing to change, the callback is done
+        _settle(stored, "applied", "unchanged", record.id)
+    if claimed and moved:
+        logger.info("callback reconciled a message whose outcome was unknown", extra={"message_id": record.id})
     return CallbackOutcome(event=event, result="updated" if moved else "unchanged", message_id=record.id)
 
 
-def _inbound(
-    event: str, data: dict[str, Any], number: numbers.NumberRecord, payload: dict[str, Any]
-) -> CallbackOutcome:
-    aircall_id = data.get("id")
-    if not isinstance(aircall_id, str | int) or isinstance(aircall_id, bool) or str(aircall_id) == "":
-        raise InvalidCallback("An inbound message needs data.id.")
-    raw_contact = data.get("external_number") or data.get("raw_digits") or data.get("from")
-    try:
-        contact = phone.parse(str(raw_contact), default_region=number.region).e164
-    except phone.InvalidPhoneNumber:
-        raise InvalidCallback("The inbound message's external_number is not a phone number.") from None
+def _unresolved_match(callback: Callback, at: datetime) -> messages.MessageRecord | None:
+    """The message whose Aircall outcome is unknown that this callback is about: same number, sent before the
+    callback, and the same contact and text when the callback carries them (it must carry one of them)."""
+    data = callback.data
+    contact = _contact(data.get("external_number") or data.get("to") or data.get("raw_digits"), callback.number)
+    text = data.get("body") if isinstance(data.get("body"), str) else None
+    if contact is None and text is None:
+        return None
+    candidates = [
+        record
+        for record in messages.unresolved(callback.number.number_id, at - RECONCILE_WINDOW, at + timedelta(minutes=1))
+        if not record.aircall_id
+        and (contact is None or record.contact == contact)
+        and (text is None or (record.text or "") == text)
+    ]
+    return min(candidates, key=lambda record: record.unresolved_at or "") if candidates else None
+
+
+def _inbound(callback: Callback, stored: callbacks.CallbackRecord) -> CallbackOutcome:
+    data, number, event = callback.data, callback.number, callback.event
+    aircall_id = _aircall_id(data)
+    assert aircall_id is not None
+    contact = _contact(_inbound_contact(data), number)
+    assert contact is not None  # checked before the callback was recorded
     body = data.get("body") if isinstance(data.get("body"), str) else None
-    received_at = parse_time(data.get("created_at")) or parse_time(payload.get("timestamp")) or utcnow()
-    media = _media_urls(data)
+    now = utcnow()
+    received_at = min(parse_time(data.get("created_at")) or parse_time(callback.payload.get("timestamp")) or now, now)
+    keyword = keywords.classify(body)
     # The gateway id is derived from Aircall's id, so a redelivered callback writes nothing new.
     message_id = "msg_in_" + hashlib.sha256(f"{number.number_id}:{aircall_id}".encode()).hexdigest()[:26]
     segmentation = segments.count(body or "")
+    media = _media(data)
     record = messages.MessageRecord(
         id=message_id,
-        aircall_id=str(aircall_id),
+        aircall_id=aircall_id,
         number_id=number.number_id,
         sender=contact,
         recipient=number.e164,
         contact=contact,
         direction="inbound",
         text=body,
-        media_urls=media,
+        media_urls=[item["url"] for item in media],
+        media_details=media or None,
         segments=segmentation.segments,
         encoding=segmentation.encoding,
         status="received",
         status_history=[messages.change("received", received_at, "callback", event)],
         created_at=iso(received_at),
-        updated_at=iso(utcnow()),
+        updated_at=iso(now),
+        keyword=keyword,
     )
+    settings = get_settings()
+    items: list[dict[str, Any]] = [
+        {
+            "Put": {
+                "TableName": settings.messages_table,
+                "Item": record.serialize(),
+                "ConditionExpression": "attribute_not_exists(id)",
+            }
+        }
+    ]
+    if keyword in ("opt_out", "opt_in"):
+        items.append(_keyword_item(keyword, contact, number.number_id, received_at, aircall_id))
+    items.append(callbacks.settle_update(stored, "applied", "archived", message_id))
     # The contact wrote: a French mobile line may answer within the conversation window from now on.
-    contacts.record_inbound(contact, number_id=number.number_id, at=min(received_at, utcnow()), message_id=message_id)
-    try:
-        record.save(condition=messages.MessageRecord.id.does_not_exist())
-    except PutError as failure:
-        if failure.cause_response_code == "ConditionalCheckFailedException":
-            return CallbackOutcome(event=event, result="duplicate", message_id=message_id)
-        raise
+    conversation = _conversation_item(contact, number.number_id, received_at, message_id)
+    archived = _transact([*items, conversation]) or _transact(items)
+    if not archived:  # the message was archived by an earlier delivery with another envelope
+        _settle(stored, "applied", "duplicate", message_id)
+        return CallbackOutcome(event=event, result="duplicate", message_id=message_id)
     metrics.add_metric(name="MessagesReceived", unit="Count", value=1)
+    if keyword is not None:
+        metrics.add_metric(name=f"Keyword_{keyword}", unit="Count", value=1)
+        logger.info("keyword received", extra={"keyword": keyword, "number_id": number.number_id})
+        _auto_reply(keyword, number, contact, message_id)
     return CallbackOutcome(event=event, result="archived", message_id=message_id)
 
 
-def _media_urls(data: dict[str, Any]) -> list[str]:
-    urls: list[str] = []
+def _keyword_item(keyword: str, contact: str, number_id: str, at: datetime, aircall_id: str) -> dict[str, Any]:
+    key = {"contact": {"S": contact}, "sk": {"S": contacts.optout_sk(number_id)}}
+    table = get_settings().contacts_table
+    if keyword == "opt_in":
+        return {"Delete": {"TableName": table, "Key": key}}
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": key,
+            # A repeated STOP keeps the first opt-out's time and source (the audit trail).
+            "UpdateExpression": "SET #scope = if_not_exists(#scope, :scope), #at = if_not_exists(#at, :at), "
+            "#source = if_not_exists(#source, :source), #detail = if_not_exists(#detail, :detail)",
+            "ExpressionAttributeNames": {"#scope": "scope", "#at": "at", "#source": "source", "#detail": "detail"},
+            "ExpressionAttributeValues": {
+                ":scope": {"S": number_id},
+                ":at": {"S": iso(at)},
+                ":source": {"S": "keyword"},
+                ":detail": {"S": f"inbound message {aircall_id}"},
+            },
+        }
+    }
+
+
+def _conversation_item(contact: str, number_id: str, at: datetime, message_id: str) -> dict[str, Any]:
+    return {
+        "Update": {
+            "TableName": get_settings().contacts_table,
+            "Key": {"contact": {"S": contact}, "sk": {"S": contacts.conversation_sk(number_id)}},
+            "UpdateExpression": "SET last_inbound_at = :at, last_inbound_id = :message",
+            "ConditionExpression": "attribute_not_exists(last_inbound_at) OR last_inbound_at < :at",
+            "ExpressionAttributeValues": {":at": {"S": iso(at)}, ":message": {"S": message_id}},
+        }
+    }
+
+
+def _auto_reply(keyword: str, number: numbers.NumberRecord, contact: str, message_id: str) -> None:
+    """The configured answer to a keyword, through the normal send path (its rules and quotas; an opt-out's
+    confirmation goes to a contact who just opted out, as carriers expect). Never fails the callback."""
+    text = auto_replies().get(keyword)
+    if not text:
+        return
+    from ..api_models import SendRequest  # the send path is loaded only when a reply is configured
+    from .send_message import send_message
+
+    request = SendRequest.model_validate({"from": number.number_id, "to": contact, "text": text})
+    try:
+        send_message(request, idempotency_key=f"auto-reply:{message_id}", confirms_opt_out=True)
+    except GatewayError as refused:
+        logger.warning("automatic reply not sent", extra={"keyword": keyword, "code": refused.code})
+    except Exception:
+        logger.exception("automatic reply failed", extra={"keyword": keyword})
+
+
+def auto_replies() -> dict[str, str]:
+    raw = get_settings().auto_replies
+    if not raw:
+        return {}
+    try:
+        document = json.loads(raw)
+    except json.JSONDecodeError:
+        logger.error("AUTO_REPLIES is not JSON: no automatic replies")
+        return {}
+    if not isinstance(document, dict):
+        return {}
+    return {key: value for key, value in document.items() if key in ("opt_out", "opt_in", "help") and value}
+
+
+def _inbound_contact(data: dict[str, Any]) -> object:
+    return data.get("external_number") or data.get("raw_digits") or data.get("from")
+
+
+def _contact(raw: object, number: numbers.NumberRecord) -> str | None:
+    if not isinstance(raw, str | int) or isinstance(raw, bool):
+        return None
+    try:
+        return phone.parse(str(raw), default_region=number.region).e164
+    except phone.InvalidPhoneNumber:
+        return None
+
+
+def _media(data: dict[str, Any]) -> list[dict[str, str]]:
+    """Media of an inbound MMS: `media_details` ({file_name, file_type, presigned_url}) or plain `media_url`."""
+    found: list[dict[str, str]] = []
     details = data.get("media_details")
     if isinstance(details, list):
-        urls.extend(
-            item["presigned_url"]
-            for item in details
-            if isinstance(item, dict) and isinstance(item.get("presigned_url"), str)
-        )
+        for item in details:
+            if isinstance(item, dict) and isinstance(item.get("presigned_url"), str):
+                entry = {"url": item["presigned_url"]}
+                for name in ("file_name", "file_type"):
+                    if isinstance(item.get(name), str):
+                        entry[name] = item[name][:255]
+                found.append(entry)
     plain = data.get("media_url")
-    if isinstance(plain, list):
-        urls.extend(url for url in plain if isinstance(url, str))
-    elif isinstance(plain, str) and plain:
-        urls.append(plain)
-    return urls[:10]
+    urls = plain if isinstance(plain, list) else [plain] if isinstance(plain, str) and plain else []
+    found.extend({"url": url} for url in urls if isinstance(url, str) and url)
+    return found[:10]
+
+
+# ------------------------------------------------------------------------------------------------ writing
+def _transact(items: list[dict[str, Any]]) -> bool:
+    """One TransactWriteItems; False when a condition refused it (nothing was written)."""
+    try:
+        raw_client().transact_write_items(TransactItems=items)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+            reasons = error.response.get("CancellationReasons") or []
+            if any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons):
+                return False
+        raise
+    return True
+
+
+def _settle(stored: callbacks.CallbackRecord, state: str, result: str, message_id: str | None) -> None:
+    raw_client().update_item(**callbacks.settle_update(stored, state, result, message_id)["Update"])

@@ -93,6 +93,7 @@ class PreparedSend:
     segmentation: segments.Segmentation
     not_after: datetime
     idempotency_key: str | None = None
+    confirms_opt_out: bool = False
 
     @property
     def segments(self) -> int:
@@ -117,9 +118,13 @@ class _StartOver(Exception):
     earlier request with the same Idempotency-Key gave its key up (nothing was sent)."""
 
 
-def send_message(request: SendRequest, *, idempotency_key: str | None = None) -> SendOutcome:
+def send_message(
+    request: SendRequest, *, idempotency_key: str | None = None, confirms_opt_out: bool = False
+) -> SendOutcome:
+    """`confirms_opt_out`: the gateway's own answer to a keyword (the confirmation of a STOP goes to a contact
+    who has just opted out, as carriers expect); never set from the API."""
     now = utcnow()
-    prepared = prepare(request, now=now, idempotency_key=idempotency_key)
+    prepared = prepare(request, now=now, idempotency_key=idempotency_key, confirms_opt_out=confirms_opt_out)
     if request.dry_run:
         return SendOutcome(200, dry_run_verdict(prepared, now))
     for _ in range(NUMBER_ATTEMPTS):
@@ -127,12 +132,14 @@ def send_message(request: SendRequest, *, idempotency_key: str | None = None) ->
             return _send(prepared, now)
         except _StartOver:
             numbers.forget(prepared.number.number_id)
-            prepared = prepare(request, now=now, idempotency_key=idempotency_key)
+            prepared = prepare(request, now=now, idempotency_key=idempotency_key, confirms_opt_out=confirms_opt_out)
     raise ServiceBusy("The sender number keeps changing; retry shortly.", headers={"Retry-After": "1"})
 
 
 # ------------------------------------------------------------------------------------------------ preparing
-def prepare(request: SendRequest, *, now: datetime, idempotency_key: str | None = None) -> PreparedSend:
+def prepare(
+    request: SendRequest, *, now: datetime, idempotency_key: str | None = None, confirms_opt_out: bool = False
+) -> PreparedSend:
     """Everything that can be checked without side effects; raises the contract's 400 and 404 errors."""
     number = resolve_number(request.sender)
     recipient = parse_recipient(request.to, number.region)
@@ -161,6 +168,7 @@ def prepare(request: SendRequest, *, now: datetime, idempotency_key: str | None 
         segmentation=segments.count(text_value or ""),
         not_after=_not_after(request, now),
         idempotency_key=idempotency_key,
+        confirms_opt_out=confirms_opt_out,
     )
 
 
@@ -296,7 +304,7 @@ def _dry_run_reason(
     static = _static_refusal(prepared)
     if static is not None:
         return static.code
-    if contact_items["opted_out_here"] or contact_items["opted_out_everywhere"]:
+    if (contact_items["opted_out_here"] or contact_items["opted_out_everywhere"]) and not prepared.confirms_opt_out:
         return OptedOut.code
     if compliance.needs_open_conversation(prepared.sender, human_author=prepared.request.human_author):
         last = (contact_items["conversation"] or {}).get("last_inbound_at", {}).get("S")
@@ -385,6 +393,8 @@ def _add_checks(plan: Plan, prepared: PreparedSend, now: datetime) -> None:
         NUMBER_CHANGED,
     )
     for scope, guard in ((number_id, OPTED_OUT_HERE), (contacts.EVERY_NUMBER, OPTED_OUT_EVERYWHERE)):
+        if prepared.confirms_opt_out:
+            break
         plan.add(
             condition_check(
                 settings.contacts_table,
@@ -757,6 +767,7 @@ def _new_record(prepared: PreparedSend, now: datetime, *, status: str, note: str
         metadata=request.metadata,
         idempotency_key=prepared.idempotency_key,
         human_author=request.human_author,
+        unresolved_at=iso(now) if status == "unknown" else None,
     )
 
 
@@ -816,7 +827,7 @@ def _back_to_deferred(message_id: str, not_before: datetime, now: datetime) -> d
             "TableName": get_settings().messages_table,
             "Key": {"id": text(message_id)},
             "UpdateExpression": "SET #status = :deferred, not_before = :not_before, updated_at = :now, "
-            "status_history = list_append(status_history, :change)",
+            "status_history = list_append(status_history, :change) REMOVE unresolved_at",
             "ConditionExpression": "#status = :unknown AND attribute_not_exists(aircall_id)",
             "ExpressionAttributeNames": {"#status": "status"},
             "ExpressionAttributeValues": {
