@@ -429,14 +429,9 @@ def _refused(
     prepared: PreparedSend, refusals: list[Refusal], window_list: list[quota.Window], now: datetime
 ) -> SendOutcome:
     by_kind = {refusal.guard.kind: refusal for refusal in refusals}
-    if "idempotency" in by_kind:
-        return _replay(prepared, by_kind["idempotency"].item)
-    if "number_changed" in by_kind:
-        raise _StartOver
-    rule = _rule_refusal(by_kind)
-    if rule is not None:
-        _archive_rejected(prepared, rule, now)
-        raise rule
+    replayed = _replay_or_refuse(prepared, by_kind, now)
+    if replayed is not None:
+        return replayed
     full = [refusal for refusal in refusals if refusal.guard.kind == "quota"]
     budget_reopens = budget.retry_at(refusals, now)
     if not full and budget_reopens is None:
@@ -447,6 +442,20 @@ def _refused(
         return _defer(prepared, reopens, now)
     _archive_rejected(prepared, error, now)
     raise error
+
+
+def _replay_or_refuse(prepared: PreparedSend, by_kind: dict[str, Refusal], now: datetime) -> SendOutcome | None:
+    """What any refused transaction of a send means first: a used key replays its answer, a changed number
+    starts over, a rule refuses (archived). None: the refusal is about limits."""
+    if "idempotency" in by_kind:
+        return _replay(prepared, by_kind["idempotency"].item)
+    if "number_changed" in by_kind:
+        raise _StartOver
+    rule = _rule_refusal(by_kind)
+    if rule is not None:
+        _archive_rejected(prepared, rule, now)
+        raise rule
+    return None
 
 
 def _rule_refusal(by_kind: dict[str, Refusal]) -> ComplianceRefusal | None:
@@ -518,15 +527,9 @@ def _defer(prepared: PreparedSend, not_before: datetime, now: datetime) -> SendO
     plan.add(put_new(get_settings().messages_table, record.serialize(), "id"), MESSAGE_EXISTS)
     refusals = transact(plan)
     if refusals:
-        by_kind = {refusal.guard.kind: refusal for refusal in refusals}
-        if "idempotency" in by_kind:
-            return _replay(prepared, by_kind["idempotency"].item)
-        if "number_changed" in by_kind:
-            raise _StartOver
-        rule = _rule_refusal(by_kind)
-        if rule is not None:
-            _archive_rejected(prepared, rule, now)
-            raise rule
+        replayed = _replay_or_refuse(prepared, {refusal.guard.kind: refusal for refusal in refusals}, now)
+        if replayed is not None:
+            return replayed
         raise ServiceBusy("The deferral was refused unexpectedly; retry shortly.", headers={"Retry-After": "1"})
     metrics.add_metric(name="MessagesDeferred", unit="Count", value=1)
     logger.info("message deferred", extra={"message_id": record.id, "not_before": record.not_before})
