@@ -46,6 +46,8 @@ def main() -> int:
 def _print_banner(stack: LocalStack) -> None:
     config = stack.sandbox_config
     routes = stack.front.routes if stack.front else []
+    buses = stack.events.bus_names.values() if stack.events else []
+    pollers = [f"{p.source.table_name} -> {p.name}" for p in stack.streams.pollers] if stack.streams else []
     lines = [
         "Aircall SMS gateway: local stack (no AWS, no Docker)",
         f"  API              {stack.api_url}   (header x-api-key: {stack.api_key})",
@@ -53,6 +55,8 @@ def _print_banner(stack: LocalStack) -> None:
         f"  Aircall credentials: api_id={config.api_id} api_token={config.api_token}"
         + (f"   (secret {stack.secret_name!r})" if stack.secret_name else ""),
         f"  DynamoDB (moto)  {stack.dynamodb_url}   tables: {', '.join(stack.tables.values()) or 'none'}",
+        f"  Event buses      {', '.join(buses) or 'none'}   (published events: GET {stack.api_url}/_local/events)",
+        f"  Stream pollers   {', '.join(pollers) or 'none'}",
         "  Routes:",
         *(
             f"    {route.method:<6} {route.path:<28} -> {route.function_id}"
@@ -67,6 +71,7 @@ def _print_banner(stack: LocalStack) -> None:
         f"  curl -s -X POST {stack.api_url}/messages -H 'x-api-key: {stack.api_key}' "
         f"-H 'content-type: application/json' "
         f'-d \'{{"from": {_sample_number_id(stack)}, "to": "+14155550123", "text": "Hello from the local stack"}}\'',
+        f"  curl -s {stack.api_url}/_local/events   (what the gateway published on its event bus)",
         "",
         "Ctrl-C stops everything.",
     ]

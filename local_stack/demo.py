@@ -1,5 +1,6 @@
 """`make demo`: start the local stack, configure a number, send a message, follow its callbacks, read the
-archive, receive a reply, stop. Prints what happened; exits 0 when every step did what it should."""
+archive, receive a reply, read what was published on the event bus, stop. Prints what happened; exits 0 when
+every step did what it should."""
 
 from __future__ import annotations
 
@@ -130,6 +131,24 @@ def run(api: httpx.Client, aircall: httpx.Client) -> None:
     )
     expect(forged, 401)
     show(forged.json())
+
+    step("11. GET /_local/events: what your systems received on the gateway's event bus (source aircall-sms)")
+    published = expect(api.get("/_local/events"), 200)["events"]
+    for event in published:
+        detail = event["detail"]
+        message = detail.get("message") or {}
+        if event["detail_type"] == "message.status_changed":
+            about = f"{message['id']}: {detail['previous_status'] or '(new)'} -> {message['status']}"
+        else:
+            about = f"{message['id']} ({message['direction']})" if message else json.dumps(detail, ensure_ascii=False)
+        print(f"   {event['detail_type']:<24} {about}")
+    steps = [
+        event["detail"]["message"]["status"]
+        for event in published
+        if event["detail_type"] == "message.status_changed" and event["detail"]["message"]["id"] == sent["id"]
+    ]
+    if steps != ["unknown", "queued", "sent", "delivered"]:
+        raise DemoFailed(f"expected the send's status changes on the bus, got {steps}")
 
 
 def step(title: str) -> None:

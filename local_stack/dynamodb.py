@@ -179,10 +179,13 @@ def _stop_leftovers() -> None:
 # ----------------------------------------------------------------------------------------------- clients
 
 
-def client(service: str, endpoint_url: str, *, region: str | None = None) -> Any:
-    """A boto3 client for `service` on the emulator, with moto's dummy credentials."""
+def client(
+    service: str, endpoint_url: str, *, region: str | None = None, session: boto3.session.Session | None = None
+) -> Any:
+    """A boto3 client for `service` on the emulator, with moto's dummy credentials. `session`: make it from that
+    session (clients of one session share botocore's loaded data; a session is not for concurrent use)."""
     region = region or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    return boto3.session.Session().client(
+    return (session or boto3.session.Session()).client(
         service,  # type: ignore[call-overload]
         endpoint_url=endpoint_url,
         region_name=region,

@@ -8,6 +8,8 @@ itself, without calling a handler: 403 `Missing Authentication Token` for an unk
 and 502 `Internal server error` when the handler raises or answers something that is not a proxy response.
 
 Paths are served from the root (`/messages`, like `sam local start-api`); `/<stage>/messages` works too.
+Local routes (`add_local_route`, e.g. the stack's `GET /_local/events`) are answered before the template's
+routes, without an API key.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ _HOP_BY_HOP = frozenset(
 _front_numbers = itertools.count(1)
 
 Handler = Callable[[Any, Any], Any]
+LocalAnswer = Callable[[], Any]
 
 
 class HandlerError(RuntimeError):
@@ -218,6 +221,7 @@ class Front:
             **merged_environment({logical_id: spec.environment for logical_id, spec in self.functions.items()}),
             **dict(env_overrides or {}),
         }
+        self._local_routes: dict[tuple[str, str], LocalAnswer] = {}
         self._number = next(_front_numbers)
         self._modules: dict[str, ModuleType] = {}
         self._load_lock = threading.Lock()
@@ -304,6 +308,11 @@ class Front:
 
     # -- HTTP
 
+    def add_local_route(self, method: str, path: str, answer: LocalAnswer) -> None:
+        """Serve `method path` (no API key, no stage prefix) with `answer()` as a 200 JSON body: a route of the
+        local stack itself, not of the template (its paths start with `/_local/`, which API Gateway never has)."""
+        self._local_routes[(method.upper(), path)] = answer
+
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         return self.wsgi_app(environ, start_response)
 
@@ -320,6 +329,9 @@ class Front:
             return _error(413, "Request Too Long")
         raw_path, raw_query = _raw_target(environ)
         method = request.method.upper()
+        local = self._local_routes.get((method, raw_path))
+        if local is not None:
+            return _json(200, local())
         matched = self._match(raw_path)
         if matched is None:
             return _missing_authentication_token()
@@ -566,6 +578,12 @@ def _error(status: int, message: str, error_type: str | None = None) -> Response
     response.headers["Content-Type"] = "application/json"
     if error_type:
         response.headers["x-amzn-ErrorType"] = error_type
+    return response
+
+
+def _json(status: int, document: Any) -> Response:
+    response = Response(json.dumps(document, ensure_ascii=False), status=_status_line(status))
+    response.headers["Content-Type"] = "application/json"
     return response
 
 

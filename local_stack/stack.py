@@ -1,8 +1,11 @@
 """`LocalStack`: the whole gateway on this machine, without AWS or Docker.
 
 In order: the DynamoDB emulator (moto's server, also Secrets Manager, EventBridge, SQS, SNS, CloudWatch),
-the template's tables, the Aircall credentials secret, the Aircall sandbox, and the HTTP front calling the
-handlers in-process. `stop()` tears it down in reverse order, also when starting failed half-way.
+the template's tables (with their streams), the Aircall credentials secret, the Aircall sandbox, the HTTP front
+calling the handlers in-process, the template's event buses with a capture of what is published on them
+(`published_events()`, `GET /_local/events`), and one stream poller per `Type: DynamoDB` function event, calling
+the function in-process as Lambda's event source mapping would (`drain_streams()` waits for them). `stop()`
+tears it down in reverse order, also when starting failed half-way.
 
 Settings (arguments win over the environment):
     LOCAL_DYNAMODB_PORT (8000), LOCAL_AIRCALL_PORT (3001), LOCAL_API_PORT (3000) — 0 picks a free port;
@@ -13,6 +16,7 @@ Settings (arguments win over the environment):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Mapping
@@ -20,11 +24,22 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
+import boto3
 from botocore.exceptions import ClientError
 
 from local_stack.dynamodb import DynamoDBEmulator, client, create_tables
+from local_stack.event_bus import PublishedEvents
 from local_stack.front import DEFAULT_API_KEY, DEFAULT_TEMPLATE, Front, FrontServer, add_layers_to_sys_path
-from local_stack.template import Template, functions, load_template, parameter_value, table_specs
+from local_stack.streams import POLL_INTERVAL, StreamPollers
+from local_stack.template import (
+    Template,
+    event_buses,
+    functions,
+    load_template,
+    parameter_value,
+    stream_sources,
+    table_specs,
+)
 
 if TYPE_CHECKING:
     from aircall_sandbox import SandboxConfig, SandboxServer
@@ -33,6 +48,7 @@ DEFAULT_DYNAMODB_PORT = 8000
 DEFAULT_AIRCALL_PORT = 3001
 DEFAULT_API_PORT = 3000
 CREDENTIALS_SECRET_PARAMETER = "AircallCredentialsSecretName"  # noqa: S105 - a parameter name
+EVENTS_ROUTE = "/_local/events"
 
 # botocore reads AWS_ENDPOINT_URL_<service id>: "Secrets Manager" -> SECRETS_MANAGER, EventBridge -> EVENTBRIDGE.
 # The short spellings are set as well, for code that reads them itself.
@@ -64,6 +80,7 @@ class LocalStack:
         host: str = "127.0.0.1",
         log_requests: bool = False,
         environ: Mapping[str, str] | None = None,
+        stream_poll_interval: float = POLL_INTERVAL,
     ) -> None:
         settings = os.environ if environ is None else environ
         self.template: Template = load_template(template_path)
@@ -81,10 +98,13 @@ class LocalStack:
         self._parameter_overrides = dict(parameter_overrides or {})
         self._host = host
         self._log_requests = log_requests
+        self._stream_poll_interval = stream_poll_interval
         self.dynamodb: DynamoDBEmulator | None = None
         self.sandbox: SandboxServer | None = None
         self.front: Front | None = None
         self.front_server: FrontServer | None = None
+        self.events: PublishedEvents | None = None
+        self.streams: StreamPollers | None = None
         self.tables: dict[str, str] = {}
         self.secret_name: str | None = None
         self.parameter_overrides: dict[str, str] = {}
@@ -139,14 +159,31 @@ class LocalStack:
             parameter_overrides=self.parameter_overrides,
             env_overrides=self.handler_environment(),
         )
+        # The buses exist before any handler can publish, and the pollers run before the front serves.
+        session = boto3.session.Session()  # one for the stack's own clients, made here, in this thread
+
+        def stack_client(service: str) -> Any:
+            return client(service, self.dynamodb_url, region=self.region, session=session)
+
+        self.events = PublishedEvents(stack_client, event_buses(self.template, self.parameter_overrides)).create()
+        self.front.add_local_route("GET", EVENTS_ROUTE, self._events_answer)
+        self.streams = StreamPollers(
+            stream_sources(self.template, self.parameter_overrides),
+            self.front.invoke,
+            stack_client,
+            region=self.region,
+            poll_interval=self._stream_poll_interval,
+        ).start()
         self.front_server.front = self.front
 
     def stop(self) -> None:
         """Stop everything that runs, in reverse order; the first error (if any) is raised at the end."""
         errors: list[BaseException] = []
         front_server, front, sandbox, dynamodb = self.front_server, self.front, self.sandbox, self.dynamodb
-        self.front_server = self.front = self.sandbox = self.dynamodb = None
+        streams = self.streams
+        self.front_server = self.front = self.sandbox = self.dynamodb = self.streams = self.events = None
         for stop in (
+            streams.stop if streams else None,
             front_server.stop if front_server else None,
             front.close if front else None,
             sandbox.stop if sandbox else None,
@@ -216,6 +253,22 @@ class LocalStack:
     def invoke(self, function_logical_id: str, event: Any) -> Any:
         """Call a function in-process with any event (e.g. a scheduled function with an EventBridge event)."""
         return _started(self.front, "front").invoke(function_logical_id, event)
+
+    def drain_streams(self, timeout: float = 10.0) -> None:
+        """Wait until every record written to the tables' streams so far has been handed to its function
+        (retries included); TimeoutError after `timeout` seconds."""
+        _started(self.streams, "stream pollers").drain(timeout)
+
+    def published_events(self) -> list[dict[str, Any]]:
+        """What the functions published on the template's event buses, oldest first:
+        `[{"detail_type", "source", "detail"}, ...]` (call `drain_streams()` first to include the latest changes)."""
+        return _started(self.events, "event capture").read()
+
+    def _events_answer(self) -> dict[str, Any]:
+        """`GET /_local/events`: the published events, once the stream pollers caught up (or after 5 s)."""
+        with contextlib.suppress(TimeoutError, RuntimeError):
+            self.drain_streams(timeout=5.0)
+        return {"events": self.published_events()}
 
 
 def _port(settings: Mapping[str, str], name: str, given: int | None, default: int) -> int:

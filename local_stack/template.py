@@ -6,9 +6,12 @@ added to the template is served by the local stack without touching this package
 Intrinsic functions are resolved to deterministic local values (see `Resolver`):
 - `!Ref` a parameter: the override given, else the parameter's `Default`;
 - `!Ref` a `AWS::DynamoDB::Table`: its local table name (`TableName` if set, else the logical id);
-- `!Ref` any other resource (an EventBridge bus, SNS topic, SQS queue, function, ...): its logical id;
+- `!Ref` a `AWS::Events::EventBus`: its `Name` (as CloudFormation answers);
+- `!Ref` any other resource (an SNS topic, SQS queue, function, ...): its logical id;
 - `!GetAtt X.Arn` (and any attribute ending in `Arn`): `arn:aws:<service>:<region>:123456789012:<X>`
-  (`...:table/<name>` for tables); `!GetAtt X.<other>`: `<X>` for name-like attributes, else `<X>.<other>`;
+  (`...:table/<name>` for tables, `...:event-bus/<name>` for buses; a table's `StreamArn` is
+  `...:table/<name>/stream/local`); `!GetAtt X.<other>`: `<X>` for name-like attributes (a bus's `Name`: its
+  name), else `<X>.<other>`;
 - pseudo parameters: `AWS::Region` (AWS_DEFAULT_REGION, else us-east-1), `AWS::AccountId` 123456789012,
   `AWS::StackName` aircall-sms-gateway-local, `AWS::Partition` aws, `AWS::URLSuffix` amazonaws.com;
 - `!Sub`, `!Join`, `!Select`, `!Split`, `!If` (with the template's `Conditions`), `!Equals`, `!And`, `!Or`,
@@ -34,6 +37,7 @@ IMPLICIT_API_ID = "ServerlessRestApi"
 IMPLICIT_API_STAGE = "Prod"
 
 TABLE_TYPE = "AWS::DynamoDB::Table"
+EVENT_BUS_TYPE = "AWS::Events::EventBus"
 FUNCTION_TYPE = "AWS::Serverless::Function"
 API_TYPE = "AWS::Serverless::Api"
 LAYER_TYPE = "AWS::Serverless::LayerVersion"
@@ -213,12 +217,21 @@ class Resolver:
             raise TemplateError(f"!Ref to {name!r}: no such parameter or resource")
         if resource.get("Type") == TABLE_TYPE:
             return self.table_name(name)
+        if resource.get("Type") == EVENT_BUS_TYPE:
+            return self.event_bus_name(name)
         return name
 
     def table_name(self, logical_id: str) -> str:
         properties = self.template.resources[logical_id].get("Properties") or {}
         name = self.resolve(properties.get("TableName", NO_VALUE))
         return logical_id if name is NO_VALUE or name in (None, "") else str(name)
+
+    def event_bus_name(self, logical_id: str) -> str:
+        properties = self.template.resources[logical_id].get("Properties") or {}
+        name = self.resolve(properties.get("Name", NO_VALUE))
+        if name is NO_VALUE or name in (None, ""):
+            raise TemplateError(f"the event bus {logical_id} has no Name")
+        return str(name)
 
     def get_att(self, logical_id: str, attribute: str) -> Any:
         resource = self.template.resources.get(logical_id)
@@ -232,6 +245,11 @@ class Resolver:
                 return table_arn
             if attribute == "StreamArn":
                 return f"{table_arn}/stream/local"
+        if resource_type == EVENT_BUS_TYPE:
+            if attribute == "Arn":
+                return f"arn:aws:events:{self.region}:{ACCOUNT_ID}:event-bus/{self.event_bus_name(logical_id)}"
+            if attribute == "Name":
+                return self.event_bus_name(logical_id)
         if attribute.endswith("Arn"):
             return f"arn:aws:{service}:{self.region}:{ACCOUNT_ID}:{logical_id}"
         if attribute.endswith("Name") or attribute in ("Id", "ApiId", "RootResourceId"):
@@ -373,7 +391,7 @@ def table_specs(template: TemplateSource, parameter_overrides: Mapping[str, str]
         # Only the properties create_table takes are resolved: others (SSE keys, ...) may not resolve locally.
         properties = {
             name: resolver.resolve(raw_properties[name])
-            for name in (*_TABLE_PROPERTIES, "TimeToLiveSpecification")
+            for name in (*_TABLE_PROPERTIES, "TimeToLiveSpecification", "StreamSpecification")
             if name in raw_properties
         }
         kwargs: dict[str, Any] = {
@@ -387,6 +405,9 @@ def table_specs(template: TemplateSource, parameter_overrides: Mapping[str, str]
         kwargs["BillingMode"] = properties.get("BillingMode") or "PROVISIONED"
         if "ProvisionedThroughput" in properties:
             kwargs["ProvisionedThroughput"] = _throughput(properties["ProvisionedThroughput"])
+        stream_view = (properties.get("StreamSpecification") or {}).get("StreamViewType")
+        if stream_view:
+            kwargs["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": str(stream_view)}
         ttl = properties.get("TimeToLiveSpecification") or {}
         ttl_attribute = ttl.get("AttributeName") if _truthy(ttl.get("Enabled", False)) else None
         specs[logical_id] = TableSpec(logical_id, kwargs, str(ttl_attribute) if ttl_attribute else None)
@@ -624,6 +645,78 @@ def _layer_dirs(
             if directory not in directories:
                 directories.append(directory)
     return tuple(directories)
+
+
+# ----------------------------------------------------------------------------------------------- streams and buses
+
+
+@dataclass(frozen=True)
+class StreamSource:
+    """One `Type: DynamoDB` event of a function: which table's stream feeds it, and how Lambda would read it.
+
+    `maximum_retry_attempts` is -1 when the template sets none (Lambda retries until the records expire)."""
+
+    function_id: str
+    event_id: str
+    table_logical_id: str
+    table_name: str
+    starting_position: str
+    batch_size: int
+    maximum_retry_attempts: int
+    report_batch_item_failures: bool
+    enabled: bool
+
+
+def stream_sources(
+    template: TemplateSource, parameter_overrides: Mapping[str, str] | None = None
+) -> list[StreamSource]:
+    """Every `Type: DynamoDB` event of every function, in template order. Its `Stream` (usually
+    `!GetAtt <Table>.StreamArn`) must name one of the template's tables: the local stack reads that table's
+    stream in the emulator, whatever ARN the template wrote."""
+    template = _as_template(template)
+    resolver = Resolver(template, parameter_overrides)
+    tables = {resolver.table_name(logical_id): logical_id for logical_id in template.resources_of_type(TABLE_TYPE)}
+    sources: list[StreamSource] = []
+    for function_id, resource in template.resources_of_type(FUNCTION_TYPE).items():
+        for event_id, event in ((resource.get("Properties") or {}).get("Events") or {}).items():
+            if not isinstance(event, dict) or event.get("Type") != "DynamoDB":
+                continue
+            properties = resolver.resolve(event.get("Properties") or {})
+            table_name = _stream_table_name(str(properties.get("Stream", "")))
+            if table_name not in tables:
+                raise TemplateError(
+                    f"{function_id}.{event_id}: Stream {properties.get('Stream')!r} is not the stream of a table "
+                    "of this template"
+                )
+            sources.append(
+                StreamSource(
+                    function_id=function_id,
+                    event_id=event_id,
+                    table_logical_id=tables[table_name],
+                    table_name=table_name,
+                    starting_position=str(properties.get("StartingPosition", "LATEST")),
+                    batch_size=int(properties.get("BatchSize", 100)),
+                    maximum_retry_attempts=int(properties.get("MaximumRetryAttempts", -1)),
+                    report_batch_item_failures="ReportBatchItemFailures"
+                    in (properties.get("FunctionResponseTypes") or []),
+                    enabled=_truthy(properties.get("Enabled", True)),
+                )
+            )
+    return sources
+
+
+def _stream_table_name(stream_arn: str) -> str | None:
+    """`arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>` -> `<name>`."""
+    resource = stream_arn.split(":", 5)[-1].split("/")
+    return resource[1] if len(resource) >= 2 and resource[0] == "table" else None
+
+
+def event_buses(template: TemplateSource, parameter_overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Logical id -> name of every `AWS::Events::EventBus` (what `!Ref` answers)."""
+    template = _as_template(template)
+    resolver = Resolver(template, parameter_overrides)
+    buses = template.resources_of_type(EVENT_BUS_TYPE)
+    return {logical_id: resolver.event_bus_name(logical_id) for logical_id in buses}
 
 
 def parameter_value(template: TemplateSource, name: str, parameter_overrides: Mapping[str, str] | None = None) -> str:

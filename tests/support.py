@@ -81,4 +81,5 @@ def reset_gateway_caches() -> None:
         model._connection = None
     numbers.forget()
     services._client = None
+    services._event_bridge = None
     parameters.clear_caches()

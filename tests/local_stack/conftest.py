@@ -83,6 +83,7 @@ Resources:
       KeySchema:
         - {AttributeName: id, KeyType: HASH}
       ProvisionedThroughput: {ReadCapacityUnits: 1, WriteCapacityUnits: 1}
+      StreamSpecification: {StreamViewType: NEW_IMAGE}
   Bus:
     Type: AWS::Events::EventBus
     Properties:
@@ -160,6 +161,12 @@ Resources:
           Type: Schedule
           Properties:
             Schedule: rate(1 minute)
+        LogChanges:
+          Type: DynamoDB
+          Properties:
+            Stream: !GetAtt LogTable.StreamArn
+            StartingPosition: LATEST
+            BatchSize: 5
 Mappings:
   Sizes:
     small:

@@ -200,6 +200,19 @@ def test_a_known_path_with_another_method_answers_403_missing_authentication_tok
     assert response.json == {"message": "Missing Authentication Token"}
 
 
+def test_a_local_route_answers_json_before_the_templates_routes_and_without_the_api_key(front, client):
+    front.add_local_route("GET", "/_local/things", lambda: {"things": ["é"]})
+
+    answer = client.get("/_local/things")
+    other_method = client.post("/_local/things", headers=KEY)
+    under_the_stage = client.get("/test/_local/things", headers=KEY)
+
+    assert (answer.status_code, answer.headers["Content-Type"]) == (200, "application/json")
+    assert json.loads(answer.get_data(as_text=True)) == {"things": ["é"]}
+    assert other_method.status_code == under_the_stage.status_code == 403
+    assert json.loads(other_method.get_data(as_text=True)) == {"message": "Missing Authentication Token"}
+
+
 def test_a_body_over_10_mb_answers_413(client):
     response = client.post("/open", data=b"x" * (MAX_BODY_BYTES + 1))
 

@@ -101,11 +101,14 @@ def test_the_request_budget_parameter_comes_from_aircall_requests_per_minute(sta
     assert os.environ["AIRCALL_REQUESTS_PER_MINUTE"] == "7"
 
 
-def test_stopping_restores_the_environment_and_leaves_no_process(monkeypatch):
+def test_stopping_restores_the_environment_and_leaves_no_process_or_thread(monkeypatch):
     monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
+    before = set(threading.enumerate())
     stack = ephemeral_stack().start()
     urls = [stack.api_url, stack.aircall_url, stack.dynamodb_url]
     pid = stack.dynamodb.pid if stack.dynamodb else None
+    started = set(threading.enumerate()) - before
+    pollers = [thread for thread in started if thread.name.startswith("local-stack-stream-")]
 
     stack.stop()
 
@@ -114,6 +117,10 @@ def test_stopping_restores_the_environment_and_leaves_no_process(monkeypatch):
     assert pid is not None
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+    assert len(pollers) == 2  # the EventsFunction's two DynamoDB events
+    assert not any(thread.is_alive() for thread in started if thread.name.startswith("local-stack-"))
+    with pytest.raises(RuntimeError, match="not running"):
+        stack.published_events()
 
 
 def test_a_failed_start_stops_what_had_started(monkeypatch):

@@ -8,7 +8,9 @@ import pytest
 
 from local_stack.template import (
     Resolver,
+    StreamSource,
     TemplateError,
+    event_buses,
     function_environments,
     functions,
     load_template,
@@ -16,6 +18,7 @@ from local_stack.template import (
     parse_template_text,
     routes,
     stage_name,
+    stream_sources,
     table_definitions,
     table_specs,
 )
@@ -114,6 +117,20 @@ def test_table_ttl_comes_from_time_to_live_specification(tiny_template):
     assert specs["LogTable"].ttl_attribute is None
 
 
+def test_a_stream_specification_creates_the_table_with_its_stream(tiny_template):
+    definitions = table_definitions(tiny_template)
+
+    assert definitions["LogTable"]["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+    assert "StreamSpecification" not in definitions["ItemsTable"]
+
+
+def test_the_project_tables_that_feed_the_events_function_have_streams():
+    definitions = table_definitions(ROOT / "template.yaml")
+
+    for logical_id in ("MessagesTable", "ContactsTable"):
+        assert definitions[logical_id]["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+
+
 def test_parameter_overrides_reach_table_names(tiny_template):
     definitions = table_definitions(tiny_template, {"ItemsTableName": "custom-items"})
 
@@ -189,6 +206,49 @@ def test_functions_without_api_events_are_listed_too(tiny_template):
     assert tick.handler_file == tiny_template.parent / "tick" / "app.py"
 
 
+def test_dynamodb_events_name_their_table_and_how_lambda_reads_it(tiny_template):
+    assert stream_sources(tiny_template) == [
+        StreamSource(
+            function_id="TickFunction",
+            event_id="LogChanges",
+            table_logical_id="LogTable",
+            table_name="LogTable",
+            starting_position="LATEST",
+            batch_size=5,
+            maximum_retry_attempts=-1,
+            report_batch_item_failures=False,
+            enabled=True,
+        )
+    ]
+
+
+def test_the_project_events_function_reads_both_streams_and_reports_item_failures():
+    sources = {source.table_logical_id: source for source in stream_sources(ROOT / "template.yaml")}
+
+    assert set(sources) == {"MessagesTable", "ContactsTable"}
+    for source in sources.values():
+        assert source.function_id == "EventsFunction"
+        assert (source.starting_position, source.report_batch_item_failures) == ("TRIM_HORIZON", True)
+
+
+def test_a_dynamodb_event_on_a_stream_of_no_template_table_is_an_error(make_tiny_project):
+    template = make_tiny_project(
+        lambda text: text.replace(
+            "Stream: !GetAtt LogTable.StreamArn", "Stream: arn:aws:dynamodb:x:1:table/Other/stream/l"
+        )
+    )
+
+    with pytest.raises(TemplateError, match="LogChanges"):
+        stream_sources(template)
+
+
+def test_event_buses_are_named_by_their_name_property():
+    assert event_buses(ROOT / "template.yaml") == {"EventBus": "aircall-sms-gateway-local-aircall-sms"}
+    assert function_environments(ROOT / "template.yaml")["EventsFunction"]["EVENT_BUS_NAME"] == (
+        "aircall-sms-gateway-local-aircall-sms"
+    )
+
+
 def test_globals_fill_in_function_settings_and_layers(tiny_template):
     echo = functions(tiny_template)["EchoFunction"]
 
@@ -223,8 +283,8 @@ def test_environment_merges_globals_with_the_function_and_resolves_references(ti
     assert echo["BUDGET"] == "60"  # a Number parameter, as text
     assert echo["ITEMS_TABLE"] == "aircall-sms-gateway-local-items"  # a table: its local name
     assert echo["LOG_TABLE"] == "LogTable"
-    assert echo["BUS_NAME"] == "Bus"  # any other resource: its logical id
-    assert echo["BUS_ARN"] == "arn:aws:events:eu-west-3:123456789012:Bus"
+    assert echo["BUS_NAME"] == "tiny-bus"  # an event bus: its Name, as CloudFormation answers
+    assert echo["BUS_ARN"] == "arn:aws:events:eu-west-3:123456789012:event-bus/tiny-bus"
     assert echo["ITEMS_ARN"] == "arn:aws:dynamodb:eu-west-3:123456789012:table/aircall-sms-gateway-local-items"
     assert echo["REGION_LINE"] == "eu-west-3/123456789012/aws/amazonaws.com/${Literal}"
     assert echo["JOINED"] == "a-hello-y"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .aircall import AircallClient, Credentials
 from .settings import get_settings
 from .store.base import botocore_session
 
 _client: tuple[Credentials, AircallClient] | None = None
+_event_bridge: Any = None
 
 
 def aircall() -> AircallClient:
@@ -24,6 +27,15 @@ def aircall() -> AircallClient:
         )
         _client = (credentials, client)
     return _client[1]
+
+
+def event_bridge() -> Any:
+    """The EventBridge client (PutEvents to the gateway's bus), made from the botocore session the tables already
+    use: same region, endpoint settings and credentials, and no second load of botocore's endpoint data."""
+    global _event_bridge
+    if _event_bridge is None:
+        _event_bridge = botocore_session().create_client("events")
+    return _event_bridge
 
 
 def _credentials() -> Credentials:
