@@ -8,14 +8,20 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import cold_start, segments_bench, send_path
+from bench import cold_start, inbound_path, segments_bench, send_path
 
 REPORT = Path(__file__).resolve().parent / "report.json"
 
 
 def main() -> int:
     results: dict[str, object] = {}
-    for name, module in (("segments", segments_bench), ("cold_start", cold_start), ("send_path", send_path)):
+    modules = (
+        ("segments", segments_bench),
+        ("cold_start", cold_start),
+        ("send_path", send_path),
+        ("inbound_path", inbound_path),
+    )
+    for name, module in modules:
         print(f"running {name}...", file=sys.stderr)
         results.update(module.run())
     width = max(len(key) for key in results)

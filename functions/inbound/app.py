@@ -7,13 +7,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any
 
 from aircall_sms.errors import GatewayError, InvalidRequest
 from aircall_sms.observability import logger, metrics, tracer
 from aircall_sms.use_cases.callbacks import handle_callback, reconcile
+
+if TYPE_CHECKING:  # an annotation only: not imported in Lambda
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 def _answer(status: int, body: dict[str, Any]) -> dict[str, Any]:

@@ -5,28 +5,38 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 
-import phonenumbers
-from phonenumbers import PhoneNumberType
+# `phonenumbers` (and its metadata) is imported on first use, not with this module: a status callback never
+# parses a number, and its cold start is shorter without it.
 
 MAX_INPUT_LENGTH = 64
 
-# Line types by the lower-case name of phonenumbers' PhoneNumberType.
-_KIND_BY_TYPE: dict[int, str] = {
-    PhoneNumberType.FIXED_LINE: "fixed_line",
-    PhoneNumberType.MOBILE: "mobile",
-    PhoneNumberType.FIXED_LINE_OR_MOBILE: "fixed_line_or_mobile",
-    PhoneNumberType.TOLL_FREE: "toll_free",
-    PhoneNumberType.PREMIUM_RATE: "premium_rate",
-    PhoneNumberType.SHARED_COST: "shared_cost",
-    PhoneNumberType.VOIP: "voip",
-    PhoneNumberType.PERSONAL_NUMBER: "personal_number",
-    PhoneNumberType.PAGER: "pager",
-    PhoneNumberType.UAN: "uan",
-    PhoneNumberType.VOICEMAIL: "voicemail",
-    PhoneNumberType.UNKNOWN: "unknown",
-}
-KINDS: tuple[str, ...] = tuple(_KIND_BY_TYPE.values())
+# Line types: the lower-case name of each of phonenumbers' PhoneNumberType members.
+_TYPE_NAMES = (
+    "FIXED_LINE",
+    "MOBILE",
+    "FIXED_LINE_OR_MOBILE",
+    "TOLL_FREE",
+    "PREMIUM_RATE",
+    "SHARED_COST",
+    "VOIP",
+    "PERSONAL_NUMBER",
+    "PAGER",
+    "UAN",
+    "VOICEMAIL",
+    "UNKNOWN",
+)
+KINDS: tuple[str, ...] = tuple(name.lower() for name in _TYPE_NAMES)
+
+
+@cache
+def _kind_by_type() -> dict[int, str]:
+    """Line types by phonenumbers' PhoneNumberType value."""
+    from phonenumbers import PhoneNumberType
+
+    return {getattr(PhoneNumberType, name): name.lower() for name in _TYPE_NAMES}
+
 
 # Digits and the punctuation people write numbers with. Letters (vanity numbers, "ext."), '#', '*', ';' and
 # ',' are refused: they would be dialled as something else or silently dropped.
@@ -69,6 +79,8 @@ def parse(raw: str, default_region: str | None = None) -> PhoneNumber:
         raise InvalidPhoneNumber("the default region must be a string such as 'FR'")
     if default_region is None and _DIGITS_ONLY.fullmatch(text):
         text = "+" + text  # an int-like value: the digits start with the country code
+    import phonenumbers
+
     try:
         number = phonenumbers.parse(text, default_region.upper() if default_region else None)
     except phonenumbers.NumberParseException as error:
@@ -79,7 +91,7 @@ def parse(raw: str, default_region: str | None = None) -> PhoneNumber:
     return PhoneNumber(
         e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
         region=region,
-        kind=_KIND_BY_TYPE.get(phonenumbers.number_type(number), "unknown"),
+        kind=_kind_by_type().get(phonenumbers.number_type(number), "unknown"),
         country_code=number.country_code,
     )
 
@@ -106,8 +118,10 @@ def mask(e164: str) -> str:
 
 def _country_code_prefix(digits: str) -> str:
     """The 1-3 digit country calling code that `digits` starts with, or "" when none is assigned."""
+    from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
+
     for size in (1, 2, 3):
         prefix = digits[:size]
-        if len(prefix) == size and int(prefix) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+        if len(prefix) == size and int(prefix) in COUNTRY_CODE_TO_REGION_CODE:
             return prefix
     return ""
