@@ -67,7 +67,7 @@ def reset_gateway_caches() -> None:
 
     from aircall_sms import services
     from aircall_sms.settings import get_settings
-    from aircall_sms.store import callbacks, contacts, ledger, messages, numbers
+    from aircall_sms.store import base, callbacks, contacts, ledger, messages, numbers
 
     get_settings.cache_clear()
     models = (
@@ -79,6 +79,7 @@ def reset_gateway_caches() -> None:
     )
     for model in models:
         model._connection = None
+    base.forget_connection()
     numbers.forget()
     services._client = None
     services._event_bridge = None

@@ -1,10 +1,16 @@
-"""What every table model shares: the table name comes from the settings when first used, not at import."""
+"""What every table model shares: the table name comes from the settings when first used, not at import, and
+one pynamodb connection serves every table."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from pynamodb.connection import Connection, TableConnection
+from pynamodb.models import Model
+
 from ..settings import get_settings
+
+_shared: Connection | None = None
 
 
 class TableName:
@@ -17,6 +23,31 @@ class TableName:
         value = getattr(get_settings(), self.setting)
         assert isinstance(value, str)
         return value
+
+
+class GatewayModel(Model):
+    """Base of the gateway's table models. pynamodb gives every model its own connection, hence its own botocore
+    session and client: each loads and parses botocore's endpoint and DynamoDB data again (tens of ms of a cold
+    start, per table) and opens its own connections (a TLS handshake per table). Here every table shares the
+    first connection made, with each table's key schema registered in it."""
+
+    @classmethod
+    def _get_connection(cls) -> TableConnection:
+        global _shared
+        table_connection = super()._get_connection()
+        own = table_connection.connection
+        if _shared is None:
+            _shared = own
+        elif own is not _shared:
+            _shared.add_meta_table(own.get_meta_table(table_connection.table_name))
+            table_connection.connection = _shared
+        return table_connection
+
+
+def forget_connection() -> None:
+    """Drop the shared connection (a new Lambda instance would not have it): for tests that change endpoints."""
+    global _shared
+    _shared = None
 
 
 def raw_client() -> Any:

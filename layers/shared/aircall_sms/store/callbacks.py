@@ -17,10 +17,9 @@ from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import PutError
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.models import Model
 
 from ..timeutil import iso
-from .base import TableName
+from .base import GatewayModel, TableName
 
 RETENTION = timedelta(days=30)
 PENDING = "pending"
@@ -35,7 +34,7 @@ class Pending(GlobalSecondaryIndex["CallbackRecord"]):  # type: ignore[no-untype
     received_at = UnicodeAttribute(range_key=True)
 
 
-class CallbackRecord(Model):
+class CallbackRecord(GatewayModel):
     class Meta:
         table_name = TableName("callbacks_table")
 

@@ -16,15 +16,14 @@ from typing import Any
 
 from pynamodb.attributes import MapAttribute, UnicodeAttribute
 from pynamodb.exceptions import UpdateError
-from pynamodb.models import Model
 
 from ..timeutil import iso
-from .base import TableName, raw_client
+from .base import GatewayModel, TableName, raw_client
 
 EVERY_NUMBER = "*"
 
 
-class ContactItem(Model):
+class ContactItem(GatewayModel):
     class Meta:
         table_name = TableName("contacts_table")
 

@@ -18,15 +18,14 @@ from __future__ import annotations
 from typing import Any
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
-from pynamodb.models import Model
 
-from .base import TableName
+from .base import GatewayModel, TableName
 
 COMPANY = "company"
 AIRCALL_STATE = "aircall"
 
 
-class LedgerItem(Model):
+class LedgerItem(GatewayModel):
     """Every ledger item; which attributes are set depends on the kind (see the module docstring)."""
 
     class Meta:

@@ -16,11 +16,10 @@ from pynamodb.attributes import (
 )
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
-from pynamodb.models import Model
 
 from ..status import predecessors
 from ..timeutil import iso
-from .base import TableName, raw_client
+from .base import GatewayModel, TableName, raw_client
 
 
 class StatusChange(MapAttribute[str, Any]):
@@ -49,7 +48,7 @@ class Unresolved(GlobalSecondaryIndex["MessageRecord"]):  # type: ignore[no-unty
     unresolved_at = UnicodeAttribute(range_key=True)
 
 
-class MessageRecord(Model):
+class MessageRecord(GatewayModel):
     class Meta:
         table_name = TableName("messages_table")
 
@@ -130,8 +129,14 @@ def get(message_id: str) -> MessageRecord | None:
 
 
 def find_by_aircall_id(aircall_id: str) -> MessageRecord | None:
+    message_id = find_id_by_aircall_id(aircall_id)
+    return get(message_id) if message_id else None
+
+
+def find_id_by_aircall_id(aircall_id: str) -> str | None:
+    """The gateway id of the message Aircall calls `aircall_id` (one query of the keys-only index)."""
     for key_only in MessageRecord.by_aircall_id.query(aircall_id, limit=1):
-        return get(key_only.id)
+        return key_only.id
     return None
 
 

@@ -8,9 +8,8 @@ from typing import Any
 from pynamodb.attributes import JSONAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.models import Model
 
-from .base import TableName
+from .base import GatewayModel, TableName
 
 
 class ByE164(GlobalSecondaryIndex["NumberRecord"]):  # type: ignore[no-untyped-call]
@@ -21,7 +20,7 @@ class ByE164(GlobalSecondaryIndex["NumberRecord"]):  # type: ignore[no-untyped-c
     e164 = UnicodeAttribute(hash_key=True)
 
 
-class NumberRecord(Model):
+class NumberRecord(GatewayModel):
     class Meta:
         table_name = TableName("numbers_table")
 

@@ -192,20 +192,20 @@ def _status_update(callback: Callback, stored: callbacks.CallbackRecord, *, wait
         error = {"code": "delivery_failed", "message": "Aircall reported the message as not delivered.", "details": {}}
     deadline = time.monotonic() + (MATCH_WAIT_SECONDS if wait else 0)
     while True:
-        record = messages.find_by_aircall_id(aircall_id)
-        if record is not None or time.monotonic() >= deadline:
+        message_id = messages.find_id_by_aircall_id(aircall_id)
+        if message_id is not None or time.monotonic() >= deadline:
             break
         time.sleep(0.2)
     claimed = False
-    if record is None:
-        record = _unresolved_match(callback, at)
-        claimed = record is not None
-    if record is None:
+    if message_id is None:
+        match = _unresolved_match(callback, at)
+        message_id, claimed = (match.id, True) if match is not None else (None, False)
+    if message_id is None:
         callbacks.keep_pending(stored, "unmatched", give_up=False)
         logger.warning("status callback for a message not known yet", extra={"event": event})
         return CallbackOutcome(event=event, result="pending")
     move = messages.advance_update(
-        record.id,
+        message_id,
         status,
         at=at,
         source="callback",
@@ -214,12 +214,15 @@ def _status_update(callback: Callback, stored: callbacks.CallbackRecord, *, wait
         aircall_id=aircall_id if claimed else None,
         unclaimed=claimed,
     )
-    moved = _transact([move, callbacks.settle_update(stored, "applied", "updated", record.id)])
+    moved = _transact([move, callbacks.settle_update(stored, "applied", "updated", message_id)])
+    if claimed and not moved:  # another callback claimed that message first: look again later
+        callbacks.keep_pending(stored, "unmatched", give_up=False)
+        return CallbackOutcome(event=event, result="pending")
     if not moved:  # a duplicate or out-of-order status: nothing to change, the callback is done
-        _settle(stored, "applied", "unchanged", record.id)
+        _settle(stored, "applied", "unchanged", message_id)
     if claimed and moved:
-        logger.info("callback reconciled a message whose outcome was unknown", extra={"message_id": record.id})
-    return CallbackOutcome(event=event, result="updated" if moved else "unchanged", message_id=record.id)
+        logger.info("callback reconciled a message whose outcome was unknown", extra={"message_id": message_id})
+    return CallbackOutcome(event=event, result="updated" if moved else "unchanged", message_id=message_id)
 
 
 def _unresolved_match(callback: Callback, at: datetime) -> messages.MessageRecord | None:
