@@ -3,6 +3,7 @@ the Aircall sandbox over HTTP, both started once per session; the use cases run 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 
@@ -48,7 +49,7 @@ def gateway(emulator, sandbox, _credentials_secret, monkeypatch):
     monkeypatch.setenv("AIRCALL_READ_TIMEOUT", "2")
     monkeypatch.setenv("CALLBACK_URL", "http://127.0.0.1:9/webhooks/aircall")
     reset_gateway_caches()
-    _empty_tables(emulator.url, ("LedgerTable", "ContactsTable"))
+    _empty_tables(emulator.url, ("LedgerTable", "ContactsTable", "CallbacksTable"))
     httpx.post(f"{sandbox.url}/_sandbox/reset").raise_for_status()
     yield sandbox
     httpx.delete(f"{sandbox.url}/_sandbox/faults")
@@ -56,14 +57,20 @@ def gateway(emulator, sandbox, _credentials_secret, monkeypatch):
 
 
 def _empty_tables(url, tables):
-    """Quota counters, budgets, idempotency records and contact facts start empty in every test (the archive
-    and the numbers keep their items: their ids never collide)."""
-    dynamodb = client("dynamodb", url)
+    """Quota counters, budgets, idempotency records, contact facts and recorded callbacks start empty in every
+    test (the archive and the numbers keep their items: their ids never collide)."""
+    dynamodb = _dynamodb(url)
     for table in tables:
         key_names = [key["AttributeName"] for key in dynamodb.describe_table(TableName=table)["Table"]["KeySchema"]]
         for page in dynamodb.get_paginator("scan").paginate(TableName=table):
             for item in page["Items"]:
                 dynamodb.delete_item(TableName=table, Key={name: item[name] for name in key_names})
+
+
+@functools.cache
+def _dynamodb(url):
+    """One client per emulator for the per-test cleanup (creating a botocore client costs more than the cleanup)."""
+    return client("dynamodb", url)
 
 
 @pytest.fixture

@@ -121,6 +121,13 @@ def keep_pending(callback: CallbackRecord, state: str, *, give_up: bool) -> None
     callback.update(actions=actions, add_version_condition=False)
 
 
+def abandon(callback: CallbackRecord) -> None:
+    """Stop trying: the callback leaves the sweep (it stays recorded, state `abandoned`)."""
+    callback.update(
+        actions=[CallbackRecord.state.set("abandoned"), CallbackRecord.pending.remove()], add_version_condition=False
+    )
+
+
 def pending_before(moment: datetime, limit: int) -> list[CallbackRecord]:
     """Callbacks not applied yet that arrived before `moment`, oldest first."""
     return list(CallbackRecord.by_pending.query(PENDING, CallbackRecord.received_at < iso(moment), limit=limit))

@@ -140,10 +140,18 @@ def find_id_by_aircall_id(aircall_id: str) -> str | None:
     return None
 
 
-def unresolved(number_id: str, since: datetime, until: datetime, limit: int = 25) -> list[MessageRecord]:
-    """Outbound messages of `number_id` whose Aircall outcome became unknown between `since` and `until`."""
+def unresolved(
+    number_id: str, since: datetime, until: datetime, *, contact: str | None = None, text: str | None = None
+) -> list[MessageRecord]:
+    """Outbound messages of `number_id` whose Aircall outcome became unknown between `since` and `until`, still
+    without an Aircall id, to `contact` and with `text` when given; oldest first."""
     condition = MessageRecord.unresolved_at.between(iso(since), iso(until))
-    return list(MessageRecord.unresolved.query(number_id, condition, limit=limit))
+    matching = MessageRecord.aircall_id.does_not_exist()
+    if contact is not None:
+        matching &= MessageRecord.contact == contact
+    if text is not None:
+        matching &= MessageRecord.text == text
+    return list(MessageRecord.unresolved.query(number_id, condition, filter_condition=matching))
 
 
 def advance(
@@ -182,6 +190,7 @@ def advance_update(
     error: dict[str, Any] | None = None,
     sets: dict[str, dict[str, Any]] | None = None,
     unclaimed: bool = False,
+    clear_error: bool = False,
 ) -> dict[str, Any]:
     """The forward move of `advance` as a TransactWriteItems `Update` item (DynamoDB JSON). `unclaimed`: only
     while the message has no Aircall id yet (a reconciliation must not take a message another callback owns)."""
@@ -206,7 +215,7 @@ def advance_update(
         extra["sent_at"] = {"S": iso(sent_at)}
     if error is not None:
         extra["error"] = {"S": json.dumps(error, ensure_ascii=False)}
-    names = {"#status": "status", "#id": "id"}
+    names = {"#status": "status", "#id": "id"} | ({"#error": "error"} if clear_error else {})
     for index, (name, value) in enumerate(extra.items()):
         names[f"#a{index}"] = name
         values[f":a{index}"] = value
@@ -216,7 +225,8 @@ def advance_update(
     condition = f"attribute_exists(#id) AND #status IN ({', '.join(f':from{i}' for i in range(len(allowed)))})"
     if unclaimed:
         condition += " AND attribute_not_exists(aircall_id)"
-    removal = "" if status == "unknown" else " REMOVE unresolved_at"
+    removed = ([] if status == "unknown" else ["unresolved_at"]) + (["#error"] if clear_error else [])
+    removal = f" REMOVE {', '.join(removed)}" if removed else ""
     return {
         "Update": {
             "TableName": MessageRecord.Meta.table_name,

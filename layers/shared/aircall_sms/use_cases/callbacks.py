@@ -35,6 +35,7 @@ from ..store.base import raw_client
 from ..timeutil import iso, parse_time, utcnow
 
 MAX_CALLBACK_BYTES = 256 * 1024
+MAX_MEDIA_URL = 4096
 STATUS_EVENTS = frozenset({"message.status_updated", "message.updated", "message.sent"})
 RECEIVED_EVENTS = frozenset({"message.received"})
 # A status callback can arrive before the send has recorded Aircall's id (Aircall answers the send, then posts
@@ -98,6 +99,10 @@ def handle_callback(raw_body: str | None) -> CallbackOutcome:
         # Recorded is enough to answer 200: the reconciliation sweep applies it (Aircall may never resend it).
         logger.exception("callback recorded but not applied", extra={"event": callback.event})
         metrics.add_metric(name="CallbacksDeferred", unit="Count", value=1)
+        try:
+            callbacks.keep_pending(stored, "failed", give_up=False)  # every attempt counts toward giving up
+        except Exception:
+            logger.exception("could not count the failed attempt")
         return CallbackOutcome(event=callback.event, result="pending")
 
 
@@ -106,18 +111,25 @@ def reconcile(now: datetime | None = None) -> dict[str, int]:
     moment = now or utcnow()
     counts = {"applied": 0, "pending": 0, "abandoned": 0}
     for stored in callbacks.pending_before(moment - SWEEP_DELAY, SWEEP_BATCH):
+        # `attempts` counts the live attempt and every sweep: a callback gets SWEEP_ATTEMPTS sweeps.
+        last_chance = stored.attempts + 1 > SWEEP_ATTEMPTS
         number = numbers.get(stored.number_id)
         body = stored.body()
         data = body.get("data")
         if number is None or not isinstance(data, dict):
-            callbacks.keep_pending(stored, "unmatched", give_up=True)
+            callbacks.abandon(stored)
             counts["abandoned"] += 1
             continue
-        outcome = _apply(Callback(event=stored.event, data=data, payload=body, number=number), stored, wait=False)
+        try:
+            outcome = _apply(Callback(event=stored.event, data=data, payload=body, number=number), stored, wait=False)
+        except Exception:  # one callback that keeps failing must not hold back the ones behind it
+            logger.exception("a pending callback failed again", extra={"event": stored.event})
+            callbacks.keep_pending(stored, "failed", give_up=False)
+            outcome = CallbackOutcome(event=stored.event, result="pending")
         if outcome.result != "pending":
             counts["applied"] += 1
-        elif stored.attempts + 1 >= SWEEP_ATTEMPTS:
-            callbacks.keep_pending(stored, "unmatched", give_up=True)
+        elif last_chance:
+            callbacks.abandon(stored)
             counts["abandoned"] += 1
             metrics.add_metric(name="CallbacksAbandoned", unit="Count", value=1)
         else:
@@ -131,7 +143,7 @@ def reconcile(now: datetime | None = None) -> dict[str, int]:
 def _parse(raw_body: str | None) -> dict[str, Any]:
     if raw_body is None or not raw_body.strip():
         raise InvalidCallback("The callback body is empty.")
-    if len(raw_body) > MAX_CALLBACK_BYTES:
+    if len(raw_body) > MAX_CALLBACK_BYTES or len(raw_body.encode("utf-8", "surrogatepass")) > MAX_CALLBACK_BYTES:
         raise PayloadTooLarge(
             f"The callback body is larger than {MAX_CALLBACK_BYTES} bytes.", details={"limit_bytes": MAX_CALLBACK_BYTES}
         )
@@ -213,6 +225,7 @@ def _status_update(callback: Callback, stored: callbacks.CallbackRecord, *, wait
         error=error,
         aircall_id=aircall_id if claimed else None,
         unclaimed=claimed,
+        clear_error=claimed,  # the timeout that left it unknown is explained now
     )
     moved = _transact([move, callbacks.settle_update(stored, "applied", "updated", message_id)])
     if claimed and not moved:  # another callback claimed that message first: look again later
@@ -233,14 +246,10 @@ def _unresolved_match(callback: Callback, at: datetime) -> messages.MessageRecor
     text = data.get("body") if isinstance(data.get("body"), str) else None
     if contact is None and text is None:
         return None
-    candidates = [
-        record
-        for record in messages.unresolved(callback.number.number_id, at - RECONCILE_WINDOW, at + timedelta(minutes=1))
-        if not record.aircall_id
-        and (contact is None or record.contact == contact)
-        and (text is None or (record.text or "") == text)
-    ]
-    return min(candidates, key=lambda record: record.unresolved_at or "") if candidates else None
+    candidates = messages.unresolved(
+        callback.number.number_id, at - RECONCILE_WINDOW, at + timedelta(minutes=1), contact=contact, text=text
+    )
+    return candidates[0] if candidates else None
 
 
 def _inbound(callback: Callback, stored: callbacks.CallbackRecord) -> CallbackOutcome:
@@ -389,7 +398,7 @@ def _media(data: dict[str, Any]) -> list[dict[str, str]]:
     details = data.get("media_details")
     if isinstance(details, list):
         for item in details:
-            if isinstance(item, dict) and isinstance(item.get("presigned_url"), str):
+            if isinstance(item, dict) and isinstance(item.get("presigned_url"), str) and _usable(item["presigned_url"]):
                 entry = {"url": item["presigned_url"]}
                 for name in ("file_name", "file_type"):
                     if isinstance(item.get(name), str):
@@ -397,8 +406,13 @@ def _media(data: dict[str, Any]) -> list[dict[str, str]]:
                 found.append(entry)
     plain = data.get("media_url")
     urls = plain if isinstance(plain, list) else [plain] if isinstance(plain, str) and plain else []
-    found.extend({"url": url} for url in urls if isinstance(url, str) and url)
+    found.extend({"url": url} for url in urls if isinstance(url, str) and _usable(url))
     return found[:10]
+
+
+def _usable(url: str) -> bool:
+    """A media URL worth keeping: not empty, and no longer than any real URL (the archive item must fit)."""
+    return 0 < len(url) <= MAX_MEDIA_URL
 
 
 # ------------------------------------------------------------------------------------------------ writing
