@@ -79,6 +79,10 @@ class Recorder:
         return [record for event in self.events for record in event["Records"]]
 
 
+# This module's pollers only: a local stack of another test module may be running its own at the same time.
+OUR_THREADS = "local-stack-stream-Consumer."
+
+
 def source(table: str, **overrides: Any) -> StreamSource:
     settings: dict[str, Any] = {
         "function_id": "Consumer",
@@ -272,11 +276,11 @@ def test_stopping_joins_every_poller_thread(dynamodb, table, clients):
         clients,
         region=REGION,
     ).start()
-    assert sum(thread.name.startswith("local-stack-stream-") for thread in threading.enumerate()) == 2
+    assert sum(thread.name.startswith(OUR_THREADS) for thread in threading.enumerate()) == 2
 
     pollers.stop()
 
-    assert not any(thread.name.startswith("local-stack-stream-") for thread in threading.enumerate())
+    assert not any(thread.name.startswith(OUR_THREADS) for thread in threading.enumerate())
     with pytest.raises(RuntimeError, match="not running"):
         pollers.drain(1)
 
@@ -292,7 +296,7 @@ def test_a_table_without_a_stream_is_refused_at_start(dynamodb, clients):
 
     with pytest.raises(RuntimeError, match="has no stream"):
         pollers.start()
-    assert not any(thread.name.startswith("local-stack-stream-") for thread in threading.enumerate())
+    assert not any(thread.name.startswith(OUR_THREADS) for thread in threading.enumerate())
 
 
 def test_binary_values_are_base64_in_the_event_as_lambda_writes_them():
