@@ -30,9 +30,7 @@ result "updated". Every inbound callback is a `message.received` for a new messa
 from __future__ import annotations
 
 import json
-import os
 import statistics
-import sys
 import time
 import uuid
 from collections import Counter
@@ -40,7 +38,6 @@ from typing import Any
 
 import httpx
 
-from aircall_sandbox import SandboxConfig
 from bench import send_path, stack_bench
 from bench.stack_bench import AwsCallCounter
 from local_stack.front import LambdaContext
@@ -52,7 +49,6 @@ WARM_CALLBACKS = 20
 CALLBACK_ROUTE = ("POST", "/webhooks/aircall")
 SENDER = send_path.SENDER
 RECIPIENT = send_path.RECIPIENT
-REQUESTS_PER_MINUTE = send_path.REQUESTS_PER_MINUTE
 WHERE = "inbound_path"
 
 
@@ -260,18 +256,9 @@ def _round_trips(stack: LocalStack, spec: FunctionSpec, aircall: Aircall) -> dic
 
 
 def run() -> dict[str, object]:
-    sandbox = SandboxConfig(requests_per_minute=REQUESTS_PER_MINUTE, callback_delay_ms=10)
-    settings = {**os.environ, "AIRCALL_REQUESTS_PER_MINUTE": str(REQUESTS_PER_MINUTE)}
-    started = time.perf_counter()
-    # The handlers running in this process log to stdout, as in Lambda; stdout is kept for the bench's table.
-    stack = LocalStack(dynamodb_port=0, aircall_port=0, api_port=0, sandbox_config=sandbox, environ=settings)
-    with stack_bench.stdout_to_stderr(), stack_bench.own_layer_modules(stack), stack:
-        print(f"{WHERE}: local stack up in {time.perf_counter() - started:.1f}s", file=sys.stderr)
-        emulator_pid = stack.dynamodb.pid if stack.dynamodb else None
+    with stack_bench.running_stack(WHERE, SENDER) as stack:
         spec = stack_bench.function_for_route(stack, *CALLBACK_ROUTE)
-        stack_bench.configure_number(stack, SENDER, WHERE)
         aircall = Aircall(stack)
         results = _cold_start(stack, spec, aircall)
         results.update(_round_trips(stack, spec, aircall))
-    stack_bench.check_stopped(emulator_pid, WHERE)
     return results

@@ -31,16 +31,12 @@ What this and `bench.inbound_path` share (probes, environments, the call counter
 from __future__ import annotations
 
 import json
-import os
 import re
 import statistics
-import sys
-import time
 import uuid
 from collections import Counter
 from typing import Any
 
-from aircall_sandbox import SandboxConfig
 from bench import stack_bench
 from bench.stack_bench import AwsCallCounter
 from local_stack.front import LambdaContext
@@ -55,7 +51,6 @@ SEND_ROUTE = ("POST", "/messages")
 SENDER = "100005"
 RECIPIENT = "+33145678901"
 # Aircall's company request budget per minute, for the gateway and for the sandbox: every sample sends.
-REQUESTS_PER_MINUTE = 100_000
 WHERE = "send_path"
 
 
@@ -148,18 +143,8 @@ def _round_trips(stack: LocalStack, spec: FunctionSpec) -> dict[str, object]:
 
 
 def run() -> dict[str, object]:
-    sandbox = SandboxConfig(requests_per_minute=REQUESTS_PER_MINUTE, callback_delay_ms=10)
-    settings = {**os.environ, "AIRCALL_REQUESTS_PER_MINUTE": str(REQUESTS_PER_MINUTE)}
-    started = time.perf_counter()
-    # The handlers running in this process (the front's, and the send handler in part 2) log to stdout, as in
-    # Lambda; stdout is kept for the bench's table.
-    stack = LocalStack(dynamodb_port=0, aircall_port=0, api_port=0, sandbox_config=sandbox, environ=settings)
-    with stack_bench.stdout_to_stderr(), stack_bench.own_layer_modules(stack), stack:
-        print(f"send_path: local stack up in {time.perf_counter() - started:.1f}s", file=sys.stderr)
-        emulator_pid = stack.dynamodb.pid if stack.dynamodb else None
+    with stack_bench.running_stack(WHERE, SENDER) as stack:
         spec = stack_bench.function_for_route(stack, *SEND_ROUTE)
-        stack_bench.configure_number(stack, SENDER, WHERE)
         results = _cold_start(stack, spec)
         results.update(_round_trips(stack, spec))
-    stack_bench.check_stopped(emulator_pid, WHERE)
     return results

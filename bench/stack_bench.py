@@ -457,3 +457,26 @@ def check_stopped(pid: int | None, where: str, timeout: float = 10.0) -> None:
         time.sleep(0.1)
     if pid is not None:
         raise RuntimeError(f"{where}: the DynamoDB emulator (pid {pid}) still runs after the stack stopped")
+
+
+# Aircall's company request budget per minute, for the gateway and for the sandbox: every sample sends.
+REQUESTS_PER_MINUTE = 100_000
+
+
+@contextlib.contextmanager
+def running_stack(where: str, sender: str) -> Iterator[LocalStack]:
+    """The local stack for one bench module: a budget no sample can spend, `sender` configured, its own copies
+    of the gateway's modules, stdout kept for the bench's table (the handlers log to it, as in Lambda); on exit,
+    a check that the emulator stopped."""
+    from aircall_sandbox import SandboxConfig
+
+    sandbox = SandboxConfig(requests_per_minute=REQUESTS_PER_MINUTE, callback_delay_ms=10)
+    settings = {**os.environ, "AIRCALL_REQUESTS_PER_MINUTE": str(REQUESTS_PER_MINUTE)}
+    started = time.perf_counter()
+    stack = LocalStack(dynamodb_port=0, aircall_port=0, api_port=0, sandbox_config=sandbox, environ=settings)
+    with stdout_to_stderr(), own_layer_modules(stack), stack:
+        print(f"{where}: local stack up in {time.perf_counter() - started:.1f}s", file=sys.stderr)
+        emulator_pid = stack.dynamodb.pid if stack.dynamodb else None
+        configure_number(stack, sender, where)
+        yield stack
+    check_stopped(emulator_pid, where)
