@@ -15,8 +15,6 @@ Counters are keyed by window, so nothing has to reset them: a new window is a ne
 
 from __future__ import annotations
 
-from typing import Any
-
 from pynamodb.attributes import JSONAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
 
 from .base import GatewayModel, TableName
@@ -60,11 +58,3 @@ def idempotency_pk(key_digest: str) -> str:
 
 
 IDEMPOTENCY_SK = "-"
-
-
-def answer_of(item: LedgerItem) -> tuple[int, dict[str, Any]] | None:
-    """The stored (status code, body) of a finished idempotent request, or None while it is in flight."""
-    answer = item.answer
-    if not isinstance(answer, dict) or "status" not in answer:
-        return None
-    return int(answer["status"]), dict(answer.get("body") or {})
