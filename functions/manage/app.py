@@ -1,16 +1,20 @@
-"""The read/manage routes: the archive, number configuration and the service routes."""
+"""The read/manage routes: the archive, number configuration, opt-outs and consents, and the service routes."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aircall_sms.api_models import NumberRequest
+from aircall_sms.api_models import ConsentPurpose, ConsentRequest, NumberRequest, OptOutRequest
 from aircall_sms.http import build_resolver, json_response, resolve
 from aircall_sms.observability import logger, metrics, tracer
-from aircall_sms.use_cases import messages, numbers, service
+from aircall_sms.pages import DEFAULT_LIMIT, MAX_LIMIT
+from aircall_sms.use_cases import consent, messages, numbers, service
+
+NumberIdQuery = Annotated[str | None, Query(max_length=18, description="Aircall's number_id.")]
 
 app = build_resolver()
 
@@ -48,6 +52,48 @@ def put_number(number_id: str, body: NumberRequest) -> Response[str]:
 @app.delete("/numbers/<number_id>", summary="Remove the Aircall configuration of a number", tags=["numbers"])
 def delete_number(number_id: str) -> Response[str]:
     return json_response(200, numbers.remove(number_id))
+
+
+@app.get("/numbers/<number_id>/quota", summary="The number's quota windows and the company budget", tags=["numbers"])
+def get_number_quota(number_id: str) -> Response[str]:
+    return json_response(200, numbers.get_quota(number_id))
+
+
+@app.get("/opt-outs", summary="Opt-outs of one number, or the company-wide ones, newest first", tags=["consent"])
+def list_opt_outs(
+    number_id: NumberIdQuery = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> Response[str]:
+    return json_response(200, consent.list_opt_outs(number_id, limit=limit, cursor=cursor))
+
+
+@app.put("/opt-outs/<phone>", summary="Opt a contact out of one number or of every number", tags=["consent"])
+def put_opt_out(phone: str, body: OptOutRequest | None = None) -> Response[str]:
+    answer = consent.opt_out(phone, body)
+    return json_response(201 if answer.created else 200, {"opt_out": answer.opt_out})
+
+
+@app.delete("/opt-outs/<phone>", summary="Remove an opt-out: the contact may be sent to again", tags=["consent"])
+def delete_opt_out(phone: str, number_id: NumberIdQuery = None) -> Response[str]:
+    return json_response(200, consent.remove_opt_out(phone, number_id))
+
+
+@app.get("/consents/<phone>", summary="A contact's consents with their evidence", tags=["consent"])
+def get_consents(phone: str) -> Response[str]:
+    return json_response(200, consent.consents_of(phone))
+
+
+@app.put("/consents/<phone>", summary="Record a contact's consent to marketing messages", tags=["consent"])
+def put_consent(phone: str, body: ConsentRequest) -> Response[str]:
+    return json_response(200, consent.record_consent(phone, body))
+
+
+@app.delete("/consents/<phone>", summary="Withdraw a contact's consent", tags=["consent"])
+def delete_consents(
+    phone: str, number_id: NumberIdQuery = None, purpose: Annotated[ConsentPurpose, Query()] = "marketing"
+) -> Response[str]:
+    return json_response(200, consent.withdraw_consent(phone, number_id, purpose))
 
 
 def _callback_url(event: dict[str, Any]) -> str:

@@ -3,11 +3,18 @@ against them and the OpenAPI document is generated from them. Types are strict: 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
 
 Purpose = Literal["conversational", "transactional", "marketing"]
+ConsentPurpose = Literal["marketing"]
+NumberId = Annotated[
+    StrictInt | Annotated[StrictStr, Field(min_length=1, max_length=18)],
+    Field(description="Aircall's number_id of a configured number (an integer, or its digits as a string)."),
+]
+Source = Annotated[StrictStr, Field(min_length=1, max_length=64)]
 
 
 class SendRequest(BaseModel):
@@ -42,3 +49,40 @@ class NumberRequest(BaseModel):
     )
     registration: Literal["approved", "pending", "none"] = "none"
     limits: dict[StrictStr, StrictInt] | None = Field(default=None, description="Per-window overrides, in segments.")
+
+
+class OptOutRequest(BaseModel):
+    """PUT /opt-outs/{phone}; the body is optional (no body: a company-wide opt-out recorded by the API)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    number_id: NumberId | None = Field(
+        default=None, description="Opt out of this configured number only; absent: of every number."
+    )
+    source: Source = Field(default="api", description="Where the opt-out came from (audit), e.g. crm, support.")
+
+
+class ConsentRequest(BaseModel):
+    """PUT /consents/{phone}: the evidence of a consent to marketing messages, kept for audit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    number_id: NumberId | None = Field(
+        default=None, description="The consent covers this configured number only; absent: every number."
+    )
+    purpose: ConsentPurpose
+    source: Source = Field(description="Where the consent was captured, e.g. web_form, paper, call.")
+    captured_at: AwareDatetime = Field(description="When the contact gave the consent (not in the future).")
+    text: StrictStr = Field(min_length=1, max_length=2000, description="What the contact agreed to, as shown.")
+    evidence_url: StrictStr | None = Field(
+        default=None, max_length=2048, description="An https URL of the evidence (a form, a recording)."
+    )
+
+    @field_validator("evidence_url")
+    @classmethod
+    def _https(cls, url: str | None) -> str | None:
+        if url is not None:
+            parts = urlsplit(url)
+            if parts.scheme != "https" or not parts.hostname:
+                raise ValueError("evidence_url must be an https URL")
+        return url

@@ -6,21 +6,36 @@
                    conversation#<number_id>     the last message the contact sent to that number
 
 One partition per contact: the send path checks these items inside its reservation transaction, and erasing a
-contact is one query on its partition.
+contact is one query on its partition. The sparse index `by_scope` (only opt-outs carry `scope`) lists the
+opt-outs of one number, or the company-wide ones, newest first.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pynamodb.attributes import MapAttribute, UnicodeAttribute
 from pynamodb.exceptions import UpdateError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from ..timeutil import iso
 from .base import GatewayModel, TableName, raw_client
 
 EVERY_NUMBER = "*"
+OPT_OUTS_INDEX = "by_scope"
+
+
+class ByScope(GlobalSecondaryIndex["ContactItem"]):  # type: ignore[no-untyped-call]
+    """Sparse: the opt-outs (the only items with `scope`), by scope (a number_id or "*") and time."""
+
+    class Meta:
+        index_name = OPT_OUTS_INDEX
+        projection = AllProjection()
+
+    scope = UnicodeAttribute(hash_key=True)
+    at = UnicodeAttribute(range_key=True)
 
 
 class ContactItem(GatewayModel):
@@ -37,6 +52,38 @@ class ContactItem(GatewayModel):
     last_inbound_at = UnicodeAttribute(null=True)  # conversations
     last_inbound_id = UnicodeAttribute(null=True)
 
+    by_scope = ByScope()
+
+
+@dataclass(frozen=True, slots=True)
+class OptOut:
+    """One opt-out as stored: who, from which number ("*": every number), when, from where."""
+
+    contact: str
+    scope: str
+    at: str
+    source: str
+    detail: str | None
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "contact": self.contact,
+            "number_id": None if self.scope == EVERY_NUMBER else int(self.scope),
+            "at": self.at,
+            "source": self.source,
+            "detail": self.detail,
+        }
+
+    @classmethod
+    def from_wire(cls, item: dict[str, Any]) -> OptOut:
+        return cls(
+            contact=item["contact"]["S"],
+            scope=item["scope"]["S"],
+            at=item["at"]["S"],
+            source=item.get("source", {}).get("S", ""),
+            detail=item.get("detail", {}).get("S"),
+        )
+
 
 def optout_sk(scope: str) -> str:
     return f"optout#{scope}"
@@ -50,8 +97,9 @@ def conversation_sk(number_id: str) -> str:
     return f"conversation#{number_id}"
 
 
-def opt_out(contact: str, *, number_id: str | None, at: datetime, source: str, detail: str | None = None) -> None:
-    """The contact opts out of `number_id` (None: of every number). Repeating it keeps the first record."""
+def opt_out(contact: str, *, number_id: str | None, at: datetime, source: str, detail: str | None = None) -> bool:
+    """The contact opts out of `number_id` (None: of every number). Repeating it keeps the first record;
+    True when this call created it."""
     scope = number_id or EVERY_NUMBER
     item = ContactItem(contact=contact, sk=optout_sk(scope), scope=scope, at=iso(at), source=source, detail=detail)
     try:
@@ -59,6 +107,44 @@ def opt_out(contact: str, *, number_id: str | None, at: datetime, source: str, d
     except Exception as failure:
         if getattr(failure, "cause_response_code", None) != "ConditionalCheckFailedException":
             raise
+        return False
+    return True
+
+
+def get_opt_out(contact: str, *, number_id: str | None) -> OptOut | None:
+    """The opt-out of `contact` from `number_id` (None: the company-wide one), read consistently."""
+    answer = raw_client().get_item(
+        TableName=ContactItem.Meta.table_name,
+        Key={"contact": {"S": contact}, "sk": {"S": optout_sk(number_id or EVERY_NUMBER)}},
+        ConsistentRead=True,
+    )
+    item = answer.get("Item")
+    return OptOut.from_wire(item) if item and "scope" in item and "at" in item else None
+
+
+def list_opt_outs(
+    number_id: str | None, *, limit: int, start_key: dict[str, Any] | None
+) -> tuple[list[OptOut], dict[str, Any] | None]:
+    """One page of the opt-outs of `number_id` (None: the company-wide ones), newest first, from the sparse
+    index; the second value is where the next page starts (None: this was the last one)."""
+    request: dict[str, Any] = {
+        "TableName": ContactItem.Meta.table_name,
+        "IndexName": OPT_OUTS_INDEX,
+        "KeyConditionExpression": "#scope = :scope",
+        "ExpressionAttributeNames": {"#scope": "scope"},
+        "ExpressionAttributeValues": {":scope": {"S": number_id or EVERY_NUMBER}},
+        "ScanIndexForward": False,
+        "Limit": limit,
+    }
+    if start_key:
+        request["ExclusiveStartKey"] = start_key
+    answer = raw_client().query(**request)
+    items = answer.get("Items", [])
+    last_key = answer.get("LastEvaluatedKey") or None
+    if last_key is None and len(items) == limit:
+        # A full page: DynamoDB would name its last item (emulators may not), the next page may be empty.
+        last_key = {name: items[-1][name] for name in ("contact", "sk", "scope", "at")}
+    return [OptOut.from_wire(item) for item in items], last_key
 
 
 def opt_in(contact: str, *, number_id: str | None) -> bool:
@@ -105,6 +191,47 @@ def record_consent(contact: str, *, purpose: str, number_id: str | None, evidenc
         except client.exceptions.ConditionalCheckFailedException:
             pass
     raise RuntimeError("could not record the consent")
+
+
+def consents(contact: str) -> dict[str, dict[str, dict[str, str]]]:
+    """Every consent of `contact`: purpose -> scope (a number_id or "*") -> evidence."""
+    answer = raw_client().query(
+        TableName=ContactItem.Meta.table_name,
+        KeyConditionExpression="contact = :contact AND begins_with(sk, :prefix)",
+        ExpressionAttributeValues={":contact": {"S": contact}, ":prefix": {"S": consent_sk("")}},
+        ConsistentRead=True,
+    )
+    found: dict[str, dict[str, dict[str, str]]] = {}
+    for item in answer.get("Items", []):
+        purpose = item["sk"]["S"].removeprefix(consent_sk(""))
+        scopes = item.get("scopes", {}).get("M", {})
+        found[purpose] = {
+            scope: {name: value["S"] for name, value in evidence.get("M", {}).items() if "S" in value}
+            for scope, evidence in scopes.items()
+        }
+    return found
+
+
+def withdraw_consent(contact: str, *, purpose: str, number_id: str | None) -> int:
+    """Remove the consent of `contact` for `purpose` from `number_id`, or every consent for `purpose` when
+    `number_id` is None; the number of consents removed."""
+    client = raw_client()
+    key = {"contact": {"S": contact}, "sk": {"S": consent_sk(purpose)}}
+    table = ContactItem.Meta.table_name
+    if number_id is None:
+        old = client.delete_item(TableName=table, Key=key, ReturnValues="ALL_OLD").get("Attributes") or {}
+        return len(old.get("scopes", {}).get("M", {}))
+    try:
+        client.update_item(
+            TableName=table,
+            Key=key,
+            UpdateExpression="REMOVE scopes.#scope",
+            ConditionExpression="attribute_exists(scopes.#scope)",
+            ExpressionAttributeNames={"#scope": number_id},
+        )
+    except client.exceptions.ConditionalCheckFailedException:
+        return 0
+    return 1
 
 
 def record_inbound(contact: str, *, number_id: str, at: datetime, message_id: str) -> None:

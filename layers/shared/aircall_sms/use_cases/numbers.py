@@ -6,13 +6,13 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from .. import budget, phone, services
+from .. import budget, phone, quota, services
 from ..aircall import AircallFailure, AircallRateLimited, AircallRefused, gateway_error
 from ..api_models import NumberRequest
 from ..errors import AircallError, GatewayError, InvalidRequest, NumberNotConfigured, NumberNotFound
 from ..observability import logger
 from ..settings import get_settings
-from ..store import numbers
+from ..store import numbers, usage
 from ..timeutil import iso, utcnow
 from ..windows import WINDOWS
 
@@ -106,6 +106,25 @@ def get(number_id: str) -> dict[str, Any]:
     if record is None:
         raise NumberNotConfigured(f"Number {number_id} is not configured in the gateway.")
     return record.to_api()
+
+
+def get_quota(number_id: str) -> dict[str, Any]:
+    """GET /numbers/{number_id}/quota: the number's windows and the company budget, from one consistent read."""
+    number_id = parse_number_id(number_id)
+    record = numbers.get(number_id)
+    if record is None:
+        raise NumberNotConfigured(f"Number {number_id} is not configured in the gateway.")
+    now = utcnow()
+    found = usage.read_usage(record, now)
+    return quota.view(
+        number_id,
+        found.windows,
+        found.used,
+        company_limit=get_settings().aircall_requests_per_minute,
+        company_used=found.company_used,
+        now=now,
+        blocked_until=found.blocked_until,
+    )
 
 
 def list_configured() -> list[dict[str, Any]]:

@@ -55,9 +55,9 @@ from ..observability import logger, metrics
 from ..reservation import Guard, Plan, Refusal, condition_check, counter_update, put_new, release_update, text, transact
 from ..settings import get_settings
 from ..status import from_aircall
-from ..store import contacts, ledger, messages, numbers
+from ..store import contacts, ledger, messages, numbers, usage
 from ..store.base import raw_client
-from ..timeutil import iso, parse_time, utcnow
+from ..timeutil import iso, utcnow
 
 MAX_TEXT_CHARACTERS = 1600
 MAX_MEDIA = 10
@@ -228,46 +228,23 @@ def _static_refusal(prepared: PreparedSend) -> ComplianceRefusal | None:
 
 
 def _windows(prepared: PreparedSend, now: datetime) -> list[quota.Window]:
-    number = prepared.number
-    limits = quota.limits_for(
-        region=number.region, kind=number.kind, registration=number.registration, overrides=number.limits
-    )
-    return quota.windows_at(limits, now)
+    return usage.number_windows(prepared.number, now)
 
 
 # ------------------------------------------------------------------------------------------------ dry run
 def dry_run_verdict(prepared: PreparedSend, now: datetime) -> dict[str, Any]:
     """`dry_run: true`: every check runs on one consistent read of the facts; nothing is reserved or sent."""
     settings = get_settings()
-    contact, number_id = prepared.recipient.e164, prepared.number.number_id
-    window_list = _windows(prepared, now)
+    number_id = prepared.number.number_id
     contact_keys = {
         "opted_out_here": contacts.optout_sk(number_id),
         "opted_out_everywhere": contacts.optout_sk(contacts.EVERY_NUMBER),
         "conversation": contacts.conversation_sk(number_id),
         "consent": contacts.consent_sk("marketing"),
     }
-    ledger_keys = {
-        f"window:{window.name}": (ledger.quota_pk(number_id), ledger.window_sk(window.name, window.key))
-        for window in window_list
-    }
-    ledger_keys["company"] = (ledger.COMPANY, ledger.requests_sk(quota.minute_key(now)))
-    ledger_keys["aircall"] = (ledger.COMPANY, ledger.AIRCALL_STATE)
-    found = _batch_read(
-        {settings.contacts_table: [{"contact": text(contact), "sk": text(sk)} for sk in contact_keys.values()]}
-        | {settings.ledger_table: [{"pk": text(pk), "sk": text(sk)} for pk, sk in set(ledger_keys.values())]}
-    )
-    contact_items = {name: found.get((settings.contacts_table, contact, sk)) for name, sk in contact_keys.items()}
-    used = {
-        window.name: int(
-            (found.get((settings.ledger_table, *ledger_keys[f"window:{window.name}"])) or {}).get("used", {"N": 0})["N"]
-        )
-        for window in window_list
-    }
-    company_used = int((found.get((settings.ledger_table, *ledger_keys["company"])) or {}).get("used", {"N": 0})["N"])
-    blocked_until = parse_time(
-        (found.get((settings.ledger_table, *ledger_keys["aircall"])) or {}).get("blocked_until", {}).get("S")
-    )
+    found = usage.read_usage(prepared.number, now, contact=prepared.recipient.e164, contact_keys=contact_keys)
+    contact_items, window_list, used = found.contact_items, found.windows, found.used
+    company_used, blocked_until = found.company_used, found.blocked_until
     reason = _dry_run_reason(prepared, now, contact_items, window_list, used, company_used, blocked_until)
     after = dict(used)
     if reason is None:
@@ -319,25 +296,6 @@ def _dry_run_reason(
     if company_used + 1 > get_settings().aircall_requests_per_minute or (blocked_until and blocked_until > now):
         return "rate_limited"
     return None
-
-
-def _batch_read(keys_by_table: dict[str, list[dict[str, Any]]]) -> dict[tuple[str, str, str], dict[str, Any]]:
-    """BatchGetItem (consistent), following UnprocessedKeys; items by (table, hash key, range key)."""
-    found: dict[tuple[str, str, str], dict[str, Any]] = {}
-    request: dict[str, Any] = {
-        table: {"Keys": keys, "ConsistentRead": True} for table, keys in keys_by_table.items() if keys
-    }
-    client = raw_client()
-    for _ in range(10):
-        if not request:
-            break
-        answer = client.batch_get_item(RequestItems=request)
-        for table, items in answer.get("Responses", {}).items():
-            for item in items:
-                hash_key = item.get("contact", item.get("pk", {})).get("S", "")
-                found[(table, hash_key, item["sk"]["S"])] = item
-        request = answer.get("UnprocessedKeys") or {}
-    return found
 
 
 def _conversation_since(now: datetime) -> datetime:

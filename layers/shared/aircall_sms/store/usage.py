@@ -1,0 +1,99 @@
+"""One consistent read of a number's usage: the counters of every quota window containing `now`, the company's
+Aircall request counter of the minute and what Aircall said (blocked until), optionally with facts about one
+contact, in one BatchGetItem. GET /numbers/{number_id}/quota and the dry run of a send both read through it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from .. import quota
+from ..settings import get_settings
+from ..timeutil import parse_time
+from . import ledger
+from .base import raw_client
+from .numbers import NumberRecord
+
+BATCH_ATTEMPTS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """`used` in segments by window name; `company_used` Aircall requests this minute; `contact_items` the
+    contact items asked for, by the caller's names (None: no such item)."""
+
+    windows: list[quota.Window]
+    used: dict[str, int]
+    company_used: int
+    blocked_until: datetime | None
+    contact_items: dict[str, dict[str, Any] | None]
+
+
+def number_windows(number: NumberRecord, now: datetime) -> list[quota.Window]:
+    """The quota windows of `number` containing `now`, with the number's limits."""
+    limits = quota.limits_for(
+        region=number.region, kind=number.kind, registration=number.registration, overrides=number.limits
+    )
+    return quota.windows_at(limits, now)
+
+
+def read_usage(
+    number: NumberRecord, now: datetime, *, contact: str | None = None, contact_keys: Mapping[str, str] | None = None
+) -> Usage:
+    """The usage of `number` at `now` and, when `contact` is given, its ContactsTable items named by
+    `contact_keys` (name -> sort key), all in one consistent BatchGetItem."""
+    settings = get_settings()
+    window_list = number_windows(number, now)
+    ledger_keys = {
+        f"window:{window.name}": (ledger.quota_pk(number.number_id), ledger.window_sk(window.name, window.key))
+        for window in window_list
+    }
+    ledger_keys["company"] = (ledger.COMPANY, ledger.requests_sk(quota.minute_key(now)))
+    ledger_keys["aircall"] = (ledger.COMPANY, ledger.AIRCALL_STATE)
+    wanted_contact_keys = dict(contact_keys or {}) if contact is not None else {}
+    found = batch_read(
+        {
+            settings.contacts_table: [
+                {"contact": {"S": contact}, "sk": {"S": sk}} for sk in wanted_contact_keys.values()
+            ],
+            settings.ledger_table: [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in set(ledger_keys.values())],
+        }
+    )
+
+    def ledger_item(name: str) -> dict[str, Any]:
+        return found.get((settings.ledger_table, *ledger_keys[name])) or {}
+
+    return Usage(
+        windows=window_list,
+        used={window.name: _used(ledger_item(f"window:{window.name}")) for window in window_list},
+        company_used=_used(ledger_item("company")),
+        blocked_until=parse_time(ledger_item("aircall").get("blocked_until", {}).get("S")),
+        contact_items={
+            name: found.get((settings.contacts_table, contact or "", sk)) for name, sk in wanted_contact_keys.items()
+        },
+    )
+
+
+def batch_read(keys_by_table: dict[str, list[dict[str, Any]]]) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """BatchGetItem (consistent), following UnprocessedKeys; items by (table, hash key, range key)."""
+    found: dict[tuple[str, str, str], dict[str, Any]] = {}
+    request: dict[str, Any] = {
+        table: {"Keys": keys, "ConsistentRead": True} for table, keys in keys_by_table.items() if keys
+    }
+    client = raw_client()
+    for _ in range(BATCH_ATTEMPTS):
+        if not request:
+            break
+        answer = client.batch_get_item(RequestItems=request)
+        for table, items in answer.get("Responses", {}).items():
+            for item in items:
+                hash_key = item.get("contact", item.get("pk", {})).get("S", "")
+                found[(table, hash_key, item["sk"]["S"])] = item
+        request = answer.get("UnprocessedKeys") or {}
+    return found
+
+
+def _used(item: Mapping[str, Any]) -> int:
+    return int(item.get("used", {"N": 0})["N"])
