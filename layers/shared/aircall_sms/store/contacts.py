@@ -12,12 +12,12 @@ opt-outs of one number, or the company-wide ones, newest first.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pynamodb.attributes import MapAttribute, UnicodeAttribute
-from pynamodb.exceptions import UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from ..timeutil import iso
@@ -97,18 +97,37 @@ def conversation_sk(number_id: str) -> str:
     return f"conversation#{number_id}"
 
 
+def opt_out_update(
+    contact: str, *, number_id: str | None, at: datetime, source: str, detail: str | None = None
+) -> dict[str, Any]:
+    """The write of an opt-out of `number_id` (None: of every number) as a TransactWriteItems `Update`: it
+    creates the record, and a repeated opt-out keeps the first one's time, source and detail (the audit trail)."""
+    scope = number_id or EVERY_NUMBER
+    values: dict[str, Any] = {":scope": {"S": scope}, ":at": {"S": iso(at)}, ":source": {"S": source}}
+    assignments = ["#scope = if_not_exists(#scope, :scope)", "#at = if_not_exists(#at, :at)"]
+    assignments.append("#source = if_not_exists(#source, :source)")
+    names = {"#scope": "scope", "#at": "at", "#source": "source"}
+    if detail is not None:
+        values[":detail"] = {"S": detail}
+        names["#detail"] = "detail"
+        assignments.append("#detail = if_not_exists(#detail, :detail)")
+    return {
+        "Update": {
+            "TableName": ContactItem.Meta.table_name,
+            "Key": {"contact": {"S": contact}, "sk": {"S": optout_sk(scope)}},
+            "UpdateExpression": "SET " + ", ".join(assignments),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+    }
+
+
 def opt_out(contact: str, *, number_id: str | None, at: datetime, source: str, detail: str | None = None) -> bool:
     """The contact opts out of `number_id` (None: of every number). Repeating it keeps the first record;
     True when this call created it."""
-    scope = number_id or EVERY_NUMBER
-    item = ContactItem(contact=contact, sk=optout_sk(scope), scope=scope, at=iso(at), source=source, detail=detail)
-    try:
-        item.save(condition=ContactItem.sk.does_not_exist())
-    except Exception as failure:
-        if getattr(failure, "cause_response_code", None) != "ConditionalCheckFailedException":
-            raise
-        return False
-    return True
+    update = opt_out_update(contact, number_id=number_id, at=at, source=source, detail=detail)["Update"]
+    answer = raw_client().update_item(**update, ReturnValues="ALL_OLD")
+    return "at" not in answer.get("Attributes", {})
 
 
 def get_opt_out(contact: str, *, number_id: str | None) -> OptOut | None:
@@ -234,15 +253,22 @@ def withdraw_consent(contact: str, *, purpose: str, number_id: str | None) -> in
     return 1
 
 
+def conversation_update(contact: str, *, number_id: str, at: datetime, message_id: str) -> dict[str, Any]:
+    """The contact wrote to `number_id` at `at`: the conversation window is open from then, never moved back
+    (a `Update` for TransactWriteItems; its condition fails for a message older than the last one)."""
+    return {
+        "Update": {
+            "TableName": ContactItem.Meta.table_name,
+            "Key": {"contact": {"S": contact}, "sk": {"S": conversation_sk(number_id)}},
+            "UpdateExpression": "SET last_inbound_at = :at, last_inbound_id = :message",
+            "ConditionExpression": "attribute_not_exists(last_inbound_at) OR last_inbound_at < :at",
+            "ExpressionAttributeValues": {":at": {"S": iso(at)}, ":message": {"S": message_id}},
+        }
+    }
+
+
 def record_inbound(contact: str, *, number_id: str, at: datetime, message_id: str) -> None:
-    """The contact wrote to `number_id` at `at`: the conversation window is open from then (never moved back)."""
-    moment = iso(at)
-    item = ContactItem(contact=contact, sk=conversation_sk(number_id))
-    try:
-        item.update(
-            actions=[ContactItem.last_inbound_at.set(moment), ContactItem.last_inbound_id.set(message_id)],
-            condition=ContactItem.last_inbound_at.does_not_exist() | (ContactItem.last_inbound_at < moment),
-        )
-    except UpdateError as failure:
-        if failure.cause_response_code != "ConditionalCheckFailedException":
-            raise
+    """Open the conversation window now (see `conversation_update`)."""
+    client = raw_client()
+    with contextlib.suppress(client.exceptions.ConditionalCheckFailedException):
+        client.update_item(**conversation_update(contact, number_id=number_id, at=at, message_id=message_id)["Update"])

@@ -299,7 +299,9 @@ def _inbound(callback: Callback, stored: callbacks.CallbackRecord) -> CallbackOu
         items.append(_keyword_item(keyword, contact, number.number_id, received_at, aircall_id))
     items.append(callbacks.settle_update(stored, "applied", "archived", message_id))
     # The contact wrote: a French mobile line may answer within the conversation window from now on.
-    conversation = _conversation_item(contact, number.number_id, received_at, message_id)
+    conversation = contacts.conversation_update(
+        contact, number_id=number.number_id, at=received_at, message_id=message_id
+    )
     archived = _transact([*items, conversation]) or _transact(items)
     if not archived:  # the message was archived by an earlier delivery with another envelope
         _settle(stored, "applied", "duplicate", message_id)
@@ -313,38 +315,12 @@ def _inbound(callback: Callback, stored: callbacks.CallbackRecord) -> CallbackOu
 
 
 def _keyword_item(keyword: str, contact: str, number_id: str, at: datetime, aircall_id: str) -> dict[str, Any]:
-    key = {"contact": {"S": contact}, "sk": {"S": contacts.optout_sk(number_id)}}
-    table = get_settings().contacts_table
     if keyword == "opt_in":
-        return {"Delete": {"TableName": table, "Key": key}}
-    return {
-        "Update": {
-            "TableName": table,
-            "Key": key,
-            # A repeated STOP keeps the first opt-out's time and source (the audit trail).
-            "UpdateExpression": "SET #scope = if_not_exists(#scope, :scope), #at = if_not_exists(#at, :at), "
-            "#source = if_not_exists(#source, :source), #detail = if_not_exists(#detail, :detail)",
-            "ExpressionAttributeNames": {"#scope": "scope", "#at": "at", "#source": "source", "#detail": "detail"},
-            "ExpressionAttributeValues": {
-                ":scope": {"S": number_id},
-                ":at": {"S": iso(at)},
-                ":source": {"S": "keyword"},
-                ":detail": {"S": f"inbound message {aircall_id}"},
-            },
-        }
-    }
-
-
-def _conversation_item(contact: str, number_id: str, at: datetime, message_id: str) -> dict[str, Any]:
-    return {
-        "Update": {
-            "TableName": get_settings().contacts_table,
-            "Key": {"contact": {"S": contact}, "sk": {"S": contacts.conversation_sk(number_id)}},
-            "UpdateExpression": "SET last_inbound_at = :at, last_inbound_id = :message",
-            "ConditionExpression": "attribute_not_exists(last_inbound_at) OR last_inbound_at < :at",
-            "ExpressionAttributeValues": {":at": {"S": iso(at)}, ":message": {"S": message_id}},
-        }
-    }
+        key = {"contact": {"S": contact}, "sk": {"S": contacts.optout_sk(number_id)}}
+        return {"Delete": {"TableName": get_settings().contacts_table, "Key": key}}
+    return contacts.opt_out_update(
+        contact, number_id=number_id, at=at, source="keyword", detail=f"inbound message {aircall_id}"
+    )
 
 
 def _auto_reply(keyword: str, number: numbers.NumberRecord, contact: str, message_id: str) -> None:
