@@ -582,7 +582,7 @@ def _failed(
         plan.add(_set_error(record.id, error_body), Guard("message"))
         answer = (error.status, error.to_body())
     else:
-        final = "rejected" if retryable and isinstance(failure, AircallRateLimited) else "failed"
+        final = "rejected" if isinstance(failure, AircallRateLimited) else "failed"
         plan.add(
             messages.advance_update(
                 record.id, final, at=now, source="aircall_send", detail=error.code, error=error_body
