@@ -1,0 +1,285 @@
+"""What reaches CloudWatch leaks nothing: a whole story through the local stack over HTTP (numbers, an inbound
+message and its reply, a replay, callbacks, STOP, refusals, a dry run, a quota, a forged callback, bad JSON, the
+read, opt-out, consent and quota routes), every line the handlers write captured as it leaves the formatter, then
+no full phone number and no secret in any of them."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from aircall_sms.observability import MaskingFormatter, logger
+
+FR_MOBILE, FR_LANDLINE = 100004, 100005
+FR_MOBILE_E164, FR_LANDLINE_E164 = "+33612345678", "+33186954210"
+CONTACT = "+33612345679"  # writes in, gets a reply
+STOPPER = "+33623456781"  # sends STOP, then a send to them is refused
+PROSPECT = "+33623456782"  # the dry run and the quota sends
+CRM_CONTACT = "+33623456783"  # the opt-out and consent routes
+FORGED_SENDER = "+33623456784"  # only in the forged callback
+BAD_JSON_RECIPIENT = "+33623456785"  # only in the malformed send
+STORY_PHONES = (
+    FR_MOBILE_E164,
+    FR_LANDLINE_E164,
+    CONTACT,
+    STOPPER,
+    PROSPECT,
+    CRM_CONTACT,
+    FORGED_SENDER,
+    BAD_JSON_RECIPIENT,
+)
+
+# Digit runs, separators allowed inside ("06 12 34 56 79", "+33 6 12-34"), compared once reduced to digits.
+_DIGIT_RUN = re.compile(r"\d(?:[\d \-().]*\d)?")
+
+
+def phone_forms(e164: str) -> set[str]:
+    """A French E.164 number in every shape a log could carry it: +33612345679, 33612345679, 0612345679,
+    612345679 (the last three also found spaced or dotted, by reducing digit runs to digits)."""
+    digits = e164.removeprefix("+")
+    national_significant = digits.removeprefix("33")
+    return {e164, digits, "0" + national_significant, national_significant}
+
+
+def leaked_phones(line: str) -> set[str]:
+    found = {form for phone in STORY_PHONES for form in phone_forms(phone) if form in line}
+    for run in _DIGIT_RUN.findall(line):
+        reduced = re.sub(r"\D", "", run)
+        found |= {form for phone in STORY_PHONES for form in phone_forms(phone) if form.lstrip("+") in reduced}
+    return found
+
+
+class _Tee(io.TextIOBase):
+    """Writes through to the stream it wraps and keeps a copy."""
+
+    def __init__(self, wrapped: IO[str]) -> None:
+        self.wrapped = wrapped
+        self.copy = io.StringIO()
+
+    def write(self, text: str) -> int:
+        self.copy.write(text)
+        return self.wrapped.write(text)
+
+    def flush(self) -> None:
+        self.wrapped.flush()
+
+
+@dataclass
+class Captured:
+    """What the handlers wrote: the gateway logger's lines as its handler writes them (after the masking
+    formatter), stdout (the metrics' EMF lines, printed), and the WARNING+ records of any other logger (Lambda's
+    runtime would send those to CloudWatch too)."""
+
+    log_stream: _Tee
+    capsys: pytest.CaptureFixture[str]
+    other_records: list[str] = field(default_factory=list)
+    _printed: list[str] = field(default_factory=list)
+
+    def log_lines(self) -> list[str]:
+        return [line for line in self.log_stream.copy.getvalue().splitlines() if line.strip()]
+
+    def printed_lines(self) -> list[str]:
+        out = self.capsys.readouterr().out
+        self._printed += [line for line in out.splitlines() if line.strip()]
+        return list(self._printed)
+
+    def every_line(self) -> list[str]:
+        return self.log_lines() + self.printed_lines() + self.other_records
+
+
+class _OtherRecords(logging.Handler):
+    def __init__(self, into: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.into = into
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not record.name.startswith(logger.service):  # the gateway's own lines are read from their stream
+            self.into.append(self.format(record))
+
+
+@pytest.fixture
+def captured(capsys: pytest.CaptureFixture[str]) -> Iterator[Captured]:
+    """The gateway logger's handler keeps the stream it was built with (sys.stdout when the layer was first
+    imported, which pytest's capture may have replaced since), so that stream is wrapped: what is read is exactly
+    what the formatter wrote. The metrics are print()ed: capsys sees them, from every thread."""
+    handlers = [
+        handler for handler in logging.getLogger(logger.name).handlers if isinstance(handler, logging.StreamHandler)
+    ]
+    assert handlers, "the gateway logger has no stream handler"
+    assert all(isinstance(handler.formatter, MaskingFormatter) for handler in handlers)
+    originals = [handler.stream for handler in handlers]
+    log_stream = _Tee(originals[0])
+    for handler in handlers:
+        handler.setStream(log_stream)
+    result = Captured(log_stream=log_stream, capsys=capsys)
+    others = _OtherRecords(result.other_records)
+    logging.getLogger().addHandler(others)
+    try:
+        yield result
+    finally:
+        logging.getLogger().removeHandler(others)
+        for handler, original in zip(handlers, originals, strict=True):
+            handler.setStream(original)
+
+
+def path_phone(phone: str) -> str:
+    return quote(phone, safe="")
+
+
+def send(api: httpx.Client, body: dict[str, object], **headers: str) -> httpx.Response:
+    return api.post("/messages", json=body, headers=headers)
+
+
+def drain(aircall: httpx.Client) -> None:
+    aircall.post("/_sandbox/callbacks/drain", json={"timeout_s": 10}).raise_for_status()
+
+
+def configure(api: httpx.Client, number_id: int, **extra: object) -> None:
+    answer = api.put(f"/numbers/{number_id}", json={"mode": "proxy", **extra})
+    assert answer.status_code in (200, 201), answer.text
+
+
+def callback_token(stack, number_id: int) -> str:
+    config = stack.sandbox_config
+    answer = httpx.get(
+        f"{stack.aircall_url}/v1/numbers/{number_id}/messages/configuration", auth=(config.api_id, config.api_token)
+    )
+    answer.raise_for_status()
+    token: str = answer.json()["token"]
+    return token
+
+
+def test_a_whole_story_logs_no_phone_number_and_no_secret(stack, api, aircall, captured):
+    # Numbers: a French mobile line and a landline limited to one segment an hour
+    configure(api, FR_MOBILE)
+    configure(api, FR_LANDLINE, limits={"hour": 1})
+
+    # An inbound message from a contact, answered by a person, the answer replayed, its callbacks
+    inbound = aircall.post("/_sandbox/inbound", json={"number_id": FR_MOBILE, "from": CONTACT, "body": "Bonjour ?"})
+    assert inbound.status_code in (200, 201), inbound.text
+    drain(aircall)
+    reply = {"from": FR_MOBILE, "to": "06 12 34 56 79", "text": "Bonjour, oui !", "human_author": "Camille"}
+    sent = send(api, reply, **{"Idempotency-Key": "story-reply-1"})
+    assert sent.status_code == 201, sent.text
+    replayed = send(api, reply, **{"Idempotency-Key": "story-reply-1"})
+    assert replayed.status_code == 201, replayed.text
+    assert replayed.json()["message"]["id"] == sent.json()["message"]["id"]
+    drain(aircall)
+
+    # STOP, then a send to that contact is refused
+    stop = aircall.post("/_sandbox/inbound", json={"number_id": FR_MOBILE, "from": STOPPER, "body": "STOP"})
+    assert stop.status_code in (200, 201), stop.text
+    drain(aircall)
+    refused = send(api, {"from": FR_MOBILE, "to": STOPPER, "text": "Encore ?", "human_author": "Camille"})
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "opted_out"), refused.text
+
+    # A dry run, then the landline's hourly quota: the first send passes, the second does not
+    dry = send(api, {"from": FR_MOBILE, "to": PROSPECT, "text": "Essai", "human_author": "Camille", "dry_run": True})
+    assert dry.status_code == 200, dry.text
+    first = send(api, {"from": FR_LANDLINE, "to": PROSPECT, "text": "Un", "human_author": "Camille"})
+    assert first.status_code == 201, first.text
+    second = send(api, {"from": FR_LANDLINE, "to": PROSPECT, "text": "Deux", "human_author": "Camille"})
+    assert (second.status_code, second.json()["error"]["code"]) == (429, "quota_exceeded"), second.text
+    drain(aircall)
+
+    # A forged callback and a malformed send, both carrying phone numbers
+    forged = {
+        "event": "message.received",
+        "token": "forged",
+        "data": {"id": "SMforged", "body": "STOP", "external_number": FORGED_SENDER, "number": {"id": FR_MOBILE}},
+    }
+    assert httpx.post(f"{stack.api_url}/webhooks/aircall", json=forged).status_code == 401
+    malformed = f'{{"from": {FR_MOBILE}, "to": "{BAD_JSON_RECIPIENT}", "text": "oops'
+    bad = api.post("/messages", content=malformed, headers={"content-type": "application/json"})
+    assert (bad.status_code, bad.json()["error"]["code"]) == (400, "invalid_request")
+
+    # The read, opt-out, consent and quota routes
+    assert api.get(f"/messages/{sent.json()['message']['id']}").status_code == 200
+    crm = path_phone(CRM_CONTACT)
+    assert api.put(f"/opt-outs/{crm}", json={"number_id": FR_MOBILE, "source": "crm"}).status_code in (200, 201)
+    assert api.get("/opt-outs", params={"number_id": str(FR_MOBILE)}).status_code == 200
+    assert api.get("/opt-outs").status_code == 200
+    assert api.delete(f"/opt-outs/{crm}", params={"number_id": str(FR_MOBILE)}).status_code == 200
+    consent = {
+        "purpose": "marketing",
+        "source": "web_form",
+        "captured_at": "2025-01-15T10:00:00+00:00",
+        "text": f"J'accepte les offres au {CRM_CONTACT}",
+    }
+    assert api.put(f"/consents/{crm}", json=consent).status_code == 200
+    assert api.get(f"/consents/{crm}").status_code == 200
+    assert api.get(f"/numbers/{FR_LANDLINE}/quota").status_code == 200
+
+    # Everything the stream functions still have to publish, published
+    stack.drain_streams(10)
+    # A probe through the gateway's logger: what is read is the formatter's output, numbers masked
+    logger.info("capture probe", extra={"to": CONTACT})
+
+    secrets = secrets_of_the_story(stack)
+    lines = captured.every_line()
+    log_lines = captured.log_lines()
+
+    # The capture worked: JSON lines from the gateway's logger, the story's messages among them...
+    assert len(log_lines) >= 12, log_lines
+    probe = [line for line in log_lines if '"capture probe"' in line]
+    assert len(probe) == 1 and '"to":"+33*******79"' in probe[0], probe
+    parsed = [json.loads(line) for line in log_lines]
+    assert all(isinstance(entry, dict) and entry.get("service") == logger.service for entry in parsed), log_lines
+    said = Counter(entry.get("message") for entry in parsed)
+    assert (said["number configured"], said["message sent"], said["keyword received"]) == (2, 2, 1), said
+    assert said["callback handled"] >= 3 and said["callback refused"] == 1, said
+    refusals = {entry.get("code") for entry in parsed if entry.get("message") == "send refused"}
+    assert refusals == {"opted_out", "quota_exceeded"}, refusals
+    # ...and the metrics (EMF, printed), the EventsFunction's among them: the stream pollers' output was read
+    emf = [json.loads(line) for line in captured.printed_lines()]
+    assert emf and all("_aws" in entry for entry in emf), emf
+    assert sum(entry.get("EventsPublished", [0.0])[0] for entry in emf) >= 1, emf
+    assert any(event["detail_type"] == "contact.opted_out" for event in stack.published_events())
+
+    # No full phone number, in any shape
+    leaks = {line: found for line in lines if (found := leaked_phones(line))}
+    assert not leaks, leaks
+    # No secret
+    leaked_secrets = {line: [name for name, value in secrets.items() if value in line] for line in lines}
+    assert not {line: names for line, names in leaked_secrets.items() if names}
+
+
+@pytest.mark.parametrize(
+    "shape", ["+33612345679", "+33 6 12 34 56 79", "33612345679", "0612345679", "06 12 34 56 79", "06.12.34.56.79"]
+)
+def test_the_leak_check_finds_a_number_in_any_shape(shape):
+    assert leaked_phones(f'{{"message":"x","to":"{shape}"}}')
+
+
+def test_the_leak_check_lets_masked_numbers_ids_and_timestamps_pass():
+    line = '{"timestamp":"2026-11-26 10:00:00,123+0000","to":"+33*******79","number_id":"100004","n":1795745367409}'
+    assert not leaked_phones(line)
+
+
+def secrets_of_the_story(stack) -> dict[str, str]:
+    config = stack.sandbox_config
+    basic = base64.b64encode(f"{config.api_id}:{config.api_token}".encode()).decode()
+    secrets = {
+        "api_id": config.api_id,
+        "api_token": config.api_token,
+        "access_token": config.access_token,
+        "basic_auth": basic,
+        "api_key": stack.api_key,
+        "callback_token_mobile": callback_token(stack, FR_MOBILE),
+        "callback_token_landline": callback_token(stack, FR_LANDLINE),
+    }
+    secrets["basic_auth_header"] = f"Basic {basic}"
+    assert all(len(value) >= 8 for value in secrets.values()), secrets  # a short value would match by chance
+    return secrets
