@@ -12,8 +12,14 @@ export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)
 export AWS_DEFAULT_REGION ?= eu-west-1
 export SAM_CLI_TELEMETRY := 0
 INSTALLED := $(VENV)/.installed
+# The security scanners live in their own venv (their dependencies would fight the dev group's pins), rebuilt
+# from scratch whenever tools/requirements.txt or the interpreter changes: the stamp records what it was built from.
+TOOLS_VENV := .venv-tools
+TOOLS_STAMP := $(TOOLS_VENV)/.stamp
+TOOLS_WANTED = $(shell sha256sum tools/requirements.txt | cut -d' ' -f1) $(PYTHON313)
+BANDIT_PATHS := layers/shared/aircall_sms functions local_stack aircall_sandbox tools
 
-.PHONY: help install lint typecheck validate build unit integration e2e test local demo bench clean
+.PHONY: help install tools lint typecheck validate security build unit integration e2e test local demo bench clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -27,15 +33,29 @@ $(INSTALLED): pyproject.toml layers/shared/requirements.txt
 
 install: $(INSTALLED) ## Create .venv with the layer's and the dev dependencies
 
+tools: ## Create .venv-tools with the security scanners (tools/requirements.txt)
+	@test -n "$(PYTHON313)" || { echo "python3.13 not found (install it, or use pyenv)"; exit 1; }
+	@if [ "$$(cat $(TOOLS_STAMP) 2>/dev/null)" != "$(TOOLS_WANTED)" ]; then \
+		echo "building $(TOOLS_VENV) from tools/requirements.txt"; \
+		rm -rf $(TOOLS_VENV) && $(PYTHON313) -m venv $(TOOLS_VENV) && \
+		$(TOOLS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tools/requirements.txt && \
+		echo "$(TOOLS_WANTED)" > $(TOOLS_STAMP); \
+	fi
+
 lint: $(INSTALLED) ## ruff
 	ruff check .
 	ruff format --check .
 
 typecheck: $(INSTALLED) ## mypy (strict)
-	mypy layers/shared aircall_sandbox local_stack functions tests bench
+	mypy layers/shared aircall_sandbox local_stack functions tests bench tools
 
 validate: $(INSTALLED) ## sam validate --lint
 	sam validate --lint
+
+security: tools ## bandit (code), checkov (template.yaml), pip-audit (layers/shared/requirements.txt)
+	$(TOOLS_VENV)/bin/bandit -q -c pyproject.toml -r $(BANDIT_PATHS)
+	$(TOOLS_VENV)/bin/checkov -f template.yaml --framework cloudformation --quiet --compact --skip-download
+	$(TOOLS_VENV)/bin/python tools/pip_audit_gate.py
 
 build: $(INSTALLED) ## sam build (layer + functions, python3.13)
 	sam build --cached --parallel
@@ -49,7 +69,7 @@ integration: $(INSTALLED) ## integration tests (DynamoDB emulator + Aircall sand
 e2e: $(INSTALLED) ## end-to-end tests through the whole local stack over HTTP
 	pytest tests/e2e -q
 
-test: lint typecheck validate build ## Everything CI runs: lint, types, sam validate/build, unit, integration, e2e
+test: lint typecheck validate security build ## Everything CI runs: lint, types, sam validate, security, sam build, unit, integration, e2e
 	pytest tests -q
 
 local: $(INSTALLED) ## Run the local stack (API, DynamoDB emulator, Aircall sandbox) until Ctrl-C
@@ -62,4 +82,4 @@ bench: $(INSTALLED) ## Benchmarks: a table in the terminal and bench/report.json
 	PYTHON313="$(PYTHON313)" python -m bench
 
 clean: ## Remove build outputs and the venvs
-	rm -rf .aws-sam $(VENV) .venv-lambda .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .aws-sam $(VENV) .venv-lambda $(TOOLS_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -51,7 +51,8 @@ class BackgroundServer:
 
     @property
     def url(self) -> str:
-        host = "127.0.0.1" if self._host in ("0.0.0.0", "") else self._host  # noqa: S104 - display only
+        wildcard = "0.0.0.0"  # noqa: S104 - compared, to display a reachable address # nosec B104
+        host = "127.0.0.1" if self._host in (wildcard, "") else self._host
         return f"http://{host}:{self.port}"
 
     def start(self) -> Self:

@@ -16,6 +16,7 @@ from local_stack.stack import LocalStack
 
 FR_MOBILE = 100004
 CONTACT = "+33612345679"
+FORGED_TOKEN = "forged"  # noqa: S105 - wrong on purpose: the demo shows it refused # nosec B105
 
 
 class DemoFailed(RuntimeError):
@@ -127,7 +128,7 @@ def run(api: httpx.Client, aircall: httpx.Client) -> None:
     step("10. A forged callback is refused")
     forged = api.post(
         "/webhooks/aircall",
-        json={"event": "message.received", "token": "forged", "data": {"number": {"id": FR_MOBILE}}},
+        json={"event": "message.received", "token": FORGED_TOKEN, "data": {"number": {"id": FR_MOBILE}}},
     )
     expect(forged, 401)
     show(forged.json())

@@ -29,7 +29,8 @@ from botocore.exceptions import ClientError
 from local_stack.template import TableSpec
 
 _SERVER_SCRIPT = Path(__file__).with_name("emulator_server.py")
-DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+DUMMY_SECRET_ACCESS_KEY = "testing"  # noqa: S105 - the emulator takes any value # nosec B105
+DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": DUMMY_SECRET_ACCESS_KEY}
 _STOP_GRACE_SECONDS = 5.0
 _running: weakref.WeakSet[DynamoDBEmulator] = weakref.WeakSet()
 
@@ -108,7 +109,7 @@ class DynamoDBEmulator:
     def _launch(self, port: int) -> None:
         log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process, closed in stop()
         environment = {**os.environ, **{key.upper(): value for key, value in DUMMY_CREDENTIALS.items()}}
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments # nosec B603
             [sys.executable, str(_SERVER_SCRIPT), "-H", self._host, "-p", str(port)],
             stdin=subprocess.DEVNULL,
             stdout=log,

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Self
 import boto3
 from botocore.exceptions import ClientError
 
-from local_stack.dynamodb import DynamoDBEmulator, client, create_tables
+from local_stack.dynamodb import DUMMY_CREDENTIALS, DynamoDBEmulator, client, create_tables
 from local_stack.event_bus import PublishedEvents
 from local_stack.front import DEFAULT_API_KEY, DEFAULT_TEMPLATE, Front, FrontServer, add_layers_to_sys_path
 from local_stack.streams import POLL_INTERVAL, StreamPollers
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 DEFAULT_DYNAMODB_PORT = 8000
 DEFAULT_AIRCALL_PORT = 3001
 DEFAULT_API_PORT = 3000
-CREDENTIALS_SECRET_PARAMETER = "AircallCredentialsSecretName"  # noqa: S105 - a parameter name
+CREDENTIALS_SECRET_PARAMETER = "AircallCredentialsSecretName"  # noqa: S105 - a parameter name # nosec B105
 EVENTS_ROUTE = "/_local/events"
 
 # botocore reads AWS_ENDPOINT_URL_<service id>: "Secrets Manager" -> SECRETS_MANAGER, EventBridge -> EVENTBRIDGE.
@@ -213,8 +213,8 @@ class LocalStack:
         moto_url = self.dynamodb_url
         return {
             **dict.fromkeys(_ENDPOINT_VARIABLES, moto_url),
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_ACCESS_KEY_ID": DUMMY_CREDENTIALS["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": DUMMY_CREDENTIALS["aws_secret_access_key"],
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
             "POWERTOOLS_TRACE_DISABLED": "true",

@@ -94,7 +94,7 @@ _CloudFormationLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_
 
 def parse_template_text(text: str) -> dict[str, Any]:
     """A template's text (YAML with short-form tags, or JSON) as plain dicts and lists."""
-    body = yaml.load(text, Loader=_CloudFormationLoader)  # noqa: S506 - a SafeLoader subclass
+    body = yaml.load(text, Loader=_CloudFormationLoader)  # noqa: S506 - a SafeLoader subclass # nosec B506
     if not isinstance(body, dict):
         raise TemplateError("a template must be a mapping")
     return body

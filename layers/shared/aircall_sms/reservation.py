@@ -70,7 +70,7 @@ def transact(plan: Plan) -> list[Refusal]:
                 return refusals
             codes = {reason.get("Code") for reason in reasons} - {"None", None}
             if codes <= {"TransactionConflict"} and attempt + 1 < CONFLICT_ATTEMPTS:
-                time.sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 - jitter, not cryptography
+                time.sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 - jitter, not cryptography # nosec B311
                 continue
             logger.warning("reservation cancelled", extra={"reasons": sorted(str(code) for code in codes)})
             raise ServiceBusy(
