@@ -84,3 +84,15 @@ def reset_gateway_caches() -> None:
     services._client = None
     services._event_bridge = None
     parameters.clear_caches()
+
+
+def callback_token(aircall_url: str, api_id: str, api_token: str, number_id: int) -> str:
+    """The callback token Aircall (the sandbox at `aircall_url`) gave a configured number."""
+    import httpx
+
+    answer = httpx.get(
+        f"{aircall_url}/v1/numbers/{number_id}/messages/configuration", auth=(api_id, api_token), timeout=10
+    )
+    answer.raise_for_status()
+    token: str = answer.json()["token"]
+    return token

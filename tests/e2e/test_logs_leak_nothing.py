@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from aircall_sms.observability import MaskingFormatter, logger
+from tests import support
 
 FR_MOBILE, FR_LANDLINE = 100004, 100005
 FR_MOBILE_E164, FR_LANDLINE_E164 = "+33612345678", "+33186954210"
@@ -153,12 +154,7 @@ def configure(api: httpx.Client, number_id: int, **extra: object) -> None:
 
 def callback_token(stack, number_id: int) -> str:
     config = stack.sandbox_config
-    answer = httpx.get(
-        f"{stack.aircall_url}/v1/numbers/{number_id}/messages/configuration", auth=(config.api_id, config.api_token)
-    )
-    answer.raise_for_status()
-    token: str = answer.json()["token"]
-    return token
+    return support.callback_token(stack.aircall_url, config.api_id, config.api_token, number_id)
 
 
 def test_a_whole_story_logs_no_phone_number_and_no_secret(stack, api, aircall, captured):

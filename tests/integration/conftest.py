@@ -13,6 +13,7 @@ import pytest
 from aircall_sandbox import SandboxConfig, SandboxServer
 from local_stack.dynamodb import DynamoDBEmulator, client, create_tables
 from local_stack.template import table_specs
+from tests import support
 from tests.support import ROOT, reset_gateway_caches
 
 SECRET_NAME = "aircall-sms-gateway/aircall-credentials"
@@ -81,13 +82,7 @@ def sandbox_api(sandbox):
 
 
 def callback_token(sandbox, number_id: int) -> str:
-    config = sandbox.config
-    answer = httpx.get(
-        f"{sandbox.url}/v1/numbers/{number_id}/messages/configuration", auth=(config.api_id, config.api_token)
-    )
-    answer.raise_for_status()
-    token: str = answer.json()["token"]
-    return token
+    return support.callback_token(sandbox.url, sandbox.config.api_id, sandbox.config.api_token, number_id)
 
 
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
