@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from .. import quota
+from ..reservation import used_of
 from ..settings import get_settings
 from ..timeutil import parse_time
 from . import ledger
@@ -67,8 +68,8 @@ def read_usage(
 
     return Usage(
         windows=window_list,
-        used={window.name: _used(ledger_item(f"window:{window.name}")) for window in window_list},
-        company_used=_used(ledger_item("company")),
+        used={window.name: used_of(ledger_item(f"window:{window.name}")) for window in window_list},
+        company_used=used_of(ledger_item("company")),
         blocked_until=parse_time(ledger_item("aircall").get("blocked_until", {}).get("S")),
         contact_items={
             name: found.get((settings.contacts_table, contact or "", sk)) for name, sk in wanted_contact_keys.items()
@@ -93,7 +94,3 @@ def batch_read(keys_by_table: dict[str, list[dict[str, Any]]]) -> dict[tuple[str
                 found[(table, hash_key, item["sk"]["S"])] = item
         request = answer.get("UnprocessedKeys") or {}
     return found
-
-
-def _used(item: Mapping[str, Any]) -> int:
-    return int(item.get("used", {"N": 0})["N"])

@@ -23,11 +23,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from .. import keywords, phone, segments
 from ..errors import GatewayError, InvalidRequest, PayloadTooLarge, Unauthorized
 from ..observability import logger, metrics
+from ..reservation import Plan, transact
 from ..settings import get_settings
 from ..status import from_aircall
 from ..store import callbacks, contacts, messages, numbers
@@ -393,16 +392,12 @@ def _usable(url: str) -> bool:
 
 # ------------------------------------------------------------------------------------------------ writing
 def _transact(items: list[dict[str, Any]]) -> bool:
-    """One TransactWriteItems; False when a condition refused it (nothing was written)."""
-    try:
-        raw_client().transact_write_items(TransactItems=items)
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "TransactionCanceledException":
-            reasons = error.response.get("CancellationReasons") or []
-            if any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons):
-                return False
-        raise
-    return True
+    """One TransactWriteItems (`reservation.transact`: DynamoDB's transaction conflicts are retried); False when
+    a condition refused it (nothing was written)."""
+    plan = Plan()
+    for item in items:
+        plan.add(item)
+    return not transact(plan)
 
 
 def _settle(stored: callbacks.CallbackRecord, state: str, result: str, message_id: str | None) -> None:

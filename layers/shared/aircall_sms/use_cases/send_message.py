@@ -52,7 +52,18 @@ from ..errors import (
 )
 from ..ids import new_id
 from ..observability import logger, metrics
-from ..reservation import Guard, Plan, Refusal, condition_check, counter_update, put_new, release_update, text, transact
+from ..reservation import (
+    Guard,
+    Plan,
+    Refusal,
+    condition_check,
+    counter_update,
+    put_new,
+    release_update,
+    text,
+    transact,
+    used_of,
+)
 from ..settings import get_settings
 from ..status import from_aircall
 from ..store import contacts, ledger, messages, numbers, usage
@@ -445,7 +456,7 @@ def _limit_error(
 ) -> tuple[GatewayError, datetime | None]:
     """The 429 for full windows (or the spent request budget) and when the send would fit again (None: never)."""
     if full:
-        refused = [(refusal.guard.data["window"], _used(refusal.item)) for refusal in full]
+        refused = [(refusal.guard.data["window"], used_of(refusal.item)) for refusal in full]
         window, used = refused[0]  # longest first
         never = [window for window in window_list if prepared.segments > window.limit]
         reopens = None if never else max([window.end for window, _ in refused] + [budget_reopens or now])
@@ -467,10 +478,6 @@ def _limit_error(
         return QuotaExceeded(message, details=details, headers=headers), reopens
     assert budget_reopens is not None
     return budget.rate_limited(budget_reopens, now), budget_reopens
-
-
-def _used(item: dict[str, Any] | None) -> int:
-    return int((item or {}).get("used", {"N": 0})["N"])
 
 
 def _defer(prepared: PreparedSend, not_before: datetime, now: datetime) -> SendOutcome:
