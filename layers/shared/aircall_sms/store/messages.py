@@ -48,6 +48,28 @@ class Unresolved(GlobalSecondaryIndex["MessageRecord"]):  # type: ignore[no-unty
     unresolved_at = UnicodeAttribute(range_key=True)
 
 
+class Deferred(GlobalSecondaryIndex["MessageRecord"]):  # type: ignore[no-untyped-call]
+    """Sparse: the messages waiting in status `deferred`, per number, in dispatch order (priority, then age)."""
+
+    class Meta:
+        index_name = "deferred"
+        projection = AllProjection()
+
+    dispatch_number = UnicodeAttribute(hash_key=True)
+    dispatch_rank = UnicodeAttribute(range_key=True)
+
+
+class Expiring(GlobalSecondaryIndex["MessageRecord"]):  # type: ignore[no-untyped-call]
+    """Sparse: the same messages by `not_after`, so the expired ones are found without reading the queue."""
+
+    class Meta:
+        index_name = "expiring"
+        projection = KeysOnlyProjection()
+
+    dispatch_number = UnicodeAttribute(hash_key=True)
+    not_after = UnicodeAttribute(range_key=True)
+
+
 class MessageRecord(GatewayModel):
     class Meta:
         table_name = TableName("messages_table")
@@ -79,10 +101,14 @@ class MessageRecord(GatewayModel):
     keyword = UnicodeAttribute(null=True)  # inbound: "opt_out", "opt_in" or "help" when the text is a keyword
     unresolved_at = UnicodeAttribute(null=True)  # set while the Aircall outcome is unknown (index `unresolved`)
     reservation = JSONAttribute(null=True)  # the quota windows charged: {"hour": "2026-11-26T14", ...}
+    dispatch_number = UnicodeAttribute(null=True)  # set while `deferred` (indexes `deferred` and `expiring`)
+    dispatch_rank = UnicodeAttribute(null=True)  # "<priority>#<created_at>#<id>": the dispatch order
     expires_at = TTLAttribute(null=True)
 
     by_aircall_id = ByAircallId()
     unresolved = Unresolved()
+    deferred = Deferred()
+    expiring = Expiring()
 
     def to_api(self) -> dict[str, Any]:
         """The contract's Message object."""
