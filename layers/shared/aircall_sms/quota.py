@@ -19,8 +19,9 @@ from .phone import PhoneNumber
 from .settings import get_settings
 from .timeutil import iso
 
-# Closed windows stay readable (usage history, the scheduled rollover) this long after they end.
-COUNTER_RETENTION = timedelta(days=400)
+# A closed window's counter stays this long after its end (then DynamoDB's TTL removes it): long enough for the
+# scheduled rollover to copy it into the usage history even after days of missed runs.
+COUNTER_RETENTION = timedelta(days=8)
 COMPANY_COUNTER_RETENTION = timedelta(hours=1)
 
 

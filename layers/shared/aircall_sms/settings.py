@@ -32,6 +32,7 @@ class Settings:
     default_not_after_hours: float
     number_cache_seconds: float
     limits_json: str
+    usage_alert_percent: float
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -56,6 +57,7 @@ class Settings:
             default_not_after_hours=_positive_float(env, "DEFAULT_NOT_AFTER_HOURS", 24.0),
             number_cache_seconds=_positive_float(env, "NUMBER_CACHE_SECONDS", 60.0),
             limits_json=env.get("LIMITS_JSON", "").strip(),
+            usage_alert_percent=_positive_float(env, "USAGE_ALERT_PERCENT", 80.0),
         )
 
 

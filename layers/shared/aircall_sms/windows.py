@@ -55,6 +55,16 @@ def bounds(window: str, at: datetime) -> tuple[datetime, datetime]:
             return start, end
 
 
+def start_of(window: str, window_key: str) -> datetime:
+    """The start of the window named `window_key` (the inverse of `key`); ValueError for a malformed key."""
+    formats = {"hour": "%Y-%m-%dT%H", "day": "%Y-%m-%d", "week": "%G-W%V-%u", "month": "%Y-%m"}
+    text = f"{window_key}-1" if _known(window) == "week" else window_key
+    start = datetime.strptime(text, formats[window]).replace(tzinfo=UTC)
+    if key(window, start) != window_key:
+        raise ValueError(f"not a {window} key: {window_key!r}")
+    return start
+
+
 def seconds_until_reset(window: str, at: datetime) -> int:
     """Whole seconds from `at` to the end of its `window`, rounded up (so at least 1): a Retry-After value."""
     _, end = bounds(window, at)

@@ -5,12 +5,14 @@ Items share one table, told apart by their keys:
     pk                              sk                        what
     quota#<number_id>               hour#2026-11-26T14        segments admitted in that window (`used`)
                                     day#2026-11-26 / week#2026-W48 / month#2026-11
+    usage#<number_id>               hour#2026-11-26T14 ...    a closed window's final count (usage history)
     company                         requests#2026-11-26T14:05 Aircall API requests made in that UTC minute
     company                         aircall                   what Aircall said: blocked until (after a 429)
     idempotency#<sha256 of the key> -                         the first request's fingerprint and answer
 
 Counters are keyed by window, so nothing has to reset them: a new window is a new item. Each carries
-`expires_at` (TTL) well after its window ends; the scheduled rollover keeps the closed windows as usage history.
+`expires_at` (TTL) days after its window ends; the scheduled rollover first copies the closed windows into the
+usage history, which does not expire.
 """
 
 from __future__ import annotations
@@ -43,6 +45,10 @@ class LedgerItem(GatewayModel):
 
 def quota_pk(number_id: str) -> str:
     return f"quota#{number_id}"
+
+
+def usage_pk(number_id: str) -> str:
+    return f"usage#{number_id}"
 
 
 def window_sk(window: str, key: str) -> str:

@@ -143,6 +143,21 @@ class MessageRecord(GatewayModel):
         }
 
 
+# Deferred messages go out in this order of purpose, then oldest first.
+PRIORITY: dict[str, int] = {"conversational": 0, "transactional": 1, "marketing": 2}
+
+
+def dispatch_rank(purpose: str | None, created_at: str, message_id: str) -> str:
+    """The sort key of a deferred message in its number's queue: priority, then age (then id, for ties)."""
+    return f"{PRIORITY.get(purpose or '', len(PRIORITY))}#{created_at}#{message_id}"
+
+
+def mark_deferred(record: MessageRecord) -> None:
+    """Put `record` in its number's dispatch queue (the sparse `deferred` and `expiring` indexes)."""
+    record.dispatch_number = record.number_id
+    record.dispatch_rank = dispatch_rank(record.purpose, record.created_at, record.id)
+
+
 def change(status: str, at: datetime, source: str, detail: str | None = None) -> StatusChange:
     return StatusChange(status=status, at=iso(at), source=source, detail=detail)  # type: ignore[no-untyped-call]
 
@@ -190,11 +205,20 @@ def advance(
     aircall_id: str | None = None,
     sent_at: datetime | None = None,
     error: dict[str, Any] | None = None,
+    only_from: tuple[str, ...] | None = None,
 ) -> bool:
     """Move a message forward to `status` in one conditional write; False when it would not be a forward move
     (a duplicate or out-of-order update), which changes nothing."""
     update = advance_update(
-        message_id, status, at=at, source=source, detail=detail, aircall_id=aircall_id, sent_at=sent_at, error=error
+        message_id,
+        status,
+        at=at,
+        source=source,
+        detail=detail,
+        aircall_id=aircall_id,
+        sent_at=sent_at,
+        error=error,
+        only_from=only_from,
     )["Update"]
     client = raw_client()
     try:
@@ -217,9 +241,11 @@ def advance_update(
     sets: dict[str, dict[str, Any]] | None = None,
     unclaimed: bool = False,
     clear_error: bool = False,
+    only_from: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
     """The forward move of `advance` as a TransactWriteItems `Update` item (DynamoDB JSON). `unclaimed`: only
-    while the message has no Aircall id yet (a reconciliation must not take a message another callback owns)."""
+    while the message has no Aircall id yet (a reconciliation must not take a message another callback owns).
+    `only_from`: only from these statuses (e.g. a deferred message expires only while still `deferred`)."""
     change_item: dict[str, Any] = {"status": {"S": status}, "at": {"S": iso(at)}, "source": {"S": source}}
     if detail:
         change_item["detail"] = {"S": detail}
@@ -246,12 +272,17 @@ def advance_update(
         names[f"#a{index}"] = name
         values[f":a{index}"] = value
         assignments.append(f"#a{index} = :a{index}")
-    allowed = predecessors(status)
+    allowed = tuple(previous for previous in predecessors(status) if only_from is None or previous in only_from)
     values |= {f":from{index}": {"S": previous} for index, previous in enumerate(allowed)}
     condition = f"attribute_exists(#id) AND #status IN ({', '.join(f':from{i}' for i in range(len(allowed)))})"
     if unclaimed:
         condition += " AND attribute_not_exists(aircall_id)"
-    removed = ([] if status == "unknown" else ["unresolved_at"]) + (["#error"] if clear_error else [])
+    # Any move leaves `deferred` (nothing moves to it), so the message leaves the dispatcher's indexes.
+    removed = (
+        ([] if status == "unknown" else ["unresolved_at"])
+        + ["dispatch_number", "dispatch_rank"]
+        + (["#error"] if clear_error else [])
+    )
     removal = f" REMOVE {', '.join(removed)}" if removed else ""
     return {
         "Update": {

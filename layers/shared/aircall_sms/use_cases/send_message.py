@@ -68,13 +68,14 @@ from ..settings import get_settings
 from ..status import from_aircall
 from ..store import contacts, ledger, messages, numbers, usage
 from ..store.base import raw_client
-from ..timeutil import iso, utcnow
+from ..timeutil import iso, parse_time, utcnow
 
 MAX_TEXT_CHARACTERS = 1600
 MAX_MEDIA = 10
 MAX_METADATA_BYTES = 4096
 MAX_NOT_AFTER = timedelta(days=31)
 NUMBER_ATTEMPTS = 3
+UNREACHABLE_PAUSE = timedelta(minutes=1)
 
 IDEMPOTENCY = Guard("idempotency")
 NUMBER_CHANGED = Guard("number_changed")
@@ -105,6 +106,7 @@ class PreparedSend:
     not_after: datetime
     idempotency_key: str | None = None
     confirms_opt_out: bool = False
+    from_queue: bool = False  # a deferred message sent by the dispatcher (nobody waits for the answer)
 
     @property
     def segments(self) -> int:
@@ -324,12 +326,25 @@ def _send(prepared: PreparedSend, now: datetime) -> SendOutcome:
         raise static
     record = _new_record(prepared, now, status="unknown", note="accepted; calling Aircall")
     window_list = _windows(prepared, now)
-    record.reservation = {window.name: window.key for window in window_list} | {"minute": quota.minute_key(now)}
+    record.reservation = _reservation(window_list, now)
     plan = Plan()
     _add_checks(plan, prepared, now)
     if prepared.key_digest is not None:
         plan.add(_idempotency_put(prepared, record.id, now, answer=None), IDEMPOTENCY)
     plan.add(put_new(get_settings().messages_table, record.serialize(), "id"), MESSAGE_EXISTS)
+    _add_charges(plan, prepared, window_list, now)
+    refusals = transact(plan)
+    if refusals:
+        return _refused(prepared, refusals, window_list, now)
+    return _call_aircall(prepared, record, window_list)
+
+
+def _reservation(window_list: list[quota.Window], now: datetime) -> dict[str, str]:
+    return {window.name: window.key for window in window_list} | {"minute": quota.minute_key(now)}
+
+
+def _add_charges(plan: Plan, prepared: PreparedSend, window_list: list[quota.Window], now: datetime) -> None:
+    """The send's segments in every window of the number, and one request of the company's Aircall budget."""
     for window in window_list:
         plan.add(
             counter_update(
@@ -342,10 +357,6 @@ def _send(prepared: PreparedSend, now: datetime) -> SendOutcome:
             Guard("quota", {"window": window}),
         )
     budget.add_charge(plan, now)
-    refusals = transact(plan)
-    if refusals:
-        return _refused(prepared, refusals, window_list, now)
-    return _call_aircall(prepared, record, window_list)
 
 
 def _add_checks(plan: Plan, prepared: PreparedSend, now: datetime) -> None:
@@ -484,6 +495,7 @@ def _defer(prepared: PreparedSend, not_before: datetime, now: datetime) -> SendO
     """Store the message as `deferred` until `not_before`; the scheduled dispatcher sends it (issue: quota reset)."""
     record = _new_record(prepared, now, status="deferred", note="a quota window is full")
     record.not_before = iso(not_before)
+    messages.mark_deferred(record)
     body = {"message": record.to_api()}
     plan = Plan()
     _add_checks(plan, prepared, now)
@@ -570,20 +582,16 @@ def _failed(
                 Guard("release"),
             )
     retryable = isinstance(failure, AircallRateLimited | AircallUnreachable)
-    deferred = isinstance(failure, AircallRateLimited) and prepared.request.on_limit == "defer"
-    if deferred:
-        assert isinstance(failure, AircallRateLimited)
-        not_before = max(failure.reset_at, now)
-        if not_before > prepared.not_after:
-            deferred = False
+    # Nothing was sent: a message that may wait goes back to the queue (the dispatcher's too when Aircall is
+    # unreachable, since nobody else would retry it).
+    not_before, why = _requeue_at(prepared, failure, now)
+    deferred = not_before is not None and prepared.request.on_limit == "defer" and not_before <= prepared.not_after
     error_body = error.to_body()["error"]
     if deferred:
-        plan.add(_back_to_deferred(record.id, not_before, now), Guard("message"))
+        assert not_before is not None
+        plan.add(_back_to_deferred(record, not_before, now, why), Guard("message"))
         record.status, record.not_before, record.updated_at = "deferred", iso(not_before), iso(now)
-        record.status_history = [
-            *record.status_history,
-            messages.change("deferred", now, "gateway", "Aircall's request budget is spent"),
-        ]
+        record.status_history = [*record.status_history, messages.change("deferred", now, "gateway", why)]
         answer: tuple[int, dict[str, Any]] | None = (202, {"message": record.to_api()})
     elif isinstance(failure, AircallOutcomeUnknown):
         plan.add(_set_error(record.id, error_body), Guard("message"))
@@ -612,6 +620,15 @@ def _failed(
         assert answer is not None
         return SendOutcome(*answer)
     raise error
+
+
+def _requeue_at(prepared: PreparedSend, failure: AircallFailure, now: datetime) -> tuple[datetime | None, str]:
+    """When a message Aircall did not take may be tried again, and why it waits (None: it may not)."""
+    if isinstance(failure, AircallRateLimited):
+        return max(failure.reset_at, now), "Aircall's request budget is spent"
+    if isinstance(failure, AircallUnreachable) and prepared.from_queue:
+        return now + UNREACHABLE_PAUSE, "Aircall is unreachable"
+    return None, ""
 
 
 # ------------------------------------------------------------------------------------------------ idempotency
@@ -779,23 +796,17 @@ def _record_late(message_id: str, aircall_id: str, at: datetime) -> None:
     )
 
 
-def _back_to_deferred(message_id: str, not_before: datetime, now: datetime) -> dict[str, Any]:
-    """Aircall answered 429 before taking the message: it waits for the budget instead (`unknown` -> `deferred`,
-    the one backward move, allowed only while no Aircall id is known)."""
-    change = {
-        "M": {
-            "status": text("deferred"),
-            "at": text(iso(now)),
-            "source": text("gateway"),
-            "detail": text("Aircall's request budget is spent"),
-        }
-    }
+def _back_to_deferred(record: messages.MessageRecord, not_before: datetime, now: datetime, why: str) -> dict[str, Any]:
+    """Aircall did not take the message and nothing was sent: it waits instead (`unknown` -> `deferred`, the one
+    backward move, allowed only while no Aircall id is known), back in its number's dispatch queue."""
+    change = {"M": {"status": text("deferred"), "at": text(iso(now)), "source": text("gateway"), "detail": text(why)}}
     return {
         "Update": {
             "TableName": get_settings().messages_table,
-            "Key": {"id": text(message_id)},
+            "Key": {"id": text(record.id)},
             "UpdateExpression": "SET #status = :deferred, not_before = :not_before, updated_at = :now, "
-            "status_history = list_append(status_history, :change) REMOVE unresolved_at",
+            "status_history = list_append(status_history, :change), dispatch_number = :number, "
+            "dispatch_rank = :rank REMOVE unresolved_at",
             "ConditionExpression": "#status = :unknown AND attribute_not_exists(aircall_id)",
             "ExpressionAttributeNames": {"#status": "status"},
             "ExpressionAttributeValues": {
@@ -804,6 +815,8 @@ def _back_to_deferred(message_id: str, not_before: datetime, now: datetime) -> d
                 ":not_before": text(iso(not_before)),
                 ":now": text(iso(now)),
                 ":change": {"L": [change]},
+                ":number": text(record.number_id),
+                ":rank": text(messages.dispatch_rank(record.purpose, record.created_at, record.id)),
             },
         }
     }
@@ -823,3 +836,153 @@ def _set_error(message_id: str, error: dict[str, Any]) -> dict[str, Any]:
 
 def _window_key(number_id: str, window: quota.Window) -> dict[str, Any]:
     return {"pk": text(ledger.quota_pk(number_id)), "sk": text(ledger.window_sk(window.name, window.key))}
+
+
+# ------------------------------------------------------------------------------------------------ dispatching
+CLAIM = Guard("claim")
+
+
+@dataclass(frozen=True, slots=True)
+class Dispatched:
+    """What became of one deferred message the dispatcher tried.
+
+    `outcome`: "sent" (Aircall took it, or its outcome is unknown and the callbacks will tell), "failed" (Aircall
+    refused it), "rejected" (a rule refuses it now: an opt-out since, the number removed...), "requeued" (nothing
+    was sent: back in the queue), "taken" (not deferred any more: another run has it, or it expired), "retry" (the
+    number changed under the cache: try again), "window_full" (one of the number's windows, until `retry_at`,
+    None: the message can never fit), "budget" (the company's Aircall budget, until `retry_at`)."""
+
+    outcome: str
+    retry_at: datetime | None = None
+
+
+def dispatch_deferred(record: messages.MessageRecord, now: datetime) -> Dispatched:
+    """Send one deferred message, with every rule and limit checked again now; the claim (`deferred` ->
+    `unknown`) is in the same transaction as the reservation, so two overlapping runs never both send it."""
+    number = numbers.cached(record.number_id, get_settings().number_cache_seconds)
+    if number is None:
+        return _reject_deferred(record, NumberNotConfigured("The sender number is no longer configured."), now)
+    prepared = _prepared_from_record(record, number)
+    static = _static_refusal(prepared)
+    if static is not None:
+        return _reject_deferred(record, static, now)
+    window_list = _windows(prepared, now)
+    reservation = _reservation(window_list, now)
+    plan = Plan()
+    plan.add(_claim(record.id, reservation, now), CLAIM)
+    _add_checks(plan, prepared, now)
+    _add_charges(plan, prepared, window_list, now)
+    refusals = transact(plan)
+    if refusals:
+        return _dispatch_refused(record, prepared, refusals, window_list, now)
+    record.status, record.updated_at, record.reservation = "unknown", iso(now), reservation
+    record.status_history = [*record.status_history, messages.change("unknown", now, "dispatcher", "calling Aircall")]
+    record.dispatch_number = record.dispatch_rank = None
+    try:
+        outcome = _call_aircall(prepared, record, window_list)
+    except GatewayError:
+        return Dispatched("failed")  # recorded on the message by `_failed`
+    return Dispatched("sent" if outcome.status_code == 201 else "requeued")
+
+
+def _dispatch_refused(
+    record: messages.MessageRecord,
+    prepared: PreparedSend,
+    refusals: list[Refusal],
+    window_list: list[quota.Window],
+    now: datetime,
+) -> Dispatched:
+    by_kind = {refusal.guard.kind: refusal for refusal in refusals}
+    if "claim" in by_kind:
+        return Dispatched("taken")
+    if "number_changed" in by_kind:
+        numbers.forget(record.number_id)
+        return Dispatched("retry")
+    rule = _rule_refusal(by_kind)
+    if rule is not None:
+        return _reject_deferred(record, rule, now)
+    full = [refusal for refusal in refusals if refusal.guard.kind == "quota"]
+    budget_reopens = budget.retry_at(refusals, now)
+    if full:
+        error, reopens = _limit_error(prepared, full, budget_reopens, window_list, now)
+        if reopens is None:  # larger than a whole window (the limits were lowered since it was deferred)
+            return _reject_deferred(record, error, now)
+        return Dispatched("window_full", reopens)
+    if budget_reopens is not None:
+        return Dispatched("budget", budget_reopens)
+    logger.error("dispatch refused for no known reason", extra={"kinds": sorted(by_kind)})
+    return Dispatched("retry")
+
+
+def _prepared_from_record(record: messages.MessageRecord, number: numbers.NumberRecord) -> PreparedSend:
+    """The deferred message as the send request it came from (validated when it was accepted)."""
+    request = SendRequest.model_construct(
+        sender=record.number_id,
+        to=record.recipient,
+        text=record.text,
+        media_urls=list(record.media_urls or []),
+        purpose=record.purpose or "conversational",
+        on_limit="defer",
+        not_after=parse_time(record.not_after),
+        metadata=record.metadata,
+        dry_run=False,
+        human_author=record.human_author,
+    )
+    return PreparedSend(
+        request=request,
+        number=number,
+        sender=phone.PhoneNumber(e164=number.e164, region=number.region, kind=number.kind, country_code=0),
+        recipient=phone.parse(record.recipient),
+        text=record.text,
+        segmentation=segments.count(record.text or ""),
+        not_after=parse_time(record.not_after) or utcnow(),
+        from_queue=True,
+    )
+
+
+def _claim(message_id: str, reservation: dict[str, str], now: datetime) -> dict[str, Any]:
+    """`deferred` -> `unknown` (about to call Aircall), out of the dispatch queue, only while still deferred."""
+    change = {
+        "M": {
+            "status": text("unknown"),
+            "at": text(iso(now)),
+            "source": text("dispatcher"),
+            "detail": text("calling Aircall"),
+        }
+    }
+    return {
+        "Update": {
+            "TableName": get_settings().messages_table,
+            "Key": {"id": text(message_id)},
+            "UpdateExpression": "SET #status = :unknown, updated_at = :now, unresolved_at = :now, "
+            "reservation = :reservation, status_history = list_append(status_history, :change) "
+            "REMOVE dispatch_number, dispatch_rank",
+            "ConditionExpression": "#status = :deferred",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {
+                ":unknown": text("unknown"),
+                ":deferred": text("deferred"),
+                ":now": text(iso(now)),
+                ":reservation": text(json.dumps(reservation)),
+                ":change": {"L": [change]},
+            },
+        }
+    }
+
+
+def _reject_deferred(record: messages.MessageRecord, error: GatewayError, now: datetime) -> Dispatched:
+    """A rule refuses the deferred message now: it ends `rejected` with the reason (nothing was reserved)."""
+    moved = messages.advance(
+        record.id,
+        "rejected",
+        at=now,
+        source="dispatcher",
+        detail=error.code,
+        error=error.to_body()["error"],
+        only_from=("deferred",),
+    )
+    if not moved:
+        return Dispatched("taken")
+    metrics.add_metric(name="MessagesRejected", unit="Count", value=1)
+    logger.info("deferred message refused", extra={"message_id": record.id, "code": error.code})
+    return Dispatched("rejected")

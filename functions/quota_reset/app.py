@@ -1,0 +1,31 @@
+"""The scheduled work on quotas (EventBridge): every minute, the deferred messages (sent as their number's windows
+and the company's Aircall budget allow, or expired); every hour, the rollover of closed windows into the usage
+history. A failed run is retried by Lambda, then its event lands in QuotaResetDeadLetterQueue (alarmed)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from aircall_sms.observability import logger, metrics, tracer
+from aircall_sms.timeutil import utcnow
+from aircall_sms.use_cases import dispatch, rollover
+
+# Stop sending this long before Lambda's timeout: the last Aircall call and its record must fit.
+SAFETY_MARGIN = timedelta(seconds=15)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    task = event.get("task")
+    if task == "dispatch":
+        now = utcnow()
+        remaining = timedelta(milliseconds=context.get_remaining_time_in_millis()) - SAFETY_MARGIN
+        return dispatch.run(until=now + min(dispatch.RUN_LENGTH, remaining)).to_dict()
+    if task == "rollover":
+        return rollover.roll_over()
+    raise ValueError(f"unknown task {task!r}: the schedule's input names 'dispatch' or 'rollover'")

@@ -1,0 +1,258 @@
+"""The dispatcher: sends the deferred messages as soon as their number's windows and the company's Aircall
+request budget allow, and expires the ones whose `not_after` has passed.
+
+EventBridge runs it every minute (its finest schedule), and each run works for almost a minute, so the queue is
+always being served. Within a run:
+
+- **Order.** Every configured number's queue (the sparse `deferred` index, read page by page) is merged into
+  one order: conversational before transactional before marketing, then oldest first. A number whose window is
+  full is set aside for the rest of the run (its queue keeps its order); the others go on.
+- **Pace.** The company budget is a count per UTC minute shared with live sends (and every other caller of
+  Aircall). The dispatcher spreads what is left of the current minute's budget evenly over what is left of the
+  minute, so it reaches the last request of each minute without a burst at its start (Aircall does not say
+  whether its own window is fixed or rolling). A live send that takes a request shows up as a refused charge:
+  the dispatcher then waits for the next minute.
+- **Safety.** Each message is claimed (`deferred` -> `unknown`) in the same transaction that checks every rule
+  again and charges the windows and the budget, so overlapping runs (a late run, a retried one) can never send
+  a message twice or pass a limit; the loser of a claim just moves on.
+- **Aircall says no.** A 429 (or "no request left") blocks every caller until Aircall's reset, and the message
+  goes back to the queue; so does a message Aircall could not be reached for. Nothing sent is ever retried.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from .. import quota
+from ..observability import logger, metrics
+from ..reservation import used_of
+from ..settings import get_settings
+from ..store import ledger, messages, numbers, usage
+from ..timeutil import iso, parse_time, utcnow
+from .send_message import dispatch_deferred
+
+RUN_LENGTH = timedelta(seconds=58)  # the next run starts a minute after this one
+QUEUE_PAGE = 50
+ATTEMPTS_PER_MESSAGE = 3
+
+
+@dataclass(slots=True)
+class RunReport:
+    """What one run did; `held` are the numbers set aside because a window was full."""
+
+    outcomes: dict[str, int] = field(default_factory=dict)
+    expired: int = 0
+    held: list[str] = field(default_factory=list)
+    stopped: str = "empty"
+    usage_max_percent: float = 0.0
+
+    def count(self, outcome: str) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "outcomes": dict(sorted(self.outcomes.items())),
+            "expired": self.expired,
+            "held": self.held,
+            "stopped": self.stopped,
+            "usage_max_percent": self.usage_max_percent,
+        }
+
+
+def run(*, until: datetime | None = None, sleep: Callable[[float], None] = time.sleep) -> RunReport:
+    """One dispatcher run: expire, then send until `until` (default: a minute's run) or the queue is done.
+    `sleep` waits on the gateway's clock (simulations pass one that moves it)."""
+    started = utcnow()
+    deadline = until or started + RUN_LENGTH
+    configured = numbers.list_all()
+    report = RunReport(expired=expire(configured, started))
+    queue = _Queue([number.number_id for number in configured])
+    pacer = _Pacer(sleep)
+    retries = 0
+    while (record := queue.peek()) is not None:
+        now = pacer.wait_for_slot(deadline)
+        if now is None:
+            report.stopped = "deadline"
+            break
+        if (parse_time(record.not_after) or now) <= now:
+            report.expired += _expire_one(record.id, now)
+            queue.pop()
+            continue
+        result = dispatch_deferred(record, now)
+        if result.outcome == "budget":  # a live send took the rest of the minute, or Aircall said stop
+            if not pacer.wait_until(result.retry_at, deadline):
+                report.stopped = "budget"
+                break
+            continue
+        if result.outcome == "retry" and retries + 1 < ATTEMPTS_PER_MESSAGE:
+            retries += 1
+            continue
+        retries = 0
+        report.count(result.outcome)
+        if result.outcome == "window_full":
+            queue.hold(record.number_id)
+            report.held.append(record.number_id)
+            continue
+        queue.pop()
+        if result.outcome in ("sent", "failed", "requeued"):
+            pacer.spent()
+        if result.outcome == "requeued":  # Aircall said no or could not be reached: the next run tries again
+            report.stopped = "aircall"
+            break
+    report.usage_max_percent = record_usage(configured, utcnow())
+    _publish(report)
+    return report
+
+
+# ------------------------------------------------------------------------------------------------ queue
+class _Queue:
+    """The heads of every number's queue, merged by rank (priority, then age); each queue is read lazily."""
+
+    def __init__(self, number_ids: list[str]) -> None:
+        self._pages: dict[str, Iterator[messages.MessageRecord]] = {}
+        self._heap: list[tuple[str, str]] = []
+        self._heads: dict[str, messages.MessageRecord] = {}
+        for number_id in number_ids:
+            self._pages[number_id] = iter(
+                messages.MessageRecord.deferred.query(number_id, page_size=QUEUE_PAGE, consistent_read=False)
+            )
+            self._advance(number_id)
+
+    def _advance(self, number_id: str) -> None:
+        record = next(self._pages[number_id], None)
+        if record is None:
+            self._heads.pop(number_id, None)
+            return
+        self._heads[number_id] = record
+        heapq.heappush(self._heap, (record.dispatch_rank or "", number_id))
+
+    def peek(self) -> messages.MessageRecord | None:
+        while self._heap:
+            rank, number_id = self._heap[0]
+            head = self._heads.get(number_id)
+            if head is not None and head.dispatch_rank == rank:
+                return head
+            heapq.heappop(self._heap)  # a held number's stale entry
+        return None
+
+    def pop(self) -> None:
+        _, number_id = heapq.heappop(self._heap)
+        self._advance(number_id)
+
+    def hold(self, number_id: str) -> None:
+        """Set the number aside for the rest of the run (a window is full)."""
+        self._heads.pop(number_id, None)
+
+
+# ------------------------------------------------------------------------------------------------ pace
+class _Pacer:
+    """Spreads the company budget left in the current UTC minute evenly over the seconds left in it."""
+
+    def __init__(self, sleep: Callable[[float], None]) -> None:
+        self._sleep = sleep
+        self._minute: str | None = None
+        self._left = 0
+        self._next = utcnow()
+
+    def wait_for_slot(self, deadline: datetime) -> datetime | None:
+        """Wait for the next send slot; the time then, or None when the run ends first."""
+        while True:
+            if not self.wait_until(self._next, deadline):
+                return None
+            now = utcnow()
+            minute = quota.minute_key(now)
+            if minute != self._minute:  # a new minute (or the run's first): its budget, and the first slot in it
+                self._minute, self._left = minute, _budget_left(now)
+                self._next = self._slot(now)
+                continue
+            if self._left > 0:
+                return now
+            self._next = quota.minute_end(now)
+
+    def spent(self) -> None:
+        """One request of the budget was used."""
+        self._left -= 1
+        self._next = self._slot(utcnow())
+
+    def _slot(self, now: datetime) -> datetime:
+        """The `left` requests are spread evenly over the rest of the minute, an equal share from either end: the
+        last one is not next to the next minute's first, even when another run sends that one."""
+        if self._left <= 0:
+            return quota.minute_end(now)
+        seconds_left = (quota.minute_end(now) - now).total_seconds()
+        return now + timedelta(seconds=seconds_left / (self._left + 1))
+
+    def wait_until(self, moment: datetime | None, deadline: datetime) -> bool:
+        """Sleep until `moment` unless the run ends first (then False)."""
+        if moment is None or moment >= deadline:
+            return False
+        now = utcnow()
+        if moment > now:
+            self._sleep((moment - now).total_seconds())
+        return True
+
+
+def _budget_left(now: datetime) -> int:
+    """Requests left in this minute's company budget (one read of its counter)."""
+    settings = get_settings()
+    key = {"pk": {"S": ledger.COMPANY}, "sk": {"S": ledger.requests_sk(quota.minute_key(now))}}
+    found = usage.batch_read({settings.ledger_table: [key]})
+    return settings.aircall_requests_per_minute - sum(used_of(item) for item in found.values())
+
+
+# ------------------------------------------------------------------------------------------------ expiry
+def expire(configured: list[numbers.NumberRecord], now: datetime) -> int:
+    """Every deferred message whose `not_after` has passed becomes `expired` (the sparse `expiring` index)."""
+    expired = 0
+    for number in configured:
+        keys = messages.MessageRecord.expiring.query(
+            number.number_id, messages.MessageRecord.not_after < iso(now), consistent_read=False
+        )
+        expired += sum(_expire_one(key.id, now) for key in keys)
+    return expired
+
+
+def _expire_one(message_id: str, now: datetime) -> int:
+    error = {"code": "expired", "message": "The message could not be sent before its not_after."}
+    moved = messages.advance(
+        message_id,
+        "expired",
+        at=now,
+        source="dispatcher",
+        detail="not_after passed",
+        error=error,
+        only_from=("deferred",),
+    )
+    if moved:
+        logger.info("deferred message expired", extra={"message_id": message_id})
+    return int(moved)
+
+
+# ------------------------------------------------------------------------------------------------ usage
+def record_usage(configured: list[numbers.NumberRecord], now: datetime) -> float:
+    """The highest share (%) of a current window any number has used; the numbers past the alert share are
+    logged. The `WindowUsageMaxPercent` metric feeds the template's usage alarm."""
+    alert = get_settings().usage_alert_percent
+    highest = 0.0
+    for number, window, used in usage.current_usage(configured, now):
+        share = 100.0 * used / window.limit if window.limit else 100.0
+        highest = max(highest, share)
+        if share >= alert:
+            logger.warning(
+                "a number is past the usage alert share of a window",
+                extra={"number_id": number.number_id, "window": window.name, "used": used, "limit": window.limit},
+            )
+    return round(highest, 1)
+
+
+def _publish(report: RunReport) -> None:
+    metrics.add_metric(name="WindowUsageMaxPercent", unit="Percent", value=report.usage_max_percent)
+    metrics.add_metric(name="DeferredExpired", unit="Count", value=report.expired)
+    for outcome, name in (("sent", "DeferredSent"), ("failed", "DeferredFailed"), ("rejected", "DeferredRejected")):
+        metrics.add_metric(name=name, unit="Count", value=report.outcomes.get(outcome, 0))
+    logger.info("dispatch run", extra=report.to_dict())
