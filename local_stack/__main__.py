@@ -25,7 +25,8 @@ def main() -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
 
-    stack = LocalStack(log_requests=True)
+    # Schedules run here (deferred messages go out, the rollover runs); the test suites start stacks without.
+    stack = LocalStack(log_requests=True, run_schedules=True)
     try:
         stack.start()
     except Exception as error:
@@ -57,6 +58,7 @@ def _print_banner(stack: LocalStack) -> None:
         f"  DynamoDB (moto)  {stack.dynamodb_url}   tables: {', '.join(stack.tables.values()) or 'none'}",
         f"  Event buses      {', '.join(buses) or 'none'}   (published events: GET {stack.api_url}/_local/events)",
         f"  Stream pollers   {', '.join(pollers) or 'none'}",
+        f"  Schedules        {', '.join(stack.schedules.names) if stack.schedules else 'none'}",
         "  Routes:",
         *(
             f"    {route.method:<6} {route.path:<28} -> {route.function_id}"

@@ -3,8 +3,9 @@
 In order: the DynamoDB emulator (moto's server, also Secrets Manager, EventBridge, SQS, SNS, CloudWatch),
 the template's tables (with their streams), the Aircall credentials secret, the Aircall sandbox, the HTTP front
 calling the handlers in-process, the template's event buses with a capture of what is published on them
-(`published_events()`, `GET /_local/events`), and one stream poller per `Type: DynamoDB` function event, calling
-the function in-process as Lambda's event source mapping would (`drain_streams()` waits for them). `stop()`
+(`published_events()`, `GET /_local/events`), one stream poller per `Type: DynamoDB` function event, calling
+the function in-process as Lambda's event source mapping would (`drain_streams()` waits for them), and, with
+`run_schedules=True` (as `make local` does), the `Type: Schedule` events (`local_stack.schedules`). `stop()`
 tears it down in reverse order, also when starting failed half-way.
 
 Settings (arguments win over the environment):
@@ -30,6 +31,7 @@ from botocore.exceptions import ClientError
 from local_stack.dynamodb import DUMMY_CREDENTIALS, DynamoDBEmulator, client, create_tables
 from local_stack.event_bus import PublishedEvents
 from local_stack.front import DEFAULT_API_KEY, DEFAULT_TEMPLATE, Front, FrontServer, add_layers_to_sys_path
+from local_stack.schedules import Schedules
 from local_stack.streams import POLL_INTERVAL, StreamPollers
 from local_stack.template import (
     Template,
@@ -37,6 +39,7 @@ from local_stack.template import (
     functions,
     load_template,
     parameter_value,
+    schedule_sources,
     stream_sources,
     table_specs,
 )
@@ -81,6 +84,7 @@ class LocalStack:
         log_requests: bool = False,
         environ: Mapping[str, str] | None = None,
         stream_poll_interval: float = POLL_INTERVAL,
+        run_schedules: bool = False,
     ) -> None:
         settings = os.environ if environ is None else environ
         self.template: Template = load_template(template_path)
@@ -99,12 +103,14 @@ class LocalStack:
         self._host = host
         self._log_requests = log_requests
         self._stream_poll_interval = stream_poll_interval
+        self._run_schedules = run_schedules
         self.dynamodb: DynamoDBEmulator | None = None
         self.sandbox: SandboxServer | None = None
         self.front: Front | None = None
         self.front_server: FrontServer | None = None
         self.events: PublishedEvents | None = None
         self.streams: StreamPollers | None = None
+        self.schedules: Schedules | None = None
         self.tables: dict[str, str] = {}
         self.secret_name: str | None = None
         self.parameter_overrides: dict[str, str] = {}
@@ -175,14 +181,19 @@ class LocalStack:
             poll_interval=self._stream_poll_interval,
         ).start()
         self.front_server.front = self.front
+        if self._run_schedules:
+            self.schedules = Schedules(schedule_sources(self.template, self.parameter_overrides), self.front.invoke)
+            self.schedules.start()
 
     def stop(self) -> None:
         """Stop everything that runs, in reverse order; the first error (if any) is raised at the end."""
         errors: list[BaseException] = []
         front_server, front, sandbox, dynamodb = self.front_server, self.front, self.sandbox, self.dynamodb
-        streams = self.streams
+        streams, schedules = self.streams, self.schedules
         self.front_server = self.front = self.sandbox = self.dynamodb = self.streams = self.events = None
+        self.schedules = None
         for stop in (
+            schedules.stop if schedules else None,
             streams.stop if streams else None,
             front_server.stop if front_server else None,
             front.close if front else None,

@@ -21,6 +21,7 @@ Intrinsic functions are resolved to deterministic local values (see `Resolver`):
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -700,6 +701,50 @@ def stream_sources(
                     report_batch_item_failures="ReportBatchItemFailures"
                     in (properties.get("FunctionResponseTypes") or []),
                     enabled=_truthy(properties.get("Enabled", True)),
+                )
+            )
+    return sources
+
+
+@dataclass(frozen=True)
+class ScheduleSource:
+    """One `Type: Schedule` event of a function: its expression (`rate(...)` or `cron(...)`) and the event it
+    sends (`Input`, parsed; the EventBridge "Scheduled Event" envelope when there is none)."""
+
+    function_id: str
+    event_id: str
+    expression: str
+    event: Any
+    enabled: bool
+
+
+def schedule_sources(
+    template: TemplateSource, parameter_overrides: Mapping[str, str] | None = None
+) -> list[ScheduleSource]:
+    """Every `Type: Schedule` event of every function, in template order."""
+    template = _as_template(template)
+    resolver = Resolver(template, parameter_overrides)
+    sources: list[ScheduleSource] = []
+    for function_id, resource in template.resources_of_type(FUNCTION_TYPE).items():
+        for event_id, event in ((resource.get("Properties") or {}).get("Events") or {}).items():
+            if not isinstance(event, dict) or event.get("Type") != "Schedule":
+                continue
+            properties = resolver.resolve(event.get("Properties") or {})
+            raw_input = properties.get("Input")
+            enabled = _truthy(properties.get("Enabled", True)) and properties.get("State", "ENABLED") == "ENABLED"
+            try:
+                payload = json.loads(raw_input) if isinstance(raw_input, str) else None
+            except json.JSONDecodeError as error:
+                raise TemplateError(f"{function_id}.{event_id}: Input is not JSON ({error})") from None
+            sources.append(
+                ScheduleSource(
+                    function_id=function_id,
+                    event_id=event_id,
+                    expression=str(properties.get("Schedule", "")),
+                    event=payload
+                    if payload is not None
+                    else {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}},
+                    enabled=enabled,
                 )
             )
     return sources

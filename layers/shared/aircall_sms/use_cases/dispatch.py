@@ -34,11 +34,12 @@ from ..reservation import used_of
 from ..settings import get_settings
 from ..store import ledger, messages, numbers, usage
 from ..timeutil import iso, parse_time, utcnow
-from .send_message import dispatch_deferred
+from .send_message import Dispatched, dispatch_deferred
 
 RUN_LENGTH = timedelta(seconds=58)  # the next run starts a minute after this one
 QUEUE_PAGE = 50
 ATTEMPTS_PER_MESSAGE = 3
+FAILURES_PER_RUN = 3
 
 
 @dataclass(slots=True)
@@ -73,7 +74,7 @@ def run(*, until: datetime | None = None, sleep: Callable[[float], None] = time.
     report = RunReport(expired=expire(configured, started))
     queue = _Queue([number.number_id for number in configured])
     pacer = _Pacer(sleep)
-    retries = 0
+    retries = failures = 0
     while (record := queue.peek()) is not None:
         now = pacer.wait_for_slot(deadline)
         if now is None:
@@ -83,7 +84,16 @@ def run(*, until: datetime | None = None, sleep: Callable[[float], None] = time.
             report.expired += _expire_one(record.id, now)
             queue.pop()
             continue
-        result = dispatch_deferred(record, now)
+        try:
+            result = dispatch_deferred(record, now)
+        except Exception:
+            # One message that cannot be handled must not hold the queue; a run that fails on every message
+            # (DynamoDB unreachable...) fails, so Lambda retries it and the dead-letter alarm tells.
+            failures += 1
+            logger.exception("dispatching a deferred message failed", extra={"message_id": record.id})
+            if failures >= FAILURES_PER_RUN:
+                raise
+            result = Dispatched("error")
         if result.outcome == "budget":  # a live send took the rest of the minute, or Aircall said stop
             if not pacer.wait_until(result.retry_at, deadline):
                 report.stopped = "budget"
