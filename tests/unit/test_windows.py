@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aircall_sms.windows import WINDOWS, bounds, key, seconds_until_reset
+from aircall_sms.windows import WINDOWS, bounds, key, seconds_until_reset, start_of
 
 PARIS_WINTER = timezone(timedelta(hours=1))
 NEW_YORK_WINTER = timezone(timedelta(hours=-5))
@@ -226,3 +226,29 @@ def test_an_unknown_window_is_refused(function, window):
 def test_something_else_than_a_datetime_is_a_type_error(function, at):
     with pytest.raises(TypeError):
         function("day", at)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(WINDOWS),
+    st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)),
+)
+def test_start_of_reads_a_key_back_into_its_window_start(window, at):
+    assert start_of(window, key(window, at)) == bounds(window, at)[0]
+
+
+@pytest.mark.parametrize(
+    ("window", "window_key"),
+    [
+        ("hour", "2026-11-26T1"),
+        ("hour", "2026-11-26"),
+        ("day", "2026-11-26T14"),
+        ("week", "2026-W54"),
+        ("month", "2026-13"),
+        ("month", "26-11"),
+        ("day", ""),
+    ],
+)
+def test_start_of_refuses_a_key_that_is_not_one_of_the_window(window, window_key):
+    with pytest.raises(ValueError, match=f"not a {window} key"):
+        start_of(window, window_key)

@@ -59,8 +59,11 @@ def start_of(window: str, window_key: str) -> datetime:
     """The start of the window named `window_key` (the inverse of `key`); ValueError for a malformed key."""
     formats = {"hour": "%Y-%m-%dT%H", "day": "%Y-%m-%d", "week": "%G-W%V-%u", "month": "%Y-%m"}
     text = f"{window_key}-1" if _known(window) == "week" else window_key
-    start = datetime.strptime(text, formats[window]).replace(tzinfo=UTC)
-    if key(window, start) != window_key:
+    try:
+        start = datetime.strptime(text, formats[window]).replace(tzinfo=UTC)
+    except ValueError:
+        start = None
+    if start is None or key(window, start) != window_key:
         raise ValueError(f"not a {window} key: {window_key!r}")
     return start
 
