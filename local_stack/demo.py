@@ -1,5 +1,6 @@
 """`make demo`: start the local stack, configure a number, send a message, follow its callbacks, read the
-archive, receive a reply, read what was published on the event bus, stop. Prints what happened; exits 0 when
+archive, receive a reply, defer a message past a full window and let the dispatcher send it, read what was
+published on the event bus, stop. Prints what happened; exits 0 when
 every step did what it should."""
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ from typing import Any
 import httpx
 
 from aircall_sandbox import SandboxConfig
+from local_stack.clock import SimulatedClock
 from local_stack.stack import LocalStack
 
 FR_MOBILE = 100004
 CONTACT = "+33612345679"
+FR_FIXED = 100005
+FR_FIXED_CONTACT = "+33145678901"
 FORGED_TOKEN = "forged"  # noqa: S105 - wrong on purpose: the demo shows it refused # nosec B105
 
 
@@ -37,7 +41,9 @@ def main() -> int:
         api = httpx.Client(base_url=stack.api_url, headers={"x-api-key": stack.api_key}, timeout=15)
         aircall = httpx.Client(base_url=stack.aircall_url, timeout=15)
         try:
-            run(api, aircall)
+            sent_id = run(api, aircall)
+            deferral(api, stack)
+            events(api, sent_id)
         except (DemoFailed, httpx.HTTPError) as failure:
             print(f"\nDEMO FAILED: {failure}", file=sys.stderr)
             return 1
@@ -48,7 +54,8 @@ def main() -> int:
     return 0
 
 
-def run(api: httpx.Client, aircall: httpx.Client) -> None:
+def run(api: httpx.Client, aircall: httpx.Client) -> str:
+    """Steps 1-10; the id of the message sent in step 4."""
     step("1. GET /health")
     expect(api.get("/health"), 200)
 
@@ -133,7 +140,31 @@ def run(api: httpx.Client, aircall: httpx.Client) -> None:
     expect(forged, 401)
     show(forged.json())
 
-    step("11. GET /_local/events: what your systems received on the gateway's event bus (source aircall-sms)")
+    return str(sent["id"])
+
+
+def deferral(api: httpx.Client, stack: LocalStack) -> None:
+    """A full window defers a message; an hour later (a simulated hour, on the gateway's and the sandbox's
+    clocks) the dispatcher sends it."""
+    step(f"11. A full window: PUT /numbers/{FR_FIXED} with an hourly limit of 1, one send, then on_limit: defer")
+    expect(api.put(f"/numbers/{FR_FIXED}", json={"mode": "proxy", "limits": {"hour": 1}}), 201, 200)
+    body = {"from": FR_FIXED, "to": FR_FIXED_CONTACT, "purpose": "transactional"}
+    expect(api.post("/messages", json=body | {"text": "Votre commande est prête."}), 201)
+    deferred = expect(api.post("/messages", json=body | {"text": "Elle part demain.", "on_limit": "defer"}), 202)
+    show({key: deferred["message"][key] for key in ("id", "status", "not_before", "not_after")})
+    print("   An hour passes (simulated); the QuotaResetFunction's dispatch run starts:")
+    with SimulatedClock(stack.aircall_url) as clock:
+        clock.advance(3600)
+        report = stack.invoke("QuotaResetFunction", {"task": "dispatch"})
+        show(report)
+        message = expect(api.get(f"/messages/{deferred['message']['id']}"), 200)["message"]
+    show({"status": message["status"], "history": [change["status"] for change in message["status_history"]]})
+    if message["status"] != "queued":
+        raise DemoFailed(f"the deferred message was not sent an hour later: {message['status']}")
+
+
+def events(api: httpx.Client, sent_id: str) -> None:
+    step("12. GET /_local/events: what your systems received on the gateway's event bus (source aircall-sms)")
     published = expect(api.get("/_local/events"), 200)["events"]
     for event in published:
         detail = event["detail"]
@@ -146,7 +177,7 @@ def run(api: httpx.Client, aircall: httpx.Client) -> None:
     steps = [
         event["detail"]["message"]["status"]
         for event in published
-        if event["detail_type"] == "message.status_changed" and event["detail"]["message"]["id"] == sent["id"]
+        if event["detail_type"] == "message.status_changed" and event["detail"]["message"]["id"] == sent_id
     ]
     if steps != ["unknown", "queued", "sent", "delivered"]:
         raise DemoFailed(f"expected the send's status changes on the bus, got {steps}")
