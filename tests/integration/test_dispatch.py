@@ -301,3 +301,16 @@ def test_the_usage_alert_share_is_measured_on_every_run(world, clock):
     fill_the_hour(4)
     report = run(clock)
     assert report.usage_max_percent == 80.0
+
+
+def test_removing_a_number_rejects_its_deferred_messages(world, clock, gateway):
+    configure(FR_FIXED, hour=1)
+    fill_the_hour(1)
+    waiting = [defer(text=f"orphan {index}") for index in range(3)]
+    answer = number_use_cases.remove(FR_FIXED)
+    assert answer == {"number_id": int(FR_FIXED), "removed": True, "deferred_rejected": 3}
+    for message_id in waiting:
+        record = messages.get(message_id)
+        assert record is not None and record.status == "rejected"
+        assert record.error is not None and record.error["code"] == "number_not_configured"
+    assert list(messages.MessageRecord.deferred.query(FR_FIXED)) == []

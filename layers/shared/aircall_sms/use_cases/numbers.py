@@ -12,7 +12,7 @@ from ..api_models import NumberRequest
 from ..errors import AircallError, GatewayError, InvalidRequest, NumberNotConfigured, NumberNotFound
 from ..observability import logger
 from ..settings import get_settings
-from ..store import numbers, usage
+from ..store import messages, numbers, usage
 from ..timeutil import iso, utcnow
 from ..windows import WINDOWS
 
@@ -97,7 +97,25 @@ def remove(number_id: str) -> dict[str, Any]:
     if record.mode == "proxy":
         _remove_aircall_configuration(number_id)
     numbers.delete(number_id)
-    return {"number_id": int(number_id), "removed": True}
+    return {"number_id": int(number_id), "removed": True, "deferred_rejected": _reject_queue(number_id)}
+
+
+def _reject_queue(number_id: str) -> int:
+    """The number's deferred messages can no longer be sent: each ends `rejected` (`number_not_configured`).
+    A dispatch run holding one meanwhile finds the number gone in its reservation and rejects it the same way."""
+    error = NumberNotConfigured("The sender number was removed from the gateway before the message was sent.")
+    rejected = 0
+    for key in messages.MessageRecord.deferred.query(number_id, attributes_to_get=["id"]):
+        rejected += messages.advance(
+            key.id,
+            "rejected",
+            at=utcnow(),
+            source="gateway",
+            detail=error.code,
+            error=error.to_body()["error"],
+            only_from=("deferred",),
+        )
+    return rejected
 
 
 def get(number_id: str) -> dict[str, Any]:
