@@ -15,7 +15,9 @@ requests are cheap, so serialising them costs the tests nothing noticeable.
 
 It also replaces moto's `DynamoDBBackend.transact_write_items` (see `patch_transactions`): moto deep-copies every
 table a transaction touches to be able to roll it back, so each TransactWriteItems costs time in proportion to the
-tables' sizes; the replacement remembers only the items the transaction writes.
+tables' sizes; the replacement remembers only the items the transaction writes. And it makes moto's Query read
+only the queried partition (see `patch_queries`): moto sorts the whole table on every Query, which made a
+dispatcher run next to a 5,000-message backlog cost seconds of emulator time.
 
 Run as a script (by `local_stack.dynamodb.DynamoDBEmulator`), so it imports only moto, werkzeug and the stdlib.
 """
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import copy
 import inspect
+import json
 import os
 import signal
 import sys
@@ -35,6 +38,7 @@ from typing import Any
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 import moto
+from moto.core.responses import ActionContext
 from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import (
     ConditionalCheckFailed,
@@ -47,6 +51,7 @@ from moto.dynamodb.exceptions import (
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import StreamRecord, StreamShard, Table
+from moto.dynamodb.responses import DynamoResult
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import run_simple
 
@@ -276,6 +281,110 @@ def patch_transactions() -> None:
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
+# ------------------------------------------------------------------------------------------ queries
+
+_moto_query = Table.query
+_QUERY_SIGNATURE = inspect.signature(Table.query)
+_moto_all_items = Table.all_items
+_moto_sorted_items = Table.sorted_items
+_PLAIN_TYPES = frozenset({"S", "B"})  # compared as they are stored; numbers need moto's Decimal comparison
+
+
+def query(self: Table, *args: Any, **kwargs: Any) -> Any:
+    """moto's `Table.query`, reading only the items of the queried partition.
+
+    moto answers a Query by sorting every item of the table, comparing each one's keys through `DynamoType`
+    (which converts the value on every comparison), then sorting the matches the same way: ~40 ms per Query next
+    to 5,000 items, whatever the partition's size. Here the partition's items are picked first (a table's by its
+    hash key, an index's by comparing the stored key values) and moto's own query runs on those alone, so its
+    results, order, counts and LastEvaluatedKey are unchanged. Anything else (a number-typed index key, a query
+    shape moto may add) falls back to moto's full read."""
+    arguments = _QUERY_SIGNATURE.bind(self, *args, **kwargs).arguments
+    self._query_candidates = _partition(self, arguments)  # type: ignore[attr-defined]
+    try:
+        return _moto_query(self, *args, **kwargs)
+    finally:
+        self._query_candidates = None  # type: ignore[attr-defined]
+
+
+def _partition(self: Table, arguments: dict[str, Any]) -> list[Item] | None:
+    """The items of the queried partition; None when only moto's full read is sure to be right."""
+    hash_key, index_name = arguments.get("hash_key"), arguments.get("index_name")
+    if not index_name:
+        if hash_key is None:
+            return None
+        found: Any = self.items.get(hash_key)  # a dict of items by range key, or the item itself
+        if found is None:
+            return []
+        return list(found.values()) if self.range_key_attr else [found]
+    conditions = arguments.get("hash_key_conditions") or []
+    if not conditions or any(value.type not in _PLAIN_TYPES for _, value in conditions):
+        return None
+    wanted = [(name, value.type, value.value) for name, value in conditions]
+    matching = []
+    for item in _every_item(self):
+        for name, kind, raw in wanted:
+            found_value = item.attrs.get(name)
+            if found_value is None or found_value.type != kind or found_value.value != raw:
+                break
+        else:
+            matching.append(item)
+    return matching
+
+
+def _every_item(self: Table) -> Iterable[Item]:
+    for hash_set in self.items.values():
+        if self.range_key_attr:
+            yield from hash_set.values()
+        else:
+            yield hash_set  # type: ignore[misc]
+
+
+def all_items(self: Table) -> list[Item]:
+    """The items a running `query` reads (its partition), else moto's `all_items`."""
+    candidates = getattr(self, "_query_candidates", None)
+    return list(candidates) if candidates is not None else _moto_all_items(self)
+
+
+def sorted_items(
+    self: Table, hash_key_attrs: list[str], range_key_attrs: list[str | None], items: list[Item]
+) -> list[Item]:
+    """moto's order (the same attributes), compared on the stored values when they are strings or binaries."""
+    attributes = self._generate_attr_to_sort_by(hash_key_attrs, range_key_attrs)
+    if any(item.attrs[name].type not in _PLAIN_TYPES for item in items for name in attributes):
+        return _moto_sorted_items(self, hash_key_attrs, range_key_attrs, items)
+    items.sort(key=lambda item: tuple(item.attrs[name].value for name in attributes))
+    return items
+
+
+# Reads answer items in DynamoDB JSON already: moto's generic serializer walks every attribute value through the
+# API model (~2 ms per item), which dominated a 50-item page. These are dumped as they are.
+_READS = frozenset({"Query", "Scan", "GetItem", "BatchGetItem"})
+_moto_execute_result = DynamoResult.execute_result
+
+
+def execute_result(self: DynamoResult, context: ActionContext) -> Any:
+    """moto's answer to a read, dumped as JSON directly; anything else (or a result holding bytes, which the
+    serializer base64-encodes) goes through moto's serializer."""
+    if context.operation_model.name in _READS:
+        try:
+            body = json.dumps(self.result)
+        except TypeError:
+            pass
+        else:
+            return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
+    return _moto_execute_result(self, context)
+
+
+def patch_queries() -> None:
+    """Make moto's Query cost time in proportion to the partition read, not to the table (see `query`), and its
+    reads cost time in proportion to their answer's size (see `execute_result`)."""
+    Table.query = query  # type: ignore[method-assign]
+    Table.all_items = all_items  # type: ignore[method-assign]
+    Table.sorted_items = sorted_items  # type: ignore[method-assign]
+    DynamoResult.execute_result = execute_result  # type: ignore[method-assign,assignment]
+
+
 def _exit(_signum: int, _frame: FrameType | None) -> None:
     sys.exit(0)
 
@@ -295,6 +404,7 @@ def main(argv: list[str] | None = None) -> None:
         pass
 
     patch_transactions()
+    patch_queries()
     app = DomainDispatcherApplication(create_backend_app)
     app.debug = True  # type: ignore[attr-defined]  # as moto.server.main does
     run_simple(args.host, args.port, serialised(app), threaded=True, request_handler=MotoRequestHandler)
