@@ -109,3 +109,62 @@ def test_more_than_the_whole_limit_never_fits_not_even_in_an_unused_window():
     )["Update"]
     assert update["ConditionExpression"] == "used <= :max"
     assert update["ExpressionAttributeValues"][":max"] == {"N": "-1"}
+
+
+class SingleWriteClient:
+    """Answers the single-item writes; refuses with `refusal` when given."""
+
+    def __init__(self, refusal: ClientError | None = None):
+        self.refusal = refusal
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def __getattr__(self, name):
+        def call(**request):
+            self.calls.append((name, request))
+            if self.refusal is not None:
+                raise self.refusal
+
+        return call
+
+
+def condition_failed(item=None):
+    response: Any = {"Error": {"Code": "ConditionalCheckFailedException", "Message": "no"}}
+    if item is not None:
+        response["Item"] = item
+    return ClientError(response, "UpdateItem")
+
+
+@pytest.mark.parametrize(
+    ("kind", "method"), [("Put", "put_item"), ("Update", "update_item"), ("Delete", "delete_item")]
+)
+def test_a_plan_of_one_write_is_sent_as_that_write_with_its_condition(monkeypatch, kind, method):
+    client = use(monkeypatch, SingleWriteClient())
+    plan = Plan()
+    operation = {"TableName": "t", "Key": {"pk": {"S": "a"}}, "ConditionExpression": "attribute_exists(pk)"}
+    plan.add({kind: operation}, Guard("message"))
+    assert reservation.transact(plan) == []
+    assert client.calls == [(method, operation)]
+
+
+def test_a_refused_single_write_is_a_refusal_of_its_guard_with_the_old_item(monkeypatch):
+    use(monkeypatch, SingleWriteClient(condition_failed({"used": {"N": "3"}})))
+    plan = Plan()
+    plan.add({"Update": {"TableName": "t", "Key": {}}}, Guard("quota"))
+    [refusal] = reservation.transact(plan)
+    assert (refusal.guard.kind, reservation.used_of(refusal.item)) == ("quota", 3)
+
+
+def test_a_single_condition_check_is_still_a_transaction(monkeypatch):
+    client = use(monkeypatch, StubClient(None))
+    plan = Plan()
+    plan.add({"ConditionCheck": {}}, Guard("opted_out"))
+    assert reservation.transact(plan) == []
+    assert client.calls == 1
+
+
+def test_other_errors_of_a_single_write_are_not_swallowed(monkeypatch):
+    use(monkeypatch, SingleWriteClient(ClientError({"Error": {"Code": "ValidationException"}}, "PutItem")))
+    plan = Plan()
+    plan.add({"Put": {}}, Guard("message"))
+    with pytest.raises(ClientError):
+        reservation.transact(plan)

@@ -52,8 +52,15 @@ class Plan:
 
 
 def transact(plan: Plan) -> list[Refusal]:
-    """Run `plan` atomically. [] when it committed; else the refusals (nothing was written)."""
+    """Run `plan` atomically. [] when it committed; else the refusals (nothing was written).
+
+    A plan of one write is sent as that write (PutItem, UpdateItem, DeleteItem with the same condition): as
+    atomic, and half the cost, since DynamoDB bills a transaction's writes twice."""
     client = raw_client()
+    if len(plan) == 1:
+        ((kind, operation),) = plan.items[0].items()
+        if kind in _SINGLE_WRITES:
+            return _write_one(client, kind, operation, plan.guards[0])
     for attempt in range(CONFLICT_ATTEMPTS):
         try:
             client.transact_write_items(TransactItems=plan.items)
@@ -79,6 +86,20 @@ def transact(plan: Plan) -> list[Refusal]:
             ) from None
         return []
     raise AssertionError("unreachable")
+
+
+_SINGLE_WRITES = {"Put": "put_item", "Update": "update_item", "Delete": "delete_item"}
+
+
+def _write_one(client: Any, kind: str, operation: dict[str, Any], guard: Guard | None) -> list[Refusal]:
+    try:
+        getattr(client, _SINGLE_WRITES[kind])(**operation)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+        old: dict[str, Any] | None = error.response.get("Item")  # type: ignore[assignment]  # with ALL_OLD
+        return [Refusal(guard=guard or Guard("unexpected"), item=dict(old) if old else None)]
+    return []
 
 
 def number(value: int | float) -> dict[str, str]:
