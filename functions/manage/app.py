@@ -12,9 +12,15 @@ from aircall_sms.api_models import ConsentPurpose, ConsentRequest, NumberRequest
 from aircall_sms.http import build_resolver, json_response, resolve
 from aircall_sms.observability import logger, metrics, tracer
 from aircall_sms.pages import DEFAULT_LIMIT, MAX_LIMIT
+from aircall_sms.status import STATUSES
 from aircall_sms.use_cases import consent, messages, numbers, service
 
 NumberIdQuery = Annotated[str | None, Query(max_length=18, description="Aircall's number_id.")]
+# The archive's parameters are read by the use case, which names the invalid one in `details.field`.
+TimeQuery = Annotated[str | None, Query(description="ISO 8601 with its offset (2026-11-26T14:05:00Z), inclusive.")]
+DirectionQuery = Annotated[str | None, Query(json_schema_extra={"enum": list(messages.DIRECTIONS)})]
+StatusQuery = Annotated[str | None, Query(description="The status now.", json_schema_extra={"enum": list(STATUSES)})]
+EXPORT_CONTENT_TYPE = "application/x-ndjson"
 
 app = build_resolver()
 
@@ -22,6 +28,60 @@ app = build_resolver()
 @app.get("/health", summary="200 when the tables answer", tags=["service"])
 def get_health() -> Response[str]:
     return json_response(200, service.health())
+
+
+@app.get(
+    "/messages",
+    summary="The archive, newest first: filtered, paginated; number_id with contact is one conversation",
+    description="Every filter is optional and they combine. Equal times are ordered by id. A list reads only "
+    "the indexes made for it, never the whole table. Invalid parameters: 400 `invalid_request` (or "
+    "`invalid_phone` for `contact`) with `details.field`.",
+    tags=["messages"],
+)
+def list_messages(
+    number_id: Annotated[str | None, Query(description="Aircall's number_id.")] = None,
+    contact: Annotated[str | None, Query(description="E.164, or national format of number_id's country.")] = None,
+    direction: DirectionQuery = None,
+    status: StatusQuery = None,
+    since: TimeQuery = None,
+    until: TimeQuery = None,
+    limit: Annotated[str | None, Query(description=f"1-{MAX_LIMIT}, default {DEFAULT_LIMIT}.")] = None,
+    cursor: Annotated[str | None, Query(description="The next_cursor of the previous page.")] = None,
+) -> Response[str]:
+    return json_response(
+        200,
+        messages.list_messages(
+            number_id=number_id,
+            contact=contact,
+            direction=direction,
+            status=status,
+            since=since,
+            until=until,
+            limit=limit,
+            cursor=cursor,
+        ),
+    )
+
+
+@app.get(
+    "/messages/export",
+    summary="The archive from since to until as JSON Lines, oldest first, in pages",
+    description="`application/x-ndjson`: one Message object per line, oldest first (equal times by id), at most "
+    f"`limit` lines ({messages.EXPORT_MAX_LINES}, also the default) and about 4 MB per answer. While more "
+    "follow, the `X-Next-Cursor` header carries the cursor: repeat the request with `cursor=` set to it; the last "
+    "page has no such header. `since` is required; `until` defaults to now; the range spans at most "
+    f"{messages.MAX_EXPORT_SPAN.days} days.",
+    tags=["messages"],
+)
+def export_messages(
+    since: TimeQuery = None,
+    until: TimeQuery = None,
+    limit: Annotated[str | None, Query(description=f"1-{messages.EXPORT_MAX_LINES} lines.")] = None,
+    cursor: Annotated[str | None, Query(description="The X-Next-Cursor header of the previous page.")] = None,
+) -> Response[str]:
+    page = messages.export_messages(since=since, until=until, limit=limit, cursor=cursor)
+    headers = {"X-Next-Cursor": page.next_cursor} if page.next_cursor else {}
+    return Response(status_code=200, content_type=EXPORT_CONTENT_TYPE, body=page.lines, headers=headers)
 
 
 @app.get("/messages/<message_id>", summary="One message with its status history", tags=["messages"])

@@ -1,4 +1,12 @@
-"""The message archive (MessagesTable): one item per message, keyed by the gateway's id."""
+"""The message archive (MessagesTable): one item per message, keyed by the gateway's id.
+
+Besides the indexes the send and callback paths use, eight indexes serve the archive's lists (GET /messages,
+see `store.archive`): every combination of the list's filters is one Query on one of them. Their keys are
+derived in `MessageRecord.serialize` from fields that never change after a message is created (its id, number,
+contact and creation time), so every write of a new message carries them, whichever path writes it; the
+`direction` and `status` attributes are keys themselves, so a status move needs nothing more to keep the
+indexes right.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +28,8 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjec
 from ..status import predecessors
 from ..timeutil import iso
 from .base import GatewayModel, TableName, raw_client
+
+ARCHIVE_PARTITION = "all"  # the `archive` attribute of every message: the one partition of the index `by_time`
 
 
 class StatusChange(MapAttribute[str, Any]):
@@ -70,6 +80,88 @@ class Expiring(GlobalSecondaryIndex["MessageRecord"]):  # type: ignore[no-untype
     not_after = UnicodeAttribute(range_key=True)
 
 
+# ------------------------------------------------------------------------------------------------ listing indexes
+# Newest first is `ScanIndexForward=False` on `created_key` ("<created_at>#<id>": equal times ordered by id).
+class Thread(GlobalSecondaryIndex["MessageRecord"]):  # type: ignore[no-untyped-call]
+    """One conversation: a number's messages with one contact ("<number_id>#<contact>"), by time."""
+
+    class Meta:
+        index_name = "thread"
+        projection = AllProjection()
+
+    thread = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class ByNumber(GlobalSecondaryIndex["MessageRecord"]):  # type: ignore[no-untyped-call]
+    class Meta:
+        index_name = "by_number"
+        projection = AllProjection()
+
+    number_id = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class ByContact(GlobalSecondaryIndex["MessageRecord"]):  # type: ignore[no-untyped-call]
+    class Meta:
+        index_name = "by_contact"
+        projection = AllProjection()
+
+    contact = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class ByTime(GlobalSecondaryIndex["MessageRecord"]):  # type: ignore[no-untyped-call]
+    """Every message in one partition (`archive` is always "all"), by time."""
+
+    class Meta:
+        index_name = "by_time"
+        projection = AllProjection()
+
+    archive = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class ByDirection(GlobalSecondaryIndex["MessageRecord"]):  # type: ignore[no-untyped-call]
+    class Meta:
+        index_name = "by_direction"
+        projection = AllProjection()
+
+    direction = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class ByNumberDirection(GlobalSecondaryIndex["MessageRecord"]):  # type: ignore[no-untyped-call]
+    """One direction, then one number by time ("<number_id>#<created_key>")."""
+
+    class Meta:
+        index_name = "by_number_direction"
+        projection = AllProjection()
+
+    direction = UnicodeAttribute(hash_key=True)
+    number_created_key = UnicodeAttribute(range_key=True)
+
+
+class ByStatus(GlobalSecondaryIndex["MessageRecord"]):  # type: ignore[no-untyped-call]
+    class Meta:
+        index_name = "by_status"
+        projection = AllProjection()
+
+    status = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class ByNumberStatus(GlobalSecondaryIndex["MessageRecord"]):  # type: ignore[no-untyped-call]
+    """One status, then one number by time ("<number_id>#<created_key>")."""
+
+    class Meta:
+        index_name = "by_number_status"
+        projection = AllProjection()
+
+    status = UnicodeAttribute(hash_key=True)
+    number_created_key = UnicodeAttribute(range_key=True)
+
+
 class MessageRecord(GatewayModel):
     class Meta:
         table_name = TableName("messages_table")
@@ -104,11 +196,33 @@ class MessageRecord(GatewayModel):
     dispatch_number = UnicodeAttribute(null=True)  # set while `deferred` (indexes `deferred` and `expiring`)
     dispatch_rank = UnicodeAttribute(null=True)  # "<priority>#<created_at>#<id>": the dispatch order
     expires_at = TTLAttribute(null=True)
+    # The listing indexes' keys, derived in `serialize`.
+    created_key = UnicodeAttribute()  # "<created_at>#<id>"
+    number_created_key = UnicodeAttribute()  # "<number_id>#<created_at>#<id>"
+    thread = UnicodeAttribute()  # "<number_id>#<contact>"
+    archive = UnicodeAttribute()  # ARCHIVE_PARTITION
 
     by_aircall_id = ByAircallId()
     unresolved = Unresolved()
     deferred = Deferred()
     expiring = Expiring()
+    by_thread = Thread()
+    by_number = ByNumber()
+    by_contact = ByContact()
+    by_time = ByTime()
+    by_direction = ByDirection()
+    by_number_direction = ByNumberDirection()
+    by_status = ByStatus()
+    by_number_status = ByNumberStatus()
+
+    def serialize(self, null_check: bool = True) -> dict[str, dict[str, Any]]:
+        """The item as DynamoDB stores it. Every write of a whole message goes through here (`save`, batch
+        writes, and the transactions' `Put` of `serialize()`), so this is where the listing keys are set."""
+        self.created_key = f"{self.created_at}#{self.id}"
+        self.number_created_key = f"{self.number_id}#{self.created_key}"
+        self.thread = f"{self.number_id}#{self.contact}"
+        self.archive = ARCHIVE_PARTITION
+        return super().serialize(null_check=null_check)
 
     def to_api(self) -> dict[str, Any]:
         """The contract's Message object."""
