@@ -6,6 +6,7 @@ closed windows become usage history whether the rollover runs late, twice or not
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -133,7 +134,7 @@ def test_a_deferred_message_waits_while_its_window_is_full_and_goes_out_when_it_
     record = messages.get(message_id)
     assert record is not None and record.status == "queued" and record.aircall_id
     assert [change.status for change in record.status_history] == ["deferred", "unknown", "queued"]
-    assert (record.dispatch_number, record.dispatch_rank) == (None, None)
+    assert not {"dispatch_number", "dispatch_rank"} & set(record.attribute_values)  # out of the queue
     assert sent_texts(gateway.url).count("after the hour") == 1
     assert list(messages.MessageRecord.deferred.query(FR_FIXED)) == []
 
@@ -296,11 +297,18 @@ def test_admission_never_depends_on_the_rollover(world, clock):
     assert full.value.code == "quota_exceeded"
 
 
-def test_the_usage_alert_share_is_measured_on_every_run(world, clock):
-    configure(FR_FIXED, hour=5)
+def test_the_usage_alert_share_is_measured_on_every_run_per_window(world, clock, capsys):
+    configure(FR_FIXED, hour=5, day=100)
     fill_the_hour(4)
+    capsys.readouterr()
     report = run(clock)
     assert report.usage_max_percent == 80.0
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"WindowUsagePercent"' in line]
+    assert {document["window"]: document["WindowUsagePercent"] for document in emitted} == {
+        "hour": [80.0],
+        "day": [4.0],
+        "month": [0.0],  # 4 of 20,000
+    }
 
 
 def test_removing_a_number_rejects_its_deferred_messages(world, clock, gateway):

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from .errors import AircallError, AircallTimeout, GatewayError, RateLimited
+from .observability import metrics
 from .timeutil import iso, parse_time, utcnow
 
 
@@ -209,6 +210,12 @@ def _int_or_none(value: str | None) -> int | None:
         return int(value) if value is not None else None
     except ValueError:
         return None
+
+
+def count_failure(failure: AircallFailure) -> None:
+    """One metric per kind of failed Aircall call (AircallRefused, AircallRateLimited, AircallUnreachable,
+    AircallOutcomeUnknown): the template's Aircall alarms watch them."""
+    metrics.add_metric(name=type(failure).__name__, unit="Count", value=1)
 
 
 def gateway_error(failure: AircallFailure) -> GatewayError:

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
 from .. import quota
 from ..observability import logger, metrics
 from ..reservation import used_of
@@ -245,19 +247,23 @@ def _expire_one(message_id: str, now: datetime) -> int:
 
 # ------------------------------------------------------------------------------------------------ usage
 def record_usage(configured: list[numbers.NumberRecord], now: datetime) -> float:
-    """The highest share (%) of a current window any number has used; the numbers past the alert share are
-    logged. The `WindowUsageMaxPercent` metric feeds the template's usage alarm."""
+    """The highest share (%) of a current window any number has used, also per window name (metric
+    `WindowUsagePercent`, dimension `window`); the numbers past the alert share are logged by name. The overall
+    highest (`WindowUsageMaxPercent`) feeds the template's usage alarm."""
     alert = get_settings().usage_alert_percent
-    highest = 0.0
+    highest: dict[str, float] = {}
     for number, window, used in usage.current_usage(configured, now):
         share = 100.0 * used / window.limit if window.limit else 100.0
-        highest = max(highest, share)
+        highest[window.name] = max(highest.get(window.name, 0.0), share)
         if share >= alert:
             logger.warning(
                 "a number is past the usage alert share of a window",
                 extra={"number_id": number.number_id, "window": window.name, "used": used, "limit": window.limit},
             )
-    return round(highest, 1)
+    for name, share in sorted(highest.items()):
+        with single_metric(name="WindowUsagePercent", unit=MetricUnit.Percent, value=round(share, 1)) as metric:
+            metric.add_dimension(name="window", value=name)
+    return round(max(highest.values(), default=0.0), 1)
 
 
 def _publish(report: RunReport) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import budget, phone, quota, services
-from ..aircall import AircallFailure, AircallRateLimited, AircallRefused, gateway_error
+from ..aircall import AircallFailure, AircallRateLimited, AircallRefused, count_failure, gateway_error
 from ..api_models import NumberRequest
 from ..errors import AircallError, GatewayError, InvalidRequest, NumberNotConfigured, NumberNotFound
 from ..observability import logger
@@ -162,6 +162,7 @@ def _remove_aircall_configuration(number_id: str) -> None:
 
 def _failed(failure: AircallFailure) -> GatewayError:
     """The contract's error for a failed Aircall call, after taking in what Aircall said about the budget."""
+    count_failure(failure)
     budget.learn(failure.rate, utcnow(), limited=isinstance(failure, AircallRateLimited))
     return gateway_error(failure)
 

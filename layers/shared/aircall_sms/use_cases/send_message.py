@@ -31,6 +31,7 @@ from ..aircall import (
     AircallRateLimited,
     AircallUnreachable,
     SentMessage,
+    count_failure,
     gateway_error,
 )
 from ..api_models import SendRequest
@@ -568,6 +569,7 @@ def _failed(
     them (the message may be on its way) and stays `unknown` for the callbacks to settle."""
     now = utcnow()
     error = gateway_error(failure)
+    count_failure(failure)
     budget.learn(failure.rate, now, limited=isinstance(failure, AircallRateLimited))
     settings = get_settings()
     plan = Plan()
