@@ -5,8 +5,8 @@ every subject are interleaved (so a busy moment hits all of them alike) and the 
 
 The interpreter is Lambda's, not the dev venv's: `.venv-lambda/bin/python -s` (see `bench.lambda_env`: a venv
 holding exactly `layers/shared/requirements.txt`), in an environment built from scratch with only the layer on
-the path and the variables the Lambda runtime defines; the handlers and the layer are copies without bytecode
-(compiled on every cold start, as in Lambda).
+the path and the variables the Lambda runtime defines; the handlers are copies without bytecode (compiled on
+every cold start, as in Lambda), the layer a copy precompiled as its deployed build is.
 Each probe checks, after its timed part, that none of the dev tools is importable.
 """
 
@@ -75,7 +75,7 @@ def _sample(python: Path, layer: Path, task_root: Path, body: str) -> float:
 def run() -> dict[str, object]:
     python = lambda_env.python()
     functions, layer = ROOT / "functions", ROOT / "layers" / "shared"
-    with lambda_env.source_copies([functions, layer]) as copies:
+    with lambda_env.source_copies([functions, layer], layers=[layer]) as copies:
         subjects = _subjects(copies[functions])
         samples: dict[str, list[float]] = {name: [] for name in subjects}
         for _ in range(SAMPLES):

@@ -13,9 +13,10 @@ interpreter) change: a stamp file inside the venv records what it was built from
 the first Python 3.13 found as the Makefile's install target looks for it: pyenv's 3.13 versions, then
 `python3.13` on PATH.
 
-The dependencies keep the .pyc files pip compiles at install, like a layer installed with pip. The layer that
-`sam build` makes (`BuildMethod: python3.13`) holds no .pyc at all, so a real cold start also compiles every
-dependency module it imports. The probes do not count that.
+The dependencies keep the .pyc files pip compiles at install. The deployed layer holds them too:
+layers/shared/Makefile (`BuildMethod: makefile`) precompiles every module of the layer, the gateway's package
+included, with unchecked hashes. `source_copies` compiles the probes' copy of the layer the same way, and leaves
+the function's own code uncompiled (as `sam build` ships it).
 """
 
 from __future__ import annotations
@@ -95,16 +96,29 @@ def _stamp() -> object:
 
 
 @contextlib.contextmanager
-def source_copies(directories: Iterable[Path]) -> Iterator[dict[Path, Path]]:
-    """Copies of `directories` (the function's code, the layer) without any bytecode, in a temporary directory,
-    by original path. The probes import the gateway's own code from them, so it is compiled from source on
-    every cold start as in Lambda (/var/task and /opt are read-only there, and `sam build` ships no .pyc),
-    whatever .pyc files a test run left in the working tree (they would save the compilation)."""
+def source_copies(directories: Iterable[Path], *, layers: Iterable[Path] = ()) -> Iterator[dict[Path, Path]]:
+    """Copies of `directories` (the function's code, the layer) in a temporary directory, by original path, as
+    they are deployed: without the bytecode a test run left in the working tree, and the `layers` among them
+    precompiled as layers/shared/Makefile does (unchecked-hash .pyc, by the probes' Python 3.13). The function's
+    code is not compiled (`sam build` ships none, and /var/task is read-only), so it compiles on every cold
+    start, as in Lambda."""
+    precompiled = set(layers)
     with tempfile.TemporaryDirectory(prefix="bench-lambda-") as temporary:
         copies: dict[Path, Path] = {}
         for index, directory in enumerate(dict.fromkeys(directories)):
             copy = Path(temporary) / f"{index}-{directory.name}"
             shutil.copytree(directory, copy, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            if directory in precompiled:
+                compiling = [
+                    str(python()),
+                    "-m",
+                    "compileall",
+                    "-q",
+                    "--invalidation-mode",
+                    "unchecked-hash",
+                    str(copy),
+                ]
+                subprocess.run(compiling, check=True)
             copies[directory] = copy
         yield copies
 

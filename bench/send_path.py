@@ -9,8 +9,9 @@
    subsegments, which it does in Lambda (`Tracing: Active`).
    Both run as in Lambda, not in the dev venv: `.venv-lambda/bin/python -s` (see `bench.lambda_env`: a venv
    holding exactly `layers/shared/requirements.txt`, built on first use), with only the function's code
-   directory and the layers on the path (/var/task and /opt/python in Lambda; copies without bytecode, so the
-   gateway's own code is compiled on every cold start as in Lambda), and the variables the Lambda runtime
+   directory and the layers on the path (/var/task and /opt/python in Lambda; copies as deployed: the layer
+   precompiled as layers/shared/Makefile builds it, the function's code compiled on every cold start), and the
+   variables the Lambda runtime
    defines (LAMBDA_TASK_ROOT, AWS_EXECUTION_ENV...: the X-Ray SDK and botocore read them). Every probe
    checks, after its timed part, that none of the dev tools (click, rich, moto, awscrt...) is importable: some
    libraries import them when they are installed (botocore imports awscrt, httpx imports click and rich),

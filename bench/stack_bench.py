@@ -2,9 +2,9 @@
 
 - Cold-start probes: a fresh `.venv-lambda/bin/python -s` (see `bench.lambda_env`) in a Lambda-like environment
   (the function's variables from the template through the stack, the ones the Lambda runtime defines, only the
-  function's code and the layers on the path, as uncompiled copies) runs a timed body, then checks that no dev
-  tool is importable. `HANDLER_BODY` imports a handler and serves one event; `GETITEM_BODY` is the baseline
-  (import boto3, create a DynamoDB client, one GetItem).
+  function's code and the layers on the path, as deployed: the layer precompiled) runs a timed body, then
+  checks that no dev tool is importable. `HANDLER_BODY` imports a handler and serves one event; `GETITEM_BODY`
+  is the baseline (import boto3, create a DynamoDB client, one GetItem).
 - In-process calls: the function's environment, the layers' packages imported anew (cold module caches, as a new
   Lambda instance), the handler loaded from its file, and `AwsCallCounter` counting the calling thread's AWS API
   calls at botocore's `Endpoint.make_request`.
@@ -252,7 +252,9 @@ class Prober:
     def __enter__(self) -> Prober:
         code_uri = self.spec.code_uri
         assert code_uri is not None
-        copies = self._stack.enter_context(lambda_env.source_copies([code_uri, *self.spec.layer_dirs]))
+        copies = self._stack.enter_context(
+            lambda_env.source_copies([code_uri, *self.spec.layer_dirs], layers=self.spec.layer_dirs)
+        )
         layers = [copies[directory] for directory in self.spec.layer_dirs]
         self.env = probe_environment(function_environment(self.stack, self.spec), self.spec, copies[code_uri], layers)
         handler = copies[code_uri] / self.spec.handler_file.relative_to(code_uri)
