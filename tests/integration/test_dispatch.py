@@ -322,3 +322,14 @@ def test_removing_a_number_rejects_its_deferred_messages(world, clock, gateway):
         assert record is not None and record.status == "rejected"
         assert record.error is not None and record.error["code"] == "number_not_configured"
     assert list(messages.MessageRecord.deferred.query(FR_FIXED)) == []
+
+
+def test_a_late_run_after_hours_without_runs_sends_only_what_the_current_windows_allow(world, clock, gateway):
+    configure(FR_FIXED, hour=2)
+    fill_the_hour(2)
+    waiting = [defer(text=f"late {index}") for index in range(6)]
+    clock.advance(3 * 3600)  # three hours of missed runs: their windows are gone, not owed
+    report = run(clock)
+    assert report.outcomes == {"sent": 2, "window_full": 1} and report.held == [FR_FIXED]
+    assert [status(message_id) for message_id in waiting] == ["queued"] * 2 + ["deferred"] * 4
+    assert sorted(sent_texts(gateway.url))[-2:] == ["late 0", "late 1"]  # the oldest first
