@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import archive_bench, cold_start, drain, inbound_path, segments_bench, send_path
+from bench import archive_bench, cold_start, drain, inbound_path, segments_bench, send_path, throughput
 
 REPORT = Path(__file__).resolve().parent / "report.json"
 
@@ -20,6 +20,7 @@ def main() -> int:
         ("cold_start", cold_start),
         ("send_path", send_path),
         ("inbound_path", inbound_path),
+        ("throughput", throughput),
         ("archive", archive_bench),
         ("drain", drain),
     )
