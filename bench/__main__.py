@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import archive_bench, cold_start, drain, inbound_path, segments_bench, send_path, throughput
+from bench import archive_bench, cold_start, cost, drain, inbound_path, segments_bench, send_path, throughput
 
 REPORT = Path(__file__).resolve().parent / "report.json"
 
@@ -21,6 +21,7 @@ def main() -> int:
         ("send_path", send_path),
         ("inbound_path", inbound_path),
         ("throughput", throughput),
+        ("cost", cost),
         ("archive", archive_bench),
         ("drain", drain),
     )
