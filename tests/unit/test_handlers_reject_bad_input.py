@@ -128,3 +128,15 @@ def test_a_body_is_read_as_json_whatever_the_content_type(content_type):
     # The JSON was parsed: the one problem reported is the purpose, not a missing "from"/"to".
     assert status == 400
     assert [problem["field"] for problem in body["error"]["details"]["problems"]] == ["purpose"]
+
+
+@pytest.mark.parametrize("raw", [b"\x80", b"\xff\xfe{}", b'{"text": "\xe9"}'])
+@pytest.mark.parametrize(("function", "event_name"), [("send", "send_message"), ("manage", "manage_put_opt_out")])
+def test_a_base64_body_that_is_not_utf8_is_invalid_request(function, event_name, raw):
+    import base64
+
+    event = load_event(event_name)
+    event["body"], event["isBase64Encoded"] = base64.b64encode(raw).decode(), True
+    status, body = invoke(function, event)
+    assert (status, body["error"]["code"]) == (400, "invalid_request")
+    assert "UTF-8" in body["error"]["message"]

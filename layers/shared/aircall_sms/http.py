@@ -3,13 +3,15 @@ errors to responses (contract: {"error": {"code", "message", "details"}})."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from .errors import GatewayError, PayloadTooLarge
+from .errors import GatewayError, InvalidRequest, PayloadTooLarge
 from .observability import logger
 
 MAX_BODY_BYTES = 64 * 1024
@@ -58,19 +60,32 @@ def build_resolver() -> APIGatewayRestResolver:
 
 
 def resolve(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Refuse oversized bodies before any parsing, then let the resolver route and validate."""
+    """Refuse oversized bodies and bodies that are not UTF-8 before any parsing, then let the resolver route
+    and validate."""
     body = event.get("body") or ""
     if len(body) > MAX_BODY_BYTES * (4 / 3 if event.get("isBase64Encoded") else 1):
-        too_large = PayloadTooLarge(
-            f"The request body is larger than {MAX_BODY_BYTES} bytes.", details={"limit_bytes": MAX_BODY_BYTES}
+        return _refusal(
+            PayloadTooLarge(
+                f"The request body is larger than {MAX_BODY_BYTES} bytes.", details={"limit_bytes": MAX_BODY_BYTES}
+            )
         )
-        return {
-            "statusCode": too_large.status,
-            "headers": {"Content-Type": "application/json"},
-            "body": json.dumps(too_large.to_body()),
-            "isBase64Encoded": False,
-        }
+    if event.get("isBase64Encoded") and body:
+        try:
+            text = base64.b64decode(body, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return _refusal(InvalidRequest("The request body is not UTF-8 JSON."))
+        event = event | {"body": text, "isBase64Encoded": False}
     return app.resolve(_as_json_request(event), context)
+
+
+def _refusal(error: GatewayError) -> dict[str, Any]:
+    """An API Gateway answer for a request refused before the resolver sees it."""
+    return {
+        "statusCode": error.status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(error.to_body()),
+        "isBase64Encoded": False,
+    }
 
 
 def _as_json_request(event: dict[str, Any]) -> dict[str, Any]:
