@@ -3,7 +3,8 @@ counter, or changes nothing and says which items refused.
 
 A `Plan` is a list of transaction items, each tagged with what its refusal means (`Guard`): an opt-out exists,
 a quota window is full, the idempotency key was used before... `transact` runs it, retrying only
-DynamoDB's own transaction conflicts (two transactions on one item at once), and returns the refusals.
+DynamoDB's own transaction conflicts (two transactions on one item at once), and returns the refusals. Conflicts
+that persist and throttling that outlasts botocore's retries are `ServiceBusy` (nothing was written).
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from .observability import logger
 from .store.base import raw_client
 
 CONFLICT_ATTEMPTS = 8
+# DynamoDB's throttling answers. botocore has already retried them with backoff when they reach the gateway; a
+# throttled request wrote nothing, so the caller is told to come back (503 service_busy), never left with a crash.
+THROTTLED = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +69,7 @@ def transact(plan: Plan) -> list[Refusal]:
         try:
             client.transact_write_items(TransactItems=plan.items)
         except ClientError as error:
+            _raise_if_throttled(error)
             if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
                 raise
             reasons = error.response.get("CancellationReasons") or []
@@ -91,10 +96,20 @@ def transact(plan: Plan) -> list[Refusal]:
 _SINGLE_WRITES = {"Put": "put_item", "Update": "update_item", "Delete": "delete_item"}
 
 
+def _raise_if_throttled(error: ClientError) -> None:
+    code = error.response.get("Error", {}).get("Code")
+    if code in THROTTLED:
+        logger.warning("DynamoDB throttled a write", extra={"code": code})
+        raise ServiceBusy(
+            "DynamoDB is throttling the gateway's writes; retry shortly.", headers={"Retry-After": "1"}
+        ) from None
+
+
 def _write_one(client: Any, kind: str, operation: dict[str, Any], guard: Guard | None) -> list[Refusal]:
     try:
         getattr(client, _SINGLE_WRITES[kind])(**operation)
     except ClientError as error:
+        _raise_if_throttled(error)
         if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
             raise
         old: dict[str, Any] | None = error.response.get("Item")  # type: ignore[assignment]  # with ALL_OLD

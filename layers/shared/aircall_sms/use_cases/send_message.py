@@ -548,11 +548,19 @@ def _sent(prepared: PreparedSend, record: messages.MessageRecord, sent: SentMess
     plan = Plan()
     for item in items:
         plan.add(item, Guard("recorded"))
-    if transact(plan):
-        # A callback moved the message on first (Aircall can be that fast): keep its status, add our facts.
-        _record_late(record.id, sent.aircall_id, at)
-        if prepared.key_digest is not None:
-            raw_client().update_item(**_answer_update(prepared.key_digest, 201, body)["Update"])
+    try:
+        if transact(plan):
+            # A callback moved the message on first (Aircall can be that fast): keep its status, add our facts.
+            _record_late(record.id, sent.aircall_id, at)
+            if prepared.key_digest is not None:
+                raw_client().update_item(**_answer_update(prepared.key_digest, 201, body)["Update"])
+    except Exception:
+        # Aircall has the message: an error now would invite a second send. The archive keeps the `unknown` record
+        # of the reservation, which the callbacks that follow settle (as after a timeout).
+        logger.exception(
+            "Aircall took the message but its answer could not be recorded", extra={"message_id": record.id}
+        )
+        metrics.add_metric(name="OutcomesNotRecorded", unit="Count", value=1)
     metrics.add_metric(name="MessagesSent", unit="Count", value=1)
     metrics.add_metric(name="SegmentsSent", unit="Count", value=prepared.segments)
     logger.info("message sent", extra={"message_id": record.id, "number_id": prepared.number.number_id})
@@ -569,6 +577,7 @@ def _failed(
     them (the message may be on its way) and stays `unknown` for the callbacks to settle."""
     now = utcnow()
     error = gateway_error(failure)
+    error.details["message_id"] = record.id  # the archived message, to follow (an unknown outcome) or explain
     count_failure(failure)
     budget.learn(failure.rate, now, limited=isinstance(failure, AircallRateLimited))
     settings = get_settings()
@@ -612,8 +621,14 @@ def _failed(
             plan.add(_idempotency_forget(prepared.key_digest, record.id), Guard("idempotency"))
         else:
             plan.add(_answer_update(prepared.key_digest, *answer), Guard("idempotency"))
-    if transact(plan):
-        logger.error("could not record Aircall's refusal", extra={"message_id": record.id})
+    try:
+        if transact(plan):
+            logger.error("could not record Aircall's refusal", extra={"message_id": record.id})
+    except Exception:
+        # The caller still gets Aircall's answer; the archive keeps the `unknown` record (segments charged until
+        # their windows end), which explains itself.
+        logger.exception("could not record Aircall's refusal", extra={"message_id": record.id})
+        metrics.add_metric(name="OutcomesNotRecorded", unit="Count", value=1)
     logger.info(
         "Aircall did not take the message",
         extra={"message_id": record.id, "code": error.code, "aircall_status": failure.status, "key": failure.key},
