@@ -1,165 +1,19 @@
-"""The read/manage routes: the archive, number configuration, opt-outs and consents, and the service routes."""
+"""The read/manage routes: the archive, usage, erasure, number configuration, opt-outs and consents, and the
+service routes (health, the OpenAPI document and its Swagger UI); the routes are
+`aircall_sms.api.manage_routes`."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aircall_sms.api_models import ConsentPurpose, ConsentRequest, NumberRequest, OptOutRequest
-from aircall_sms.http import build_resolver, json_response, resolve
+from aircall_sms.api import manage_routes
+from aircall_sms.http import build_resolver, resolve
 from aircall_sms.observability import logger, metrics, tracer
-from aircall_sms.pages import DEFAULT_LIMIT, MAX_LIMIT
-from aircall_sms.status import STATUSES
-from aircall_sms.use_cases import consent, messages, numbers, service
-
-NumberIdQuery = Annotated[str | None, Query(max_length=18, description="Aircall's number_id.")]
-# The archive's parameters are read by the use case, which names the invalid one in `details.field`.
-TimeQuery = Annotated[str | None, Query(description="ISO 8601 with its offset (2026-11-26T14:05:00Z), inclusive.")]
-DirectionQuery = Annotated[str | None, Query(json_schema_extra={"enum": list(messages.DIRECTIONS)})]
-StatusQuery = Annotated[str | None, Query(description="The status now.", json_schema_extra={"enum": list(STATUSES)})]
-EXPORT_CONTENT_TYPE = "application/x-ndjson"
 
 app = build_resolver()
-
-
-@app.get("/health", summary="200 when the tables answer", tags=["service"])
-def get_health() -> Response[str]:
-    return json_response(200, service.health())
-
-
-@app.get(
-    "/messages",
-    summary="The archive, newest first: filtered, paginated; number_id with contact is one conversation",
-    description="Every filter is optional and they combine. Equal times are ordered by id. A list reads only "
-    "the indexes made for it, never the whole table. Invalid parameters: 400 `invalid_request` (or "
-    "`invalid_phone` for `contact`) with `details.field`.",
-    tags=["messages"],
-)
-def list_messages(
-    number_id: Annotated[str | None, Query(description="Aircall's number_id.")] = None,
-    contact: Annotated[str | None, Query(description="E.164, or national format of number_id's country.")] = None,
-    direction: DirectionQuery = None,
-    status: StatusQuery = None,
-    since: TimeQuery = None,
-    until: TimeQuery = None,
-    limit: Annotated[str | None, Query(description=f"1-{MAX_LIMIT}, default {DEFAULT_LIMIT}.")] = None,
-    cursor: Annotated[str | None, Query(description="The next_cursor of the previous page.")] = None,
-) -> Response[str]:
-    return json_response(
-        200,
-        messages.list_messages(
-            number_id=number_id,
-            contact=contact,
-            direction=direction,
-            status=status,
-            since=since,
-            until=until,
-            limit=limit,
-            cursor=cursor,
-        ),
-    )
-
-
-@app.get(
-    "/messages/export",
-    summary="The archive from since to until as JSON Lines, oldest first, in pages",
-    description="`application/x-ndjson`: one Message object per line, oldest first (equal times by id), at most "
-    f"`limit` lines ({messages.EXPORT_MAX_LINES}, also the default) and about 4 MB per answer. While more "
-    "follow, the `X-Next-Cursor` header carries the cursor: repeat the request with `cursor=` set to it; the last "
-    "page has no such header. `since` is required; `until` defaults to now; the range spans at most "
-    f"{messages.MAX_EXPORT_SPAN.days} days.",
-    tags=["messages"],
-)
-def export_messages(
-    since: TimeQuery = None,
-    until: TimeQuery = None,
-    limit: Annotated[str | None, Query(description=f"1-{messages.EXPORT_MAX_LINES} lines.")] = None,
-    cursor: Annotated[str | None, Query(description="The X-Next-Cursor header of the previous page.")] = None,
-) -> Response[str]:
-    page = messages.export_messages(since=since, until=until, limit=limit, cursor=cursor)
-    headers = {"X-Next-Cursor": page.next_cursor} if page.next_cursor else {}
-    return Response(status_code=200, content_type=EXPORT_CONTENT_TYPE, body=page.lines, headers=headers)
-
-
-@app.get("/messages/<message_id>", summary="One message with its status history", tags=["messages"])
-def get_message(message_id: str) -> Response[str]:
-    return json_response(200, {"message": messages.get_message(message_id)})
-
-
-@app.get("/numbers", summary="The numbers configured in the gateway", tags=["numbers"])
-def list_numbers() -> Response[str]:
-    items = numbers.list_configured()
-    return json_response(200, {"items": items, "next_cursor": None})
-
-
-@app.get("/numbers/<number_id>", summary="One configured number", tags=["numbers"])
-def get_number(number_id: str) -> Response[str]:
-    return json_response(200, {"number": numbers.get(number_id)})
-
-
-@app.put("/numbers/<number_id>", summary="Configure an Aircall number in the gateway", tags=["numbers"])
-def put_number(number_id: str, body: NumberRequest) -> Response[str]:
-    answer = numbers.configure(number_id, body, request_callback_url=_callback_url(app.current_event.raw_event))
-    payload: dict[str, Any] = {"number": answer.number}
-    if answer.warning:
-        payload["warning"] = answer.warning
-    return json_response(201 if answer.created else 200, payload)
-
-
-@app.delete("/numbers/<number_id>", summary="Remove the Aircall configuration of a number", tags=["numbers"])
-def delete_number(number_id: str) -> Response[str]:
-    return json_response(200, numbers.remove(number_id))
-
-
-@app.get("/numbers/<number_id>/quota", summary="The number's quota windows and the company budget", tags=["numbers"])
-def get_number_quota(number_id: str) -> Response[str]:
-    return json_response(200, numbers.get_quota(number_id))
-
-
-@app.get("/opt-outs", summary="Opt-outs of one number, or the company-wide ones, newest first", tags=["consent"])
-def list_opt_outs(
-    number_id: NumberIdQuery = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
-) -> Response[str]:
-    return json_response(200, consent.list_opt_outs(number_id, limit=limit, cursor=cursor))
-
-
-@app.put("/opt-outs/<phone>", summary="Opt a contact out of one number or of every number", tags=["consent"])
-def put_opt_out(phone: str, body: OptOutRequest | None = None) -> Response[str]:
-    answer = consent.opt_out(phone, body)
-    return json_response(201 if answer.created else 200, {"opt_out": answer.opt_out})
-
-
-@app.delete("/opt-outs/<phone>", summary="Remove an opt-out: the contact may be sent to again", tags=["consent"])
-def delete_opt_out(phone: str, number_id: NumberIdQuery = None) -> Response[str]:
-    return json_response(200, consent.remove_opt_out(phone, number_id))
-
-
-@app.get("/consents/<phone>", summary="A contact's consents with their evidence", tags=["consent"])
-def get_consents(phone: str) -> Response[str]:
-    return json_response(200, consent.consents_of(phone))
-
-
-@app.put("/consents/<phone>", summary="Record a contact's consent to marketing messages", tags=["consent"])
-def put_consent(phone: str, body: ConsentRequest) -> Response[str]:
-    return json_response(200, consent.record_consent(phone, body))
-
-
-@app.delete("/consents/<phone>", summary="Withdraw a contact's consent", tags=["consent"])
-def delete_consents(
-    phone: str, number_id: NumberIdQuery = None, purpose: Annotated[ConsentPurpose, Query()] = "marketing"
-) -> Response[str]:
-    return json_response(200, consent.withdraw_consent(phone, number_id, purpose))
-
-
-def _callback_url(event: dict[str, Any]) -> str:
-    """This deployment's callback URL as API Gateway sees it (CALLBACK_URL overrides it, e.g. a custom domain)."""
-    context = event.get("requestContext") or {}
-    return f"https://{context.get('domainName', '')}/{context.get('stage', '')}/webhooks/aircall"
+manage_routes.register(app)
 
 
 @logger.inject_lambda_context(clear_state=True)

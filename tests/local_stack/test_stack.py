@@ -117,7 +117,7 @@ def test_stopping_restores_the_environment_and_leaves_no_process_or_thread(monke
     assert pid is not None
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
-    assert len(pollers) == 2  # the EventsFunction's two DynamoDB events
+    assert len(pollers) == 3  # the EventsFunction's two DynamoDB events and the UsageFunction's
     assert not any(thread.is_alive() for thread in started if thread.name.startswith("local-stack-"))
     with pytest.raises(RuntimeError, match="not running"):
         stack.published_events()

@@ -222,12 +222,15 @@ def test_dynamodb_events_name_their_table_and_how_lambda_reads_it(tiny_template)
     ]
 
 
-def test_the_project_events_function_reads_both_streams_and_reports_item_failures():
-    sources = {source.table_logical_id: source for source in stream_sources(ROOT / "template.yaml")}
+def test_the_project_reads_the_streams_with_the_events_and_usage_functions_reporting_item_failures():
+    sources = stream_sources(ROOT / "template.yaml")
 
-    assert set(sources) == {"MessagesTable", "ContactsTable"}
-    for source in sources.values():
-        assert source.function_id == "EventsFunction"
+    assert sorted((source.function_id, source.table_logical_id) for source in sources) == [
+        ("EventsFunction", "ContactsTable"),
+        ("EventsFunction", "MessagesTable"),
+        ("UsageFunction", "MessagesTable"),
+    ]
+    for source in sources:
         assert (source.starting_position, source.report_batch_item_failures) == ("TRIM_HORIZON", True)
 
 
@@ -264,7 +267,8 @@ def test_stage_name_is_the_api_stage(tiny_template):
 
 
 def test_the_project_routes_follow_the_http_contract_on_api_keys():
-    # http-api.md: every route except POST /webhooks/aircall and GET /health needs the x-api-key header.
+    # http-api.md: every route except POST /webhooks/aircall and GET /health needs the x-api-key header, the API's
+    # own description (GET /openapi.json, GET /docs) included.
     open_routes = {("POST", "/webhooks/aircall"), ("GET", "/health")}
     for route in routes(ROOT / "template.yaml"):
         assert route.api_key_required is ((route.method, route.path) not in open_routes), route

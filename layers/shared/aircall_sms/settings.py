@@ -33,6 +33,8 @@ class Settings:
     number_cache_seconds: float
     limits_json: str
     usage_alert_percent: float
+    price_table_json: str
+    message_retention_days: int
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -58,6 +60,8 @@ class Settings:
             number_cache_seconds=_positive_float(env, "NUMBER_CACHE_SECONDS", 60.0),
             limits_json=env.get("LIMITS_JSON", "").strip(),
             usage_alert_percent=_positive_float(env, "USAGE_ALERT_PERCENT", 80.0),
+            price_table_json=env.get("PRICE_TABLE_JSON", "").strip(),
+            message_retention_days=_non_negative_int(env, "MESSAGE_RETENTION_DAYS", 0),
         )
 
 
@@ -84,6 +88,19 @@ def _positive_int(env: dict[str, str], name: str, default: int) -> int:
         raise ConfigurationError(f"{name} must be an integer, not {raw!r}") from None
     if value <= 0:
         raise ConfigurationError(f"{name} must be positive")
+    return value
+
+
+def _non_negative_int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be an integer, not {raw!r}") from None
+    if value < 0:
+        raise ConfigurationError(f"{name} must not be negative")
     return value
 
 

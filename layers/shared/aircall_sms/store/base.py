@@ -3,6 +3,7 @@ one pynamodb connection serves every table."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from pynamodb.connection import Connection, TableConnection
@@ -65,3 +66,25 @@ def botocore_session() -> Any:
     from .numbers import NumberRecord
 
     return NumberRecord._get_connection().connection.session
+
+
+WRITE_BATCH = 25  # BatchWriteItem's most items per request
+WRITE_ATTEMPTS = 8
+
+
+def batch_delete(table: str, keys: list[dict[str, Any]]) -> int:
+    """Delete the items of `table` at `keys` (DynamoDB JSON), 25 per BatchWriteItem, following UnprocessedItems
+    with a growing pause; the number of keys handed to DynamoDB (deleting a missing item is no error)."""
+    client = raw_client()
+    for start in range(0, len(keys), WRITE_BATCH):
+        request: dict[str, Any] = {
+            table: [{"DeleteRequest": {"Key": key}} for key in keys[start : start + WRITE_BATCH]]
+        }
+        for attempt in range(WRITE_ATTEMPTS):
+            request = client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+            if not request:
+                break
+            time.sleep(0.05 * 2**attempt)
+        else:
+            raise RuntimeError(f"DynamoDB kept {len(request.get(table, []))} deletes of {table} unprocessed")
+    return len(keys)

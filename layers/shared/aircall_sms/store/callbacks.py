@@ -3,7 +3,8 @@
 The id is a digest of the number and the payload (without its token), so a redelivered callback finds its
 first record. `pending` is set while the callback is not applied (index `pending`, read by the
 reconciliation sweep): a status for a message whose Aircall id is not recorded yet, or a crash half-way.
-The token is never stored.
+The token is never stored. The keys-only index `by_aircall_id` finds the callbacks about one Aircall message, to
+erase them with it (DELETE /contacts/{phone}).
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from typing import Any
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import PutError
 from pynamodb.expressions.update import Action
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 
 from ..timeutil import iso
-from .base import GatewayModel, TableName
+from .base import GatewayModel, TableName, batch_delete
 
 RETENTION = timedelta(days=30)
 PENDING = "pending"
@@ -32,6 +33,14 @@ class Pending(GlobalSecondaryIndex["CallbackRecord"]):  # type: ignore[no-untype
 
     pending = UnicodeAttribute(hash_key=True)
     received_at = UnicodeAttribute(range_key=True)
+
+
+class ByAircallId(GlobalSecondaryIndex["CallbackRecord"]):  # type: ignore[no-untyped-call]
+    class Meta:
+        index_name = "by_aircall_id"
+        projection = KeysOnlyProjection()
+
+    aircall_id = UnicodeAttribute(hash_key=True)
 
 
 class CallbackRecord(GatewayModel):
@@ -52,6 +61,7 @@ class CallbackRecord(GatewayModel):
     expires_at = TTLAttribute(null=True)
 
     by_pending = Pending()
+    by_aircall_id = ByAircallId()
 
     def body(self) -> dict[str, Any]:
         document = json.loads(self.payload)
@@ -131,3 +141,12 @@ def abandon(callback: CallbackRecord) -> None:
 def pending_before(moment: datetime, limit: int) -> list[CallbackRecord]:
     """Callbacks not applied yet that arrived before `moment`, oldest first."""
     return list(CallbackRecord.by_pending.query(PENDING, CallbackRecord.received_at < iso(moment), limit=limit))
+
+
+def ids_about(aircall_id: str) -> list[str]:
+    """The ids of every callback recorded about the Aircall message `aircall_id` (applied or not)."""
+    return [key_only.id for key_only in CallbackRecord.by_aircall_id.query(aircall_id)]
+
+
+def delete_all(callback_ids: list[str]) -> int:
+    return batch_delete(CallbackRecord.Meta.table_name, [{"id": {"S": callback_id}} for callback_id in callback_ids])

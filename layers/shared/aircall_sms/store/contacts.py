@@ -6,8 +6,8 @@
                    conversation#<number_id>     the last message the contact sent to that number
 
 One partition per contact: the send path checks these items inside its reservation transaction, and erasing a
-contact is one query on its partition. The sparse index `by_scope` (only opt-outs carry `scope`) lists the
-opt-outs of one number, or the company-wide ones, newest first.
+contact is one query on its partition (`erase_facts`: everything but the opt-outs). The sparse index `by_scope`
+(only opt-outs carry `scope`) lists the opt-outs of one number, or the company-wide ones, newest first.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pynamodb.attributes import MapAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from ..timeutil import iso
-from .base import GatewayModel, TableName, raw_client
+from .base import GatewayModel, TableName, batch_delete, raw_client
 
 EVERY_NUMBER = "*"
 OPT_OUTS_INDEX = "by_scope"
@@ -272,3 +272,36 @@ def record_inbound(contact: str, *, number_id: str, at: datetime, message_id: st
     client = raw_client()
     with contextlib.suppress(client.exceptions.ConditionalCheckFailedException):
         client.update_item(**conversation_update(contact, number_id=number_id, at=at, message_id=message_id)["Update"])
+
+
+def erase_facts(contact: str) -> dict[str, int]:
+    """Delete every item of `contact` but its opt-outs (the fact that keeps a STOP honoured): its consents and
+    conversations. Counts `consents` (one per number or "every number" a consent covered), `conversations`,
+    and the `opt_outs` kept."""
+    client = raw_client()
+    table = ContactItem.Meta.table_name
+    request: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "contact = :contact",
+        "ExpressionAttributeValues": {":contact": {"S": contact}},
+        "ConsistentRead": True,
+    }
+    counts = {"consents": 0, "conversations": 0, "opt_outs": 0}
+    erased: list[dict[str, Any]] = []
+    while True:
+        answer = client.query(**request)
+        for item in answer.get("Items", []):
+            sort_key = item["sk"]["S"]
+            if sort_key.startswith(optout_sk("")):
+                counts["opt_outs"] += 1
+                continue
+            if sort_key.startswith(consent_sk("")):
+                counts["consents"] += len(item.get("scopes", {}).get("M", {}))
+            elif sort_key.startswith(conversation_sk("")):
+                counts["conversations"] += 1
+            erased.append({"contact": item["contact"], "sk": item["sk"]})
+        if not answer.get("LastEvaluatedKey"):
+            break
+        request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+    batch_delete(table, erased)
+    return counts

@@ -6,20 +6,25 @@ Items share one table, told apart by their keys:
     quota#<number_id>               hour#2026-11-26T14        segments admitted in that window (`used`)
                                     day#2026-11-26 / week#2026-W48 / month#2026-11
     usage#<number_id>               hour#2026-11-26T14 ...    a closed window's final count (usage history)
+    usage_month#2026-11             <number_id>               the month's message counters of a number (GET /usage)
+    usage_event#<stream event id>   -                         that archive change was counted (2 days, TTL)
     company                         requests#2026-11-26T14:05 Aircall API requests made in that UTC minute
     company                         aircall                   what Aircall said: blocked until (after a 429)
     idempotency#<sha256 of the key> -                         the first request's fingerprint and answer
 
 Counters are keyed by window, so nothing has to reset them: a new window is a new item. Each carries
 `expires_at` (TTL) days after its window ends; the scheduled rollover first copies the closed windows into the
-usage history, which does not expire.
+usage history, which does not expire. The monthly message counters are written by the UsageFunction from the
+archive's stream (`use_cases.usage`) and do not expire either.
 """
 
 from __future__ import annotations
 
+import hashlib
+
 from pynamodb.attributes import JSONAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
 
-from .base import GatewayModel, TableName
+from .base import GatewayModel, TableName, raw_client
 
 COMPANY = "company"
 AIRCALL_STATE = "aircall"
@@ -51,6 +56,14 @@ def usage_pk(number_id: str) -> str:
     return f"usage#{number_id}"
 
 
+def usage_month_pk(month: str) -> str:
+    return f"usage_month#{month}"
+
+
+def usage_event_pk(event_id: str) -> str:
+    return f"usage_event#{event_id}"
+
+
 def window_sk(window: str, key: str) -> str:
     return f"{window}#{key}"
 
@@ -64,3 +77,20 @@ def idempotency_pk(key_digest: str) -> str:
 
 
 IDEMPOTENCY_SK = "-"
+
+
+def forget_idempotency(idempotency_key: str, message_id: str) -> bool:
+    """Delete the record of `idempotency_key` (it holds the first answer: the message, its text and recipient)
+    if it still names `message_id` (after its 24 hours the key may name another request); True when deleted."""
+    client = raw_client()
+    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()
+    try:
+        client.delete_item(
+            TableName=LedgerItem.Meta.table_name,
+            Key={"pk": {"S": idempotency_pk(digest)}, "sk": {"S": IDEMPOTENCY_SK}},
+            ConditionExpression="message_id = :message",
+            ExpressionAttributeValues={":message": {"S": message_id}},
+        )
+    except client.exceptions.ConditionalCheckFailedException:
+        return False
+    return True

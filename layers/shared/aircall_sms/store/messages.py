@@ -11,7 +11,7 @@ indexes right.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pynamodb.attributes import (
@@ -25,9 +25,10 @@ from pynamodb.attributes import (
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 
+from ..settings import get_settings
 from ..status import predecessors
 from ..timeutil import iso
-from .base import GatewayModel, TableName, raw_client
+from .base import GatewayModel, TableName, batch_delete, raw_client
 
 ARCHIVE_PARTITION = "all"  # the `archive` attribute of every message: the one partition of the index `by_time`
 
@@ -195,7 +196,7 @@ class MessageRecord(GatewayModel):
     reservation = JSONAttribute(null=True)  # the quota windows charged: {"hour": "2026-11-26T14", ...}
     dispatch_number = UnicodeAttribute(null=True)  # set while `deferred` (indexes `deferred` and `expiring`)
     dispatch_rank = UnicodeAttribute(null=True)  # "<priority>#<created_at>#<id>": the dispatch order
-    expires_at = TTLAttribute(null=True)
+    expires_at = TTLAttribute(null=True)  # the retention period's end (`retention_end`); DynamoDB's TTL deletes it
     # The listing indexes' keys, derived in `serialize`.
     created_key = UnicodeAttribute()  # "<created_at>#<id>"
     number_created_key = UnicodeAttribute()  # "<number_id>#<created_at>#<id>"
@@ -270,6 +271,16 @@ def mark_deferred(record: MessageRecord) -> None:
     """Put `record` in its number's dispatch queue (the sparse `deferred` and `expiring` indexes)."""
     record.dispatch_number = record.number_id
     record.dispatch_rank = dispatch_rank(record.purpose, record.created_at, record.id)
+
+
+def retention_end(created: datetime, *, not_after: datetime | None = None) -> datetime | None:
+    """When a message created at `created` leaves the archive (`MESSAGE_RETENTION_DAYS` after it; a deferred
+    message stays at least a day past its `not_after`); None: the archive keeps it (the default, 0 days)."""
+    days = get_settings().message_retention_days
+    if days <= 0:
+        return None
+    end = created + timedelta(days=days)
+    return max(end, not_after + timedelta(days=1)) if not_after is not None else end
 
 
 def change(status: str, at: datetime, source: str, detail: str | None = None) -> StatusChange:
@@ -408,3 +419,50 @@ def advance_update(
             "ExpressionAttributeValues": values,
         }
     }
+
+
+def contact_message_ids(
+    contact: str, *, limit: int, start: dict[str, Any] | None
+) -> tuple[list[str], dict[str, Any] | None]:
+    """One page of the ids of every message with `contact` (both directions, oldest first, index `by_contact`)
+    and where the next page starts (None: the last page)."""
+    request: dict[str, Any] = {
+        "TableName": MessageRecord.Meta.table_name,
+        "IndexName": "by_contact",
+        "KeyConditionExpression": "contact = :contact",
+        "ExpressionAttributeValues": {":contact": {"S": contact}},
+        "ProjectionExpression": "id",
+        "Limit": limit,
+    }
+    if start is not None:
+        request["ExclusiveStartKey"] = start
+    answer = raw_client().query(**request)
+    return [item["id"]["S"] for item in answer.get("Items", [])], answer.get("LastEvaluatedKey") or None
+
+
+def erasure_facts(message_ids: list[str]) -> list[dict[str, str]]:
+    """`id`, and `aircall_id`, `idempotency_key`, `created_at` where set, of those of `message_ids` that still
+    exist (one consistent BatchGetItem per 100: an index may still show a message deleted a moment ago)."""
+    client = raw_client()
+    table = MessageRecord.Meta.table_name
+    found: list[dict[str, str]] = []
+    for start in range(0, len(message_ids), 100):
+        request: dict[str, Any] = {
+            table: {
+                "Keys": [{"id": {"S": message_id}} for message_id in message_ids[start : start + 100]],
+                "ConsistentRead": True,
+                "ProjectionExpression": "id, aircall_id, idempotency_key, created_at",
+            }
+        }
+        while request:
+            answer = client.batch_get_item(RequestItems=request)
+            found += [
+                {name: value["S"] for name, value in item.items() if "S" in value}
+                for item in answer.get("Responses", {}).get(table, [])
+            ]
+            request = answer.get("UnprocessedKeys") or {}
+    return found
+
+
+def delete_all(message_ids: list[str]) -> int:
+    return batch_delete(MessageRecord.Meta.table_name, [{"id": {"S": message_id}} for message_id in message_ids])

@@ -283,6 +283,7 @@ def _inbound(callback: Callback, stored: callbacks.CallbackRecord) -> CallbackOu
         created_at=iso(received_at),
         updated_at=iso(now),
         keyword=keyword,
+        expires_at=messages.retention_end(received_at),
     )
     settings = get_settings()
     items: list[dict[str, Any]] = [

@@ -135,6 +135,12 @@ def _named_number(raw_number_id: str | None) -> tuple[str | None, numbers.Number
     return number_id, numbers.get(number_id)
 
 
+def parse_contact(raw_phone: str, raw_number_id: str | None) -> str:
+    """A contact named in a path, in E.164 or, with a `number_id` query, in that number's national format."""
+    _, number = _named_number(raw_number_id)
+    return _contact(raw_phone, number)
+
+
 def _contact(raw_phone: str, number: numbers.NumberRecord | None) -> str:
     try:
         return phone.parse(unquote(raw_phone), default_region=number.region if number else None).e164

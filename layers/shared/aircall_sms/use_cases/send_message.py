@@ -770,6 +770,7 @@ def _new_record(prepared: PreparedSend, now: datetime, *, status: str, note: str
         idempotency_key=prepared.idempotency_key,
         human_author=request.human_author,
         unresolved_at=iso(now) if status == "unknown" else None,
+        expires_at=messages.retention_end(now, not_after=prepared.not_after),
     )
 
 

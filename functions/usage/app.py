@@ -1,0 +1,19 @@
+"""The archive's DynamoDB stream -> the monthly usage counters of GET /usage (README, "Usage and costs")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from aircall_sms.observability import logger, metrics, tracer
+from aircall_sms.use_cases.usage import count_changes
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # noqa: ARG001
+    uncounted = count_changes(event.get("Records") or [])
+    # ReportBatchItemFailures: Lambda retries the batch from the lowest sequence number named here.
+    return {"batchItemFailures": [{"itemIdentifier": sequence_number} for sequence_number in uncounted]}

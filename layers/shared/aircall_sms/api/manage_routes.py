@@ -1,0 +1,251 @@
+"""The routes the ManageFunction serves: the archive, usage, erasure, number configuration, opt-outs and consents,
+and the service routes (health, the OpenAPI document, its Swagger UI)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from ..api_models import ConsentPurpose, ConsentRequest, NumberRequest, OptOutRequest
+from ..http import json_response
+from ..pages import DEFAULT_LIMIT, MAX_LIMIT
+from ..status import STATUSES
+from ..use_cases import consent, erasure, messages, numbers, service, usage
+from . import API_KEY
+
+NumberIdQuery = Annotated[str | None, Query(max_length=18, description="Aircall's number_id.")]
+# The archive's parameters are read by the use case, which names the invalid one in `details.field`.
+TimeQuery = Annotated[str | None, Query(description="ISO 8601 with its offset (2026-11-26T14:05:00Z), inclusive.")]
+DirectionQuery = Annotated[str | None, Query(json_schema_extra={"enum": list(messages.DIRECTIONS)})]
+StatusQuery = Annotated[str | None, Query(description="The status now.", json_schema_extra={"enum": list(STATUSES)})]
+MonthQuery = Annotated[
+    str | None, Query(description="A UTC month, YYYY-MM (default: the current one).", examples=["2026-11"])
+]
+EXPORT_CONTENT_TYPE = "application/x-ndjson"
+
+
+def register(app: APIGatewayRestResolver) -> None:
+    @app.get("/health", summary="200 when the tables answer", tags=["service"])
+    def get_health() -> Response[str]:
+        return json_response(200, service.health())
+
+    @app.get(
+        "/messages",
+        summary="The archive, newest first: filtered, paginated; number_id with contact is one conversation",
+        description="Every filter is optional and they combine. Equal times are ordered by id. A list reads only "
+        "the indexes made for it, never the whole table. Invalid parameters: 400 `invalid_request` (or "
+        "`invalid_phone` for `contact`) with `details.field`.",
+        tags=["messages"],
+        security=API_KEY,
+    )
+    def list_messages(
+        number_id: Annotated[str | None, Query(description="Aircall's number_id.")] = None,
+        contact: Annotated[str | None, Query(description="E.164, or national format of number_id's country.")] = None,
+        direction: DirectionQuery = None,
+        status: StatusQuery = None,
+        since: TimeQuery = None,
+        until: TimeQuery = None,
+        limit: Annotated[str | None, Query(description=f"1-{MAX_LIMIT}, default {DEFAULT_LIMIT}.")] = None,
+        cursor: Annotated[str | None, Query(description="The next_cursor of the previous page.")] = None,
+    ) -> Response[str]:
+        return json_response(
+            200,
+            messages.list_messages(
+                number_id=number_id,
+                contact=contact,
+                direction=direction,
+                status=status,
+                since=since,
+                until=until,
+                limit=limit,
+                cursor=cursor,
+            ),
+        )
+
+    @app.get(
+        "/messages/export",
+        summary="The archive from since to until as JSON Lines, oldest first, in pages",
+        description="`application/x-ndjson`: one Message object per line, oldest first (equal times by id), at "
+        f"most `limit` lines ({messages.EXPORT_MAX_LINES}, also the default) and about 4 MB per answer. While more "
+        "follow, the `X-Next-Cursor` header carries the cursor: repeat the request with `cursor=` set to it; the "
+        "last page has no such header. `since` is required; `until` defaults to now; the range spans at most "
+        f"{messages.MAX_EXPORT_SPAN.days} days.",
+        tags=["messages"],
+        security=API_KEY,
+    )
+    def export_messages(
+        since: TimeQuery = None,
+        until: TimeQuery = None,
+        limit: Annotated[str | None, Query(description=f"1-{messages.EXPORT_MAX_LINES} lines.")] = None,
+        cursor: Annotated[str | None, Query(description="The X-Next-Cursor header of the previous page.")] = None,
+    ) -> Response[str]:
+        page = messages.export_messages(since=since, until=until, limit=limit, cursor=cursor)
+        headers = {"X-Next-Cursor": page.next_cursor} if page.next_cursor else {}
+        return Response(status_code=200, content_type=EXPORT_CONTENT_TYPE, body=page.lines, headers=headers)
+
+    # The path parameter is named as in the contract and the template (`{id}`), and so the argument.
+    @app.get("/messages/<id>", summary="One message with its status history", tags=["messages"], security=API_KEY)
+    def get_message(id: str) -> Response[str]:
+        return json_response(200, {"message": messages.get_message(id)})
+
+    @app.get(
+        "/usage",
+        summary="A month's usage per number: messages and segments out and in, outcomes, estimated cost",
+        description="Per number that had usage in the month (or only `number_id`, zeros when it had none): "
+        "`outbound` (messages Aircall took, their segments, segments by the contact's country), `inbound`, and "
+        "the messages `rejected`, `deferred` (at least once), `expired` and `failed`; `estimated_cost` from the "
+        "deployment's price table (null without one; segments it has no price for are `unpriced_segments`). "
+        "Counted from the archive's changes as they happen (a second or two behind), in the UTC month they "
+        "happened; kept when messages expire or are erased. Invalid parameters: 400 `invalid_request` with "
+        "`details.field` (`month`, `number_id`).",
+        tags=["usage"],
+        security=API_KEY,
+    )
+    def get_usage(
+        month: MonthQuery = None,
+        number_id: Annotated[str | None, Query(description="Aircall's number_id: that number only.")] = None,
+    ) -> Response[str]:
+        return json_response(200, usage.usage_report(month, number_id))
+
+    @app.delete(
+        "/contacts/<phone>",
+        summary="Erase a contact (right to erasure); only the opt-out fact stays",
+        description="Deletes the contact's messages (both directions), the Aircall callbacks about them, their "
+        "Idempotency-Key records, and the contact's consents and conversation windows, from every table and "
+        "index; keeps the opt-outs, so a STOP stays honoured. `200` with `complete: true` and what was erased; "
+        "`202` with `complete: false` when the call's time ran out first (a contact with thousands of "
+        "messages): repeat the request until it answers 200. `phone` in E.164 (%2B for +), or in national "
+        "format with `number_id`. Bad phone: 400 `invalid_phone`.",
+        tags=["consent"],
+        security=API_KEY,
+    )
+    def erase_contact(phone: str, number_id: NumberIdQuery = None) -> Response[str]:
+        answer = erasure.erase_contact(phone, number_id)
+        return json_response(200 if answer.complete else 202, answer.body)
+
+    @app.get("/numbers", summary="The numbers configured in the gateway", tags=["numbers"], security=API_KEY)
+    def list_numbers() -> Response[str]:
+        items = numbers.list_configured()
+        return json_response(200, {"items": items, "next_cursor": None})
+
+    @app.get("/numbers/<number_id>", summary="One configured number", tags=["numbers"], security=API_KEY)
+    def get_number(number_id: str) -> Response[str]:
+        return json_response(200, {"number": numbers.get(number_id)})
+
+    @app.put(
+        "/numbers/<number_id>",
+        summary="Configure an Aircall number in the gateway",
+        description="`proxy` mode configures the number in Aircall with this deployment's callback URL (the "
+        "answer's `warning`: the Aircall apps can no longer send or receive SMS on it); `agent` mode sends in the "
+        "agent conversation. `201` when new, `200` when updated.",
+        tags=["numbers"],
+        security=API_KEY,
+    )
+    def put_number(number_id: str, body: NumberRequest) -> Response[str]:
+        answer = numbers.configure(number_id, body, request_callback_url=_callback_url(app.current_event.raw_event))
+        payload: dict[str, Any] = {"number": answer.number}
+        if answer.warning:
+            payload["warning"] = answer.warning
+        return json_response(201 if answer.created else 200, payload)
+
+    @app.delete(
+        "/numbers/<number_id>",
+        summary="Remove the Aircall configuration of a number",
+        description="App messaging comes back; the number's deferred messages end `rejected` "
+        "(`number_not_configured`), counted in `deferred_rejected`.",
+        tags=["numbers"],
+        security=API_KEY,
+    )
+    def delete_number(number_id: str) -> Response[str]:
+        return json_response(200, numbers.remove(number_id))
+
+    @app.get(
+        "/numbers/<number_id>/quota",
+        summary="The number's quota windows and the company budget",
+        tags=["numbers"],
+        security=API_KEY,
+    )
+    def get_number_quota(number_id: str) -> Response[str]:
+        return json_response(200, numbers.get_quota(number_id))
+
+    @app.get(
+        "/opt-outs",
+        summary="Opt-outs of one number, or the company-wide ones, newest first",
+        tags=["consent"],
+        security=API_KEY,
+    )
+    def list_opt_outs(
+        number_id: NumberIdQuery = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+        cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    ) -> Response[str]:
+        return json_response(200, consent.list_opt_outs(number_id, limit=limit, cursor=cursor))
+
+    @app.put(
+        "/opt-outs/<phone>",
+        summary="Opt a contact out of one number or of every number",
+        description="`201` when recorded, `200` when it already was (the first record stays).",
+        tags=["consent"],
+        security=API_KEY,
+    )
+    def put_opt_out(phone: str, body: OptOutRequest | None = None) -> Response[str]:
+        answer = consent.opt_out(phone, body)
+        return json_response(201 if answer.created else 200, {"opt_out": answer.opt_out})
+
+    @app.delete(
+        "/opt-outs/<phone>",
+        summary="Remove an opt-out: the contact may be sent to again",
+        tags=["consent"],
+        security=API_KEY,
+    )
+    def delete_opt_out(phone: str, number_id: NumberIdQuery = None) -> Response[str]:
+        return json_response(200, consent.remove_opt_out(phone, number_id))
+
+    @app.get(
+        "/consents/<phone>", summary="A contact's consents with their evidence", tags=["consent"], security=API_KEY
+    )
+    def get_consents(phone: str) -> Response[str]:
+        return json_response(200, consent.consents_of(phone))
+
+    @app.put(
+        "/consents/<phone>",
+        summary="Record a contact's consent to marketing messages",
+        tags=["consent"],
+        security=API_KEY,
+    )
+    def put_consent(phone: str, body: ConsentRequest) -> Response[str]:
+        return json_response(200, consent.record_consent(phone, body))
+
+    @app.delete("/consents/<phone>", summary="Withdraw a contact's consent", tags=["consent"], security=API_KEY)
+    def delete_consents(
+        phone: str, number_id: NumberIdQuery = None, purpose: Annotated[ConsentPurpose, Query()] = "marketing"
+    ) -> Response[str]:
+        return json_response(200, consent.withdraw_consent(phone, number_id, purpose))
+
+    @app.get(
+        "/openapi.json",
+        summary="This API's OpenAPI 3.1 document",
+        description="Generated from the routes and the request models that validate requests.",
+        tags=["service"],
+        security=API_KEY,
+    )
+    def get_openapi_document() -> Response[str]:
+        from . import openapi  # the whole API's routes, the send path's too: loaded on the first request only
+
+        server = openapi.server_of(app.current_event.raw_event)
+        return Response(status_code=200, content_type="application/json", body=openapi.document_json(server))
+
+    @app.get("/docs", summary="Swagger UI of this API", tags=["service"], security=API_KEY)
+    def get_docs() -> Response[str]:
+        from . import openapi
+
+        server = openapi.server_of(app.current_event.raw_event)
+        return Response(status_code=200, content_type="text/html; charset=utf-8", body=openapi.swagger_page(server))
+
+
+def _callback_url(event: dict[str, Any]) -> str:
+    """This deployment's callback URL as API Gateway sees it (CALLBACK_URL overrides it, e.g. a custom domain)."""
+    context = event.get("requestContext") or {}
+    return f"https://{context.get('domainName', '')}/{context.get('stage', '')}/webhooks/aircall"

@@ -1,0 +1,104 @@
+"""DELETE /contacts/{phone}: the right to erasure. Every record of the contact goes, from every table and with it
+every index, except the opt-out fact (so a STOP stays honoured):
+
+    table           what is erased                                          found by
+    ContactsTable   consents and conversation windows (opt-outs stay)       the contact's partition
+    MessagesTable   every message with the contact, both directions         index `by_contact`
+    CallbacksTable  Aircall's callbacks about those messages (they hold     index `by_aircall_id`, per message
+                    the number and the text)
+    LedgerTable     the Idempotency-Key records of those messages (they     the message's key (24 h records)
+                    hold the first answer: the message)
+
+No Scan: each is a key or an index lookup. A message is deleted after its callbacks and its key record, so an
+erasure cut short leaves every message that still has traces, and the next call finds them again.
+
+The work is bounded for API Gateway (29 s) and Lambda (15 s): one call erases for at most `TIME_BUDGET` seconds
+and `MESSAGES_PER_CALL` messages, then answers 202 (`complete: false`) with what it erased so far; the client
+repeats the call until it answers 200 (`complete: true`). Each call counts what it erased itself.
+
+Not reachable from here: events already published on the event bus (the customer's rules decide where they
+went), the tables' point-in-time recovery backups (35 days), logs (phone numbers are masked there), and a status
+callback Aircall sent about a message whose send timed out and that never matched it (its Aircall id is nowhere
+in the archive); the callbacks table drops every callback 30 days after it arrived.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..observability import logger, metrics
+from ..settings import get_settings
+from ..store import callbacks, contacts, ledger, messages
+from ..store.base import raw_client
+from ..timeutil import parse_time, utcnow
+from .consent import parse_contact
+
+TIME_BUDGET = 8.0  # seconds of work per call, well inside Lambda's 15 s and API Gateway's 29 s
+MESSAGES_PER_CALL = 2_000
+PAGE = 100
+LOOKUP_THREADS = 8
+# DynamoDB's TTL deletes an expired item within about two days: an idempotency record may outlive its 24 hours.
+TTL_LAG = timedelta(days=2)
+
+
+@dataclass(frozen=True, slots=True)
+class ErasureAnswer:
+    complete: bool
+    body: dict[str, Any]
+
+
+def erase_contact(raw_phone: str, raw_number_id: str | None = None) -> ErasureAnswer:
+    """Erase what the gateway keeps about one contact (E.164, or the national format of `number_id`'s country)."""
+    contact = parse_contact(raw_phone, raw_number_id)
+    deadline = time.monotonic() + TIME_BUDGET
+    facts = contacts.erase_facts(contact)
+    erased = {
+        "messages": 0,
+        "callbacks": 0,
+        "idempotency_records": 0,
+        "consents": facts["consents"],
+        "conversations": facts["conversations"],
+    }
+    keys_since = utcnow() - timedelta(hours=get_settings().idempotency_ttl_hours) - TTL_LAG
+    raw_client()  # made once here, shared by the lookup threads
+    start: dict[str, Any] | None = None
+    with ThreadPoolExecutor(max_workers=LOOKUP_THREADS) as pool:
+        while True:
+            message_ids, start = messages.contact_message_ids(contact, limit=PAGE, start=start)
+            found = messages.erasure_facts(message_ids)
+            traces = list(pool.map(lambda message: _erase_traces(message, keys_since), found))
+            erased["callbacks"] += sum(callbacks_erased for callbacks_erased, _ in traces)
+            erased["idempotency_records"] += sum(key_erased for _, key_erased in traces)
+            erased["messages"] += messages.delete_all([message["id"] for message in found])
+            if start is None:
+                complete = True
+                break
+            if time.monotonic() >= deadline or erased["messages"] >= MESSAGES_PER_CALL:
+                complete = False
+                break
+    metrics.add_metric(name="ContactErasures", unit="Count", value=1)
+    logger.info("contact erased", extra={"complete": complete, **erased, "opt_outs_kept": facts["opt_outs"]})
+    body: dict[str, Any] = {
+        "contact": contact,
+        "complete": complete,
+        "erased": erased,
+        "kept": {"opt_outs": facts["opt_outs"]},
+    }
+    if not complete:
+        body["message"] = "More of the contact's messages remain: repeat the request to go on erasing."
+    return ErasureAnswer(complete=complete, body=body)
+
+
+def _erase_traces(message: dict[str, str], keys_since: datetime) -> tuple[int, int]:
+    """Delete the callbacks and the Idempotency-Key record of one message: (callbacks, key records) deleted."""
+    aircall_id = message.get("aircall_id")
+    erased_callbacks = callbacks.delete_all(callbacks.ids_about(aircall_id)) if aircall_id else 0
+    key = message.get("idempotency_key")
+    created = parse_time(message.get("created_at"))
+    recent = created is None or created >= keys_since
+    erased_key = int(bool(key) and recent and ledger.forget_idempotency(str(key), message["id"]))
+    return erased_callbacks, erased_key

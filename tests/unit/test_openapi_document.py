@@ -1,0 +1,132 @@
+"""GET /openapi.json and GET /docs (the ManageFunction): the document covers every route of template.yaml with its
+API key requirement, its request bodies are the pydantic models that validate requests, its errors are the
+contract's, and it is a valid OpenAPI document. No network: generating it reads nothing."""
+
+import json
+
+import pytest
+from openapi_spec_validator import validate
+from pydantic import BaseModel
+
+from aircall_sms.api import openapi
+from aircall_sms.api.webhook_routes import AircallCallback
+from aircall_sms.api_models import ConsentRequest, NumberRequest, OptOutRequest, SendRequest
+from local_stack.template import functions
+from tests.support import ROOT, FakeContext, load_event, load_handler
+
+REF = "#/components/schemas/{model}"
+BODIES: dict[tuple[str, str], type[BaseModel]] = {
+    ("post", "/messages"): SendRequest,
+    ("put", "/numbers/{number_id}"): NumberRequest,
+    ("put", "/opt-outs/{phone}"): OptOutRequest,
+    ("put", "/consents/{phone}"): ConsentRequest,
+    ("post", "/webhooks/aircall"): AircallCallback,
+}
+
+
+def without_nulls(schema):
+    """A JSON schema as the document writes it: keys whose value is null are left out (`"default": null`)."""
+    if isinstance(schema, dict):
+        return {key: without_nulls(value) for key, value in schema.items() if value is not None}
+    if isinstance(schema, list):
+        return [without_nulls(value) for value in schema]
+    return schema
+
+
+def served(event_name):
+    answer = load_handler("manage").lambda_handler(load_event(event_name), FakeContext())
+    return answer["statusCode"], answer["multiValueHeaders"]["Content-Type"][0], answer["body"]
+
+
+@pytest.fixture(scope="module")
+def document():
+    status, content_type, body = served("manage_openapi")
+    assert (status, content_type) == (200, "application/json")
+    return json.loads(body)
+
+
+def operations(document):
+    return {(method, path): operation for path, item in document["paths"].items() for method, operation in item.items()}
+
+
+def test_the_document_is_valid_openapi(document):
+    validate(document)
+    assert document["openapi"].startswith("3.1")
+    assert document["servers"] == [{"url": "/v1"}]  # the stage the request came through
+
+
+def test_the_document_lists_every_route_of_the_template_and_no_other():
+    template_routes = {
+        (route.method.lower(), route.path): route
+        for spec in functions(ROOT / "template.yaml").values()
+        for route in spec.routes
+    }
+    documented = operations(openapi.document("/v1"))
+
+    assert set(documented) == set(template_routes)
+    for key, route in template_routes.items():
+        needs_key = documented[key].get("security") == [{"apiKey": []}]
+        assert needs_key is route.api_key_required, key
+
+
+def test_the_request_bodies_are_the_models_that_validate_requests(document):
+    schemas = document["components"]["schemas"]
+    for key, model in BODIES.items():
+        operation = operations(document)[key]
+        body_schema = operation["requestBody"]["content"]["application/json"]["schema"]
+        refs = [body_schema.get("$ref")] + [option.get("$ref") for option in body_schema.get("anyOf", [])]
+        assert REF.format(model=model.__name__) in refs, key
+        expected = without_nulls(model.model_json_schema(by_alias=True, ref_template=REF))
+        nested = expected.pop("$defs", {})
+        assert schemas[model.__name__] == expected, key
+        for name, schema in nested.items():
+            assert schemas[name] == schema
+
+
+def test_every_operation_documents_its_answers_in_the_contracts_error_shape(document):
+    for key, operation in operations(document).items():
+        statuses = set(operation["responses"])
+        assert "422" not in statuses, key  # the gateway answers 400 invalid_request, never 422
+        assert any(status < "300" for status in statuses), key
+        for status, response in operation["responses"].items():
+            assert response["description"], (key, status)
+            if status >= "400":
+                schema = response["content"]["application/json"]["schema"]
+                assert "Error" in json.dumps(schema) or "Forbidden" in json.dumps(schema), (key, status)
+        if operation.get("security"):
+            assert "403" in statuses, key  # API Gateway's answer to a missing key
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+
+
+def test_the_send_route_documents_its_error_codes_and_the_idempotency_key(document):
+    send = operations(document)[("post", "/messages")]
+
+    assert {"200", "201", "202", "400", "403", "404", "409", "413", "429", "502", "503", "504"} <= set(
+        send["responses"]
+    )
+    assert "opted_out" in send["responses"]["403"]["description"]
+    header = next(parameter for parameter in send["parameters"] if parameter["in"] == "header")
+    assert header["name"].lower() == "idempotency-key"
+    assert header["schema"]["anyOf"][0]["maxLength"] == 255
+
+
+def test_the_swagger_ui_page_carries_the_document():
+    status, content_type, body = served("manage_docs")
+
+    assert (status, content_type) == (200, "text/html; charset=utf-8")
+    assert "SwaggerUIBundle" in body
+    assert '"/webhooks/aircall"' in body
+    assert "<script src=" not in body  # every script inline: the page fetches nothing from elsewhere
+
+
+@pytest.mark.parametrize(
+    ("path", "context_path", "server"),
+    [
+        ("/docs", "/v1/docs", "/v1"),
+        ("/docs", "/docs", "/"),
+        ("/docs", "/a/b/c/d/docs", "/"),  # not a stage's path
+        ("/docs", "/v1 <script>/docs", "/"),
+    ],
+)
+def test_the_server_is_the_stage_the_request_came_through(path, context_path, server):
+    assert openapi.server_of({"path": path, "requestContext": {"path": context_path}}) == server
