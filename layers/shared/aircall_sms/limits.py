@@ -193,7 +193,7 @@ class LimitTable:
         if not isinstance(text, str | bytes | bytearray):
             raise ValueError("the limits document must be JSON text")
         try:
-            document = json.loads(text, object_pairs_hook=_reject_duplicate_keys)
+            document = json.loads(text, object_pairs_hook=reject_duplicate_keys("the limits document"))
         except json.JSONDecodeError as error:
             raise ValueError(f"the limits document is not valid JSON: {error}") from None
         return cls.from_dict(document)
@@ -211,13 +211,19 @@ class LimitTable:
         return cls(tuple(_rule_from_dict(entry, f"rules[{index}]") for index, entry in enumerate(rules)))
 
 
-def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    document: dict[str, Any] = {}
-    for name, value in pairs:
-        if name in document:
-            raise ValueError(f"the limits document repeats the key {name!r}")
-        document[name] = value
-    return document
+def reject_duplicate_keys(what: str) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+    """A `json.loads` object hook that refuses a key given twice in one object (JSON keeps the last silently),
+    naming `what` (e.g. "the limits document") in its error."""
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        document: dict[str, Any] = {}
+        for name, value in pairs:
+            if name in document:
+                raise ValueError(f"{what} repeats the key {name!r}")
+            document[name] = value
+        return document
+
+    return hook
 
 
 def _rule_from_dict(entry: object, where: str) -> LimitRule:

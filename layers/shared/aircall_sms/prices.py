@@ -33,7 +33,8 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any
+
+from .limits import reject_duplicate_keys
 
 DIRECTIONS = ("outbound", "inbound")
 EVERY_COUNTRY = "*"
@@ -63,7 +64,7 @@ class PriceTable:
     def from_json(cls, text: str) -> PriceTable:
         """Read and validate a configuration document (format in the module docstring)."""
         try:
-            document = json.loads(text, object_pairs_hook=_reject_duplicate_keys, parse_float=Decimal)
+            document = json.loads(text, object_pairs_hook=reject_duplicate_keys("the price table"), parse_float=Decimal)
         except json.JSONDecodeError as error:
             raise ValueError(f"the price table is not valid JSON: {error}") from None
         return cls.from_dict(document)
@@ -107,12 +108,3 @@ def _checked_price(where: str, value: object) -> Decimal:
     if isinstance(exponent, int) and exponent < -_MAX_DECIMALS:
         raise ValueError(f"{where}: at most {_MAX_DECIMALS} decimals, not {value}")
     return price
-
-
-def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    document: dict[str, Any] = {}
-    for name, value in pairs:
-        if name in document:
-            raise ValueError(f"the price table repeats the key {name!r}")
-        document[name] = value
-    return document

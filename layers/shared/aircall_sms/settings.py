@@ -79,19 +79,14 @@ def _required(env: dict[str, str], name: str) -> str:
 
 
 def _positive_int(env: dict[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be an integer, not {raw!r}") from None
-    if value <= 0:
-        raise ConfigurationError(f"{name} must be positive")
-    return value
+    return _int(env, name, default, minimum=1)
 
 
 def _non_negative_int(env: dict[str, str], name: str, default: int) -> int:
+    return _int(env, name, default, minimum=0)
+
+
+def _int(env: dict[str, str], name: str, default: int, *, minimum: int) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -99,8 +94,8 @@ def _non_negative_int(env: dict[str, str], name: str, default: int) -> int:
         value = int(raw)
     except ValueError:
         raise ConfigurationError(f"{name} must be an integer, not {raw!r}") from None
-    if value < 0:
-        raise ConfigurationError(f"{name} must not be negative")
+    if value < minimum:
+        raise ConfigurationError(f"{name} must be positive" if minimum == 1 else f"{name} must not be negative")
     return value
 
 
