@@ -1038,3 +1038,22 @@ def test_a_dispatcher_killed_after_claiming_a_deferred_message_never_sends_it_tw
     assert report.outcomes == {}
     assert world.in_aircall() == []
     world.assert_properties()
+
+
+def test_a_throttled_write_of_aircalls_block_still_answers_the_429(world, dynamodb_faults):
+    """Aircall answers 429, then DynamoDB throttles the write that blocks every caller until Aircall's reset. The
+    block only spares calls Aircall would refuse, so the send still answers `429 rate_limited` (never a crash),
+    nothing was sent and nothing stays charged; the next call simply asks Aircall and learns again."""
+    aircall_fault(world, status=429, mode="before")
+
+    def is_block(params: dict[str, Any]) -> bool:
+        return bool(params.get("Key", {}).get("sk", {}).get("S") == ledger.AIRCALL_STATE)
+
+    dynamodb_faults.fail("UpdateItem", "ProvisionedThroughputExceededException", when=is_block)
+    text = world.text("block not recorded")
+    error = refused(text)
+    assert (error.status, error.code) == (429, "rate_limited")
+    assert dynamodb_faults.hits["UpdateItem"] == 1
+    assert [world.quota(window) for window in WINDOWS] == [0, 0, 0]
+    assert world.in_aircall() == []
+    world.assert_properties()

@@ -18,7 +18,7 @@ from . import quota
 from .aircall import RateInfo
 from .errors import RateLimited
 from .observability import logger
-from .reservation import Guard, Plan, Refusal, condition_check, counter_update, text, transact
+from .reservation import THROTTLED, Guard, Plan, Refusal, condition_check, counter_update, text, transact
 from .settings import get_settings
 from .store import ledger
 from .store.base import raw_client
@@ -117,6 +117,10 @@ def block_until(until: datetime) -> None:
             ExpressionAttributeValues={":until": text(moment)},
         )
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+        code = error.response.get("Error", {}).get("Code")
+        if code in THROTTLED:  # the block only spares Aircall calls Aircall would refuse: never fail a send over it
+            logger.warning("could not record Aircall's block (DynamoDB throttled)", extra={"until": moment})
+            return
+        if code != "ConditionalCheckFailedException":
             raise
     logger.warning("Aircall's request budget is spent: calls paused", extra={"until": moment})
