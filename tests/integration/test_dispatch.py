@@ -333,3 +333,15 @@ def test_a_late_run_after_hours_without_runs_sends_only_what_the_current_windows
     assert report.outcomes == {"sent": 2, "window_full": 1} and report.held == [FR_FIXED]
     assert [status(message_id) for message_id in waiting] == ["queued"] * 2 + ["deferred"] * 4
     assert sorted(sent_texts(gateway.url))[-2:] == ["late 0", "late 1"]  # the oldest first
+
+
+def test_batch_reads_and_writes_of_more_than_one_request_find_and_write_every_item(world):
+    """BatchGetItem takes 100 keys and BatchWriteItem 25 items per request: both helpers split larger sets."""
+    from aircall_sms.store import usage
+    from aircall_sms.store.base import batch_write
+
+    table = get_settings().ledger_table
+    items = [{"pk": {"S": "batch-test"}, "sk": {"S": f"{i:04d}"}, "used": {"N": str(i)}} for i in range(160)]
+    assert batch_write(table, [{"PutRequest": {"Item": item}} for item in items]) == 0
+    found = usage.batch_read({table: [{"pk": item["pk"], "sk": item["sk"]} for item in items]})
+    assert sorted(int(item["used"]["N"]) for item in found.values()) == list(range(160))

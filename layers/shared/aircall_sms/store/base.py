@@ -4,6 +4,7 @@ one pynamodb connection serves every table."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from pynamodb.connection import Connection, TableConnection
@@ -72,19 +73,38 @@ WRITE_BATCH = 25  # BatchWriteItem's most items per request
 WRITE_ATTEMPTS = 8
 
 
-def batch_delete(table: str, keys: list[dict[str, Any]]) -> int:
-    """Delete the items of `table` at `keys` (DynamoDB JSON), 25 per BatchWriteItem, following UnprocessedItems
-    with a growing pause; the number of keys handed to DynamoDB (deleting a missing item is no error)."""
+def query_all(request: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every item a Query (DynamoDB JSON `request`) answers, page after page (following LastEvaluatedKey)."""
     client = raw_client()
-    for start in range(0, len(keys), WRITE_BATCH):
-        request: dict[str, Any] = {
-            table: [{"DeleteRequest": {"Key": key}} for key in keys[start : start + WRITE_BATCH]]
-        }
+    request = dict(request)
+    while True:
+        answer = client.query(**request)
+        yield from answer.get("Items", [])
+        if not answer.get("LastEvaluatedKey"):
+            return
+        request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+
+def batch_write(table: str, requests: list[dict[str, Any]]) -> int:
+    """Write `requests` (PutRequest / DeleteRequest) to `table`, 25 per BatchWriteItem, following
+    UnprocessedItems with a growing pause; the number of requests still unprocessed after `WRITE_ATTEMPTS`."""
+    client = raw_client()
+    unprocessed = 0
+    for start in range(0, len(requests), WRITE_BATCH):
+        request: dict[str, Any] = {table: requests[start : start + WRITE_BATCH]}
         for attempt in range(WRITE_ATTEMPTS):
             request = client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
             if not request:
                 break
             time.sleep(0.05 * 2**attempt)
-        else:
-            raise RuntimeError(f"DynamoDB kept {len(request.get(table, []))} deletes of {table} unprocessed")
+        unprocessed += len(request.get(table, []))
+    return unprocessed
+
+
+def batch_delete(table: str, keys: list[dict[str, Any]]) -> int:
+    """Delete the items of `table` at `keys` (DynamoDB JSON); the number of keys handed to DynamoDB (deleting a
+    missing item is no error). Raises when DynamoDB keeps some unprocessed."""
+    unprocessed = batch_write(table, [{"DeleteRequest": {"Key": key}} for key in keys])
+    if unprocessed:
+        raise RuntimeError(f"DynamoDB kept {unprocessed} deletes of {table} unprocessed")
     return len(keys)

@@ -21,7 +21,7 @@ from pynamodb.attributes import MapAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from ..timeutil import iso
-from .base import GatewayModel, TableName, batch_delete, raw_client
+from .base import GatewayModel, TableName, batch_delete, query_all, raw_client
 
 EVERY_NUMBER = "*"
 OPT_OUTS_INDEX = "by_scope"
@@ -278,7 +278,6 @@ def erase_facts(contact: str) -> dict[str, int]:
     """Delete every item of `contact` but its opt-outs (the fact that keeps a STOP honoured): its consents and
     conversations. Counts `consents` (one per number or "every number" a consent covered), `conversations`,
     and the `opt_outs` kept."""
-    client = raw_client()
     table = ContactItem.Meta.table_name
     request: dict[str, Any] = {
         "TableName": table,
@@ -288,20 +287,15 @@ def erase_facts(contact: str) -> dict[str, int]:
     }
     counts = {"consents": 0, "conversations": 0, "opt_outs": 0}
     erased: list[dict[str, Any]] = []
-    while True:
-        answer = client.query(**request)
-        for item in answer.get("Items", []):
-            sort_key = item["sk"]["S"]
-            if sort_key.startswith(optout_sk("")):
-                counts["opt_outs"] += 1
-                continue
-            if sort_key.startswith(consent_sk("")):
-                counts["consents"] += len(item.get("scopes", {}).get("M", {}))
-            elif sort_key.startswith(conversation_sk("")):
-                counts["conversations"] += 1
-            erased.append({"contact": item["contact"], "sk": item["sk"]})
-        if not answer.get("LastEvaluatedKey"):
-            break
-        request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+    for item in query_all(request):
+        sort_key = item["sk"]["S"]
+        if sort_key.startswith(optout_sk("")):
+            counts["opt_outs"] += 1
+            continue
+        if sort_key.startswith(consent_sk("")):
+            counts["consents"] += len(item.get("scopes", {}).get("M", {}))
+        elif sort_key.startswith(conversation_sk("")):
+            counts["conversations"] += 1
+        erased.append({"contact": item["contact"], "sk": item["sk"]})
     batch_delete(table, erased)
     return counts

@@ -17,7 +17,7 @@ from ..settings import get_settings
 from ..timeutil import iso
 from ..usage_counts import Counts
 from . import ledger
-from .base import raw_client
+from .base import query_all, raw_client
 
 MARKER_RETENTION = timedelta(days=2)
 _COUNTED = "counted"
@@ -76,13 +76,9 @@ def read_month(month: str, number_id: str | None = None) -> dict[str, dict[str, 
         "KeyConditionExpression": "pk = :month",
         "ExpressionAttributeValues": {":month": partition},
     }
-    while True:
-        answer = client.query(**request)
-        for item in answer.get("Items", []):
-            found[item["sk"]["S"]] = _counters(item)
-        if not answer.get("LastEvaluatedKey"):
-            return found
-        request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+    for item in query_all(request):
+        found[item["sk"]["S"]] = _counters(item)
+    return found
 
 
 def _counters(item: dict[str, Any]) -> dict[str, int]:

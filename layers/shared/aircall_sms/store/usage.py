@@ -79,39 +79,38 @@ def read_usage(
 
 
 def current_usage(configured: list[NumberRecord], now: datetime) -> list[tuple[NumberRecord, quota.Window, int]]:
-    """Every window containing `now` of every number in `configured`, with the segments used in it; one
-    consistent BatchGetItem per 100 windows."""
+    """Every window containing `now` of every number in `configured`, with the segments used in it (consistent
+    BatchGetItem, 100 windows per request)."""
     settings = get_settings()
     wanted = [(number, window) for number in configured for window in number_windows(number, now)]
 
     def key(number: NumberRecord, window: quota.Window) -> tuple[str, str]:
         return ledger.quota_pk(number.number_id), ledger.window_sk(window.name, window.key)
 
-    found: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for start in range(0, len(wanted), BATCH_KEYS):
-        keys = [
-            {"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in (key(*pair) for pair in wanted[start : start + BATCH_KEYS])
-        ]
-        found |= batch_read({settings.ledger_table: keys})
+    keys = [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in (key(*pair) for pair in wanted)]
+    found = batch_read({settings.ledger_table: keys})
     return [
         (number, window, used_of(found.get((settings.ledger_table, *key(number, window))))) for number, window in wanted
     ]
 
 
 def batch_read(keys_by_table: dict[str, list[dict[str, Any]]]) -> dict[tuple[str, str, str], dict[str, Any]]:
-    """BatchGetItem (consistent), following UnprocessedKeys; items by (table, hash key, range key)."""
+    """BatchGetItem (consistent), `BATCH_KEYS` keys per request, following UnprocessedKeys; items by (table, hash
+    key, range key)."""
     found: dict[tuple[str, str, str], dict[str, Any]] = {}
-    request: dict[str, Any] = {
-        table: {"Keys": keys, "ConsistentRead": True} for table, keys in keys_by_table.items() if keys
-    }
+    pairs = [(table, key) for table, keys in keys_by_table.items() for key in keys]
     client = raw_client()
-    for _ in range(BATCH_ATTEMPTS):
-        if not request:
-            break
-        answer = client.batch_get_item(RequestItems=request)
-        for table, items in answer.get("Responses", {}).items():
-            for item in items:
-                hash_key = item.get("contact", item.get("pk", {})).get("S", "")
-                found[(table, hash_key, item["sk"]["S"])] = item
-        request = answer.get("UnprocessedKeys") or {}
+    for start in range(0, len(pairs), BATCH_KEYS):
+        request: dict[str, Any] = {}
+        for table, key in pairs[start : start + BATCH_KEYS]:
+            request.setdefault(table, {"Keys": [], "ConsistentRead": True})["Keys"].append(key)
+        for _ in range(BATCH_ATTEMPTS):
+            if not request:
+                break
+            answer = client.batch_get_item(RequestItems=request)
+            for table, items in answer.get("Responses", {}).items():
+                for item in items:
+                    hash_key = item.get("contact", item.get("pk", {})).get("S", "")
+                    found[(table, hash_key, item["sk"]["S"])] = item
+            request = answer.get("UnprocessedKeys") or {}
     return found

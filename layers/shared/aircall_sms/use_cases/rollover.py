@@ -24,11 +24,8 @@ from ..observability import logger, metrics
 from ..reservation import number, text, used_of
 from ..settings import get_settings
 from ..store import ledger, numbers, usage
-from ..store.base import raw_client
+from ..store.base import batch_write, query_all
 from ..timeutil import iso, utcnow
-
-WRITE_BATCH = 25  # BatchWriteItem's most items per request
-WRITE_ATTEMPTS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,13 +92,8 @@ def history(number_id: str) -> dict[str, int]:
 def _differing(closed: list[ClosedWindow]) -> list[ClosedWindow]:
     """The closed windows whose history item is missing or says another count (BatchGetItem)."""
     table = get_settings().ledger_table
-    found: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for start in range(0, len(closed), usage.BATCH_KEYS):
-        keys = [
-            {"pk": text(ledger.usage_pk(window.number_id)), "sk": text(window.sk)}
-            for window in closed[start:][: usage.BATCH_KEYS]
-        ]
-        found |= usage.batch_read({table: keys})
+    keys = [{"pk": text(ledger.usage_pk(window.number_id)), "sk": text(window.sk)} for window in closed]
+    found = usage.batch_read({table: keys})
     return [
         window
         for window in closed
@@ -112,33 +104,21 @@ def _differing(closed: list[ClosedWindow]) -> list[ClosedWindow]:
 
 def _write(items: list[dict[str, Any]]) -> None:
     table = get_settings().ledger_table
-    client = raw_client()
-    for start in range(0, len(items), WRITE_BATCH):
-        request: dict[str, Any] = {table: [{"PutRequest": {"Item": item}} for item in items[start:][:WRITE_BATCH]]}
-        for _ in range(WRITE_ATTEMPTS):
-            if not request:
-                break
-            try:
-                request = client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
-            except ClientError as error:
-                if error.response.get("Error", {}).get("Code") != "ProvisionedThroughputExceededException":
-                    raise
-        if request:  # the next run writes what is still missing
-            logger.warning("usage history not fully written", extra={"unprocessed": len(request.get(table, []))})
+    try:
+        unprocessed = batch_write(table, [{"PutRequest": {"Item": item}} for item in items])
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ProvisionedThroughputExceededException":
+            raise
+        unprocessed = len(items)
+    if unprocessed:  # the next run writes what is still missing
+        logger.warning("usage history not fully written", extra={"unprocessed": unprocessed})
 
 
 def _query_partition(pk: str) -> list[dict[str, Any]]:
-    client = raw_client()
-    items: list[dict[str, Any]] = []
-    request: dict[str, Any] = {
+    request = {
         "TableName": get_settings().ledger_table,
         "KeyConditionExpression": "pk = :pk",
         "ExpressionAttributeValues": {":pk": text(pk)},
         "ConsistentRead": True,
     }
-    while True:
-        answer = client.query(**request)
-        items.extend(answer.get("Items", []))
-        if "LastEvaluatedKey" not in answer:
-            return items
-        request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+    return list(query_all(request))
