@@ -22,7 +22,7 @@ from aircall_sandbox.limits import WINDOWS, BudgetReading, RequestBudget, Segmen
 from aircall_sandbox.messages import Message, Route, new_message_id
 from aircall_sandbox.numbers import AircallNumber, NumberDefinitionError
 from aircall_sandbox.payloads import E164, parse_callback_url, parse_json_object, parse_send
-from aircall_sms.segments import count as count_segments
+from aircall_sms.domain.segments import count as count_segments
 
 FINAL_STATUSES = frozenset({"delivered", "failed", "received"})
 

@@ -180,7 +180,7 @@ def _world() -> Iterator[tuple[SandboxServer, Any]]:
 
 def _configure_numbers(sandbox: SandboxServer) -> None:
     """Configure every number (proxy mode) and the contacts' facts; Aircall posts no callback (no URL)."""
-    from aircall_sms.api_models import NumberRequest
+    from aircall_sms.domain.requests import NumberRequest
     from aircall_sms.use_cases import numbers as number_use_cases
 
     registrations = {part.number_id: part.registration for part in BACKLOG}
@@ -195,11 +195,11 @@ def _configure_numbers(sandbox: SandboxServer) -> None:
 
 def _seed_backlog() -> list[str]:
     """Write the backlog as deferred messages, oldest first, with the contacts' facts the rules ask for."""
-    from aircall_sms import segments
-    from aircall_sms.ids import new_id
+    from aircall_sms.domain import segments
+    from aircall_sms.domain.ids import new_id
+    from aircall_sms.domain.timeutil import iso, utcnow
     from aircall_sms.settings import get_settings
     from aircall_sms.store import contacts, messages, numbers
-    from aircall_sms.timeutil import iso, utcnow
 
     now = utcnow()
     ids: list[str] = []
@@ -256,13 +256,13 @@ def _seed_backlog() -> list[str]:
 
 
 def _next_minute() -> datetime:
-    from aircall_sms.timeutil import utcnow
+    from aircall_sms.domain.timeutil import utcnow
 
     return utcnow().replace(second=0, microsecond=0) + timedelta(minutes=1)
 
 
 def _next_hour() -> datetime:
-    from aircall_sms.timeutil import utcnow
+    from aircall_sms.domain.timeutil import utcnow
 
     return utcnow().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
 
@@ -271,9 +271,9 @@ def _next_hour() -> datetime:
 def _allowed_now() -> tuple[int, str]:
     """What the limits allow in the coming minute: queue heads that fit their number's windows (in dispatch
     order, as the dispatcher goes), capped by the company budget left; and which bound it."""
+    from aircall_sms.domain.timeutil import parse_time, utcnow
     from aircall_sms.settings import get_settings
     from aircall_sms.store import messages, numbers, usage
-    from aircall_sms.timeutil import parse_time, utcnow
 
     now = utcnow()
     budget = get_settings().aircall_requests_per_minute
@@ -299,8 +299,8 @@ def _rooms(configured: list[Any], now: Any, usage: Any) -> dict[str, dict[str, i
 
 
 def _checks(sandbox: SandboxServer, dynamodb: Any, ids: list[str]) -> dict[str, Any]:
-    from aircall_sms.limits import DEFAULT_TABLE
-    from aircall_sms.phone import PhoneNumber
+    from aircall_sms.domain.limits import DEFAULT_TABLE
+    from aircall_sms.domain.phone import PhoneNumber
     from aircall_sms.settings import get_settings
     from aircall_sms.store import numbers
 

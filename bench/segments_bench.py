@@ -1,4 +1,4 @@
-"""Benchmark of `aircall_sms.segments.count` (and `suggest_gsm`): microseconds per call on 1,600-character
+"""Benchmark of `aircall_sms.domain.segments.count` (and `suggest_gsm`): microseconds per call on 1,600-character
 texts, Aircall's longest message, in each encoding and packing case. Best of several rounds."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from aircall_sms.segments import count, suggest_gsm
+from aircall_sms.domain.segments import count, suggest_gsm
 
 LENGTH = 1_600
 ROUNDS = 5

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from aircall_sms import timeutil
+from aircall_sms.domain import timeutil
 
 
 class SimulatedClock:
-    """`advance(seconds)` moves the gateway's clock (`aircall_sms.timeutil`) and the sandbox's (its control
+    """`advance(seconds)` moves the gateway's clock (`aircall_sms.domain.timeutil`) and the sandbox's (its control
     route) by the same amount; `sleep` is `advance`, for code that waits (the dispatcher's pacing)."""
 
     def __init__(self, sandbox_url: str) -> None:

@@ -65,9 +65,10 @@ def reset_gateway_caches() -> None:
     secrets), as a new Lambda instance would: for suites that point the gateway at a new endpoint."""
     from aws_lambda_powertools.utilities import parameters
 
-    from aircall_sms import services, timeutil
+    from aircall_sms.domain import timeutil
     from aircall_sms.settings import get_settings
     from aircall_sms.store import base, callbacks, contacts, ledger, messages, numbers
+    from aircall_sms.use_cases import services
 
     get_settings.cache_clear()
     timeutil.reset_clock()

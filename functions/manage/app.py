@@ -9,7 +9,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aircall_sms.api import manage_routes
-from aircall_sms.http import build_resolver, resolve
+from aircall_sms.api.resolver import build_resolver, resolve
 from aircall_sms.observability import logger, metrics, tracer
 
 app = build_resolver()

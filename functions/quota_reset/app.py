@@ -9,8 +9,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from aircall_sms.domain.timeutil import utcnow
 from aircall_sms.observability import logger, metrics, tracer
-from aircall_sms.timeutil import utcnow
 from aircall_sms.use_cases import dispatch, rollover
 
 # Stop sending this long before Lambda's timeout: the last Aircall call and its record must fit.

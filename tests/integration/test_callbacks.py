@@ -23,12 +23,12 @@ from typing import Any
 import httpx
 import pytest
 
-from aircall_sms.api_models import NumberRequest, SendRequest
+from aircall_sms.domain.ids import new_id
+from aircall_sms.domain.requests import NumberRequest, SendRequest
+from aircall_sms.domain.timeutil import iso, utcnow
 from aircall_sms.errors import GatewayError
-from aircall_sms.ids import new_id
 from aircall_sms.settings import get_settings
 from aircall_sms.store import callbacks, contacts, ledger, messages, numbers
-from aircall_sms.timeutil import iso, utcnow
 from aircall_sms.use_cases import callbacks as callback_use_cases
 from aircall_sms.use_cases import numbers as number_use_cases
 from aircall_sms.use_cases.callbacks import CallbackOutcome, handle_callback, reconcile
@@ -857,7 +857,7 @@ def send_that_times_out(gw: Gateway, monkeypatch: pytest.MonkeyPatch, text: str)
     """A send whose Aircall call times out after Aircall took it: (the archived id, the message in Aircall)."""
     monkeypatch.setenv("AIRCALL_READ_TIMEOUT", "0.3")
     get_settings.cache_clear()
-    monkeypatch.setattr("aircall_sms.services._client", None)  # a new Aircall client with the short timeout
+    monkeypatch.setattr("aircall_sms.use_cases.services._client", None)  # a new Aircall client with the short timeout
     gw.sandbox_api.post(
         "/_sandbox/faults", json={"latency_ms": 800, "path_contains": "/messages/send", "mode": "after"}
     ).raise_for_status()

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from aircall_sms.api_models import NumberRequest
-from aircall_sms.pages import encode_cursor
+from aircall_sms.domain.pages import encode_cursor
+from aircall_sms.domain.requests import NumberRequest
 from aircall_sms.store import contacts, numbers
 from aircall_sms.use_cases import numbers as number_use_cases
 from tests.support import invoke, load_event, with_body

@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from aircall_sms import timeutil
-from aircall_sms.api_models import NumberRequest, SendRequest
+from aircall_sms.domain import timeutil
+from aircall_sms.domain.requests import NumberRequest, SendRequest
 from aircall_sms.errors import GatewayError
 from aircall_sms.settings import get_settings
 from aircall_sms.store import contacts, ledger, messages, numbers

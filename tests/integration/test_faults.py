@@ -45,16 +45,16 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
 
-from aircall_sms import services, timeutil
-from aircall_sms.api_models import NumberRequest, SendRequest
+from aircall_sms.domain import timeutil
+from aircall_sms.domain.requests import NumberRequest, SendRequest
+from aircall_sms.domain.status import FINAL
+from aircall_sms.domain.timeutil import iso, parse_time
 from aircall_sms.errors import GatewayError
 from aircall_sms.settings import get_settings
-from aircall_sms.status import FINAL
 from aircall_sms.store import ledger, messages, numbers
 from aircall_sms.store.base import raw_client
-from aircall_sms.timeutil import iso, parse_time
 from aircall_sms.use_cases import callbacks as callback_use_cases
-from aircall_sms.use_cases import dispatch
+from aircall_sms.use_cases import dispatch, services
 from aircall_sms.use_cases import numbers as number_use_cases
 from aircall_sms.use_cases.callbacks import handle_callback, reconcile
 from aircall_sms.use_cases.send_message import SendOutcome, send_message

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aircall_sms import errors
-from aircall_sms.api_models import NumberRequest
+from aircall_sms.domain.requests import NumberRequest
 from aircall_sms.store import numbers
 from aircall_sms.use_cases import numbers as number_use_cases
 from tests.support import invoke, load_event

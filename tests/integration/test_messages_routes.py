@@ -19,11 +19,11 @@ from typing import Any
 
 import pytest
 
-from aircall_sms.api_models import NumberRequest
-from aircall_sms.ids import new_id
-from aircall_sms.pages import encode_cursor
+from aircall_sms.domain.ids import new_id
+from aircall_sms.domain.pages import encode_cursor
+from aircall_sms.domain.requests import NumberRequest
+from aircall_sms.domain.timeutil import iso, utcnow
 from aircall_sms.store import archive, messages, numbers
-from aircall_sms.timeutil import iso, utcnow
 from aircall_sms.use_cases import messages as message_use_cases
 from aircall_sms.use_cases import numbers as number_use_cases
 from aircall_sms.use_cases.callbacks import handle_callback

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from aircall_sms.api_models import NumberRequest, SendRequest
+from aircall_sms.domain.requests import NumberRequest, SendRequest
 from aircall_sms.errors import AircallError, AircallTimeout, NumberNotConfigured, Unauthorized
 from aircall_sms.store import messages, numbers
 from aircall_sms.use_cases import numbers as number_use_cases

@@ -27,13 +27,14 @@ import httpx
 import pytest
 
 from aircall_sandbox import SandboxConfig, SandboxServer
-from aircall_sms import quota, segments, services
-from aircall_sms.api_models import NumberRequest, SendRequest
+from aircall_sms.domain import quota, segments
+from aircall_sms.domain.requests import NumberRequest, SendRequest
+from aircall_sms.domain.timeutil import utcnow
 from aircall_sms.errors import GatewayError
 from aircall_sms.store import contacts, ledger, messages, numbers
-from aircall_sms.timeutil import utcnow
 from aircall_sms.use_cases import numbers as number_use_cases
 from aircall_sms.use_cases import send_message as send_module
+from aircall_sms.use_cases import services
 from local_stack.dynamodb import client
 from tests.support import reset_gateway_caches
 

@@ -18,14 +18,15 @@ from typing import Any
 import httpx
 import pytest
 
-from aircall_sms import phone, services
-from aircall_sms.api_models import NumberRequest, SendRequest
+from aircall_sms.domain import phone
+from aircall_sms.domain.requests import NumberRequest, SendRequest
+from aircall_sms.domain.timeutil import iso, parse_time
 from aircall_sms.errors import GatewayError
 from aircall_sms.settings import get_settings
 from aircall_sms.store import contacts, ledger, messages, numbers
-from aircall_sms.timeutil import iso, parse_time
 from aircall_sms.use_cases import numbers as number_use_cases
 from aircall_sms.use_cases import send_message as send_module
+from aircall_sms.use_cases import services
 from aircall_sms.use_cases.callbacks import handle_callback
 from aircall_sms.use_cases.send_message import SendOutcome, send_message
 from local_stack.dynamodb import client as aws_client

@@ -21,13 +21,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aircall_sms import phone
-from aircall_sms.api_models import NumberRequest
-from aircall_sms.ids import new_id
+from aircall_sms.domain import phone
+from aircall_sms.domain.ids import new_id
+from aircall_sms.domain.requests import NumberRequest
+from aircall_sms.domain.timeutil import iso, utcnow
 from aircall_sms.settings import get_settings
 from aircall_sms.store import messages, month_counters, numbers
 from aircall_sms.store.base import raw_client
-from aircall_sms.timeutil import iso, utcnow
 from aircall_sms.use_cases import erasure
 from aircall_sms.use_cases import numbers as number_use_cases
 from aircall_sms.use_cases.callbacks import handle_callback

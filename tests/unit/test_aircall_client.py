@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from aircall_sms.aircall import (
+from aircall_sms.clients.aircall import (
     AircallClient,
     AircallOutcomeUnknown,
     AircallRateLimited,

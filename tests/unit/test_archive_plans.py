@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from aircall_sms.domain.timeutil import iso
 from aircall_sms.store import archive, messages
-from aircall_sms.timeutil import iso
 
 NUMBER = "100005"
 CONTACT = "+33612345679"

@@ -6,9 +6,9 @@ import itertools
 
 import pytest
 
-from aircall_sms import compliance
-from aircall_sms.compliance import is_domestic
-from aircall_sms.phone import InvalidPhoneNumber, parse
+from aircall_sms.domain import compliance
+from aircall_sms.domain.compliance import is_domestic
+from aircall_sms.domain.phone import InvalidPhoneNumber, parse
 
 NUMBERS = {
     "US": "+14155550123",

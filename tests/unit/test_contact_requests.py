@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from aircall_sms.api_models import ConsentRequest, OptOutRequest
+from aircall_sms.domain.pages import decode_cursor, encode_cursor
+from aircall_sms.domain.requests import ConsentRequest, OptOutRequest
 from aircall_sms.errors import InvalidRequest
-from aircall_sms.pages import decode_cursor, encode_cursor
 
 KEYS = frozenset({"contact", "sk", "scope", "at"})
 LAST_KEY = {

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from aircall_sms import services
 from aircall_sms.store.messages import MessageRecord, change
+from aircall_sms.use_cases import services
 from tests.support import FakeContext, load_event, load_handler
 
 MESSAGES_ARN = "arn:aws:dynamodb:eu-west-1:123456789012:table/MessagesTable/stream/2026-11-26T09:00:00.000"

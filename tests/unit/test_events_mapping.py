@@ -1,4 +1,4 @@
-"""Events out: which DynamoDB stream records publish which EventBridge entries (aircall_sms.events)."""
+"""Events out: which DynamoDB stream records publish which EventBridge entries (aircall_sms.domain.events)."""
 
 import copy
 import json
@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from aircall_sms import events
+from aircall_sms.domain import events
 from aircall_sms.settings import get_settings
 from aircall_sms.store.messages import MessageRecord, change
 from tests.support import load_event

@@ -2,7 +2,7 @@
 
 import pytest
 
-from aircall_sms.keywords import classify
+from aircall_sms.domain.keywords import classify
 
 
 @pytest.mark.parametrize(

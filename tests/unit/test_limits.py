@@ -9,9 +9,9 @@ import re
 
 import pytest
 
-from aircall_sms import limits
-from aircall_sms.limits import DEFAULT_TABLE, LimitRule, LimitTable, default_for
-from aircall_sms.phone import KINDS, PhoneNumber, parse
+from aircall_sms.domain import limits
+from aircall_sms.domain.limits import DEFAULT_TABLE, LimitRule, LimitTable, default_for
+from aircall_sms.domain.phone import KINDS, PhoneNumber, parse
 
 US_CA_LIMITS = {"hour": 1_000, "day": 10_000, "month": 50_000}
 FR_MOBILE_LIMITS = {"hour": 100, "day": 1_000, "month": 10_000}

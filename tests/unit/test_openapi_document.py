@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from aircall_sms.api import openapi
 from aircall_sms.api.webhook_routes import AircallCallback
-from aircall_sms.api_models import ConsentRequest, NumberRequest, OptOutRequest, SendRequest
+from aircall_sms.domain.requests import ConsentRequest, NumberRequest, OptOutRequest, SendRequest
 from local_stack.template import functions
 from tests.support import ROOT, FakeContext, load_event, load_handler
 

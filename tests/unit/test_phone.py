@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from phonenumbers import PhoneNumberType
 
-from aircall_sms.phone import KINDS, MAX_INPUT_LENGTH, InvalidPhoneNumber, PhoneNumber, mask, parse
+from aircall_sms.domain.phone import KINDS, MAX_INPUT_LENGTH, InvalidPhoneNumber, PhoneNumber, mask, parse
 
 # --- valid numbers ---
 

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from aircall_sms.prices import PriceTable
+from aircall_sms.domain.prices import PriceTable
 
 SAMPLE = """{"currency": "EUR", "countries": {
   "FR": {"outbound": 0.0725, "inbound": 0},

@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from aircall_sms import compliance, quota
+from aircall_sms.domain import compliance, quota
+from aircall_sms.domain.phone import parse
 from aircall_sms.errors import ConversationalOnly, NotDomestic, NumberNotRegistered
-from aircall_sms.phone import parse
 from aircall_sms.settings import get_settings
 
 NOW = datetime(2026, 11, 26, 14, 5, 9, 500_000, tzinfo=UTC)

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aircall_sms import segments
-from aircall_sms.segments import (
+from aircall_sms.domain import segments
+from aircall_sms.domain.segments import (
     GSM_BASIC,
     GSM_CHARACTERS,
     GSM_DEFAULT_ALPHABET,
@@ -528,10 +528,10 @@ def test_the_command_line_reads_standard_input_without_arguments(capsys, monkeyp
 
 def test_python_dash_m_runs_the_command_line():
     completed = subprocess.run(
-        [sys.executable, "-m", "aircall_sms.segments", "some text ê"],
+        [sys.executable, "-m", "aircall_sms.domain.segments", "some text ê"],
         capture_output=True,
         text=True,
         check=True,
-        env={"PYTHONPATH": str(Path(segments.__file__).parents[1]), "PYTHONIOENCODING": "utf-8"},
+        env={"PYTHONPATH": str(Path(segments.__file__).parents[2]), "PYTHONIOENCODING": "utf-8"},
     )
     assert json.loads(completed.stdout) == count("some text ê").to_dict()

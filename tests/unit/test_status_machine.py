@@ -1,6 +1,6 @@
 import pytest
 
-from aircall_sms.status import FINAL, RANK, can_move, from_aircall, predecessors
+from aircall_sms.domain.status import FINAL, RANK, can_move, from_aircall, predecessors
 
 
 @pytest.mark.parametrize(

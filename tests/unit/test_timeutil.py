@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from aircall_sms.timeutil import iso, parse_time
+from aircall_sms.domain.timeutil import iso, parse_time
 
 MOMENT = datetime(2026, 11, 26, 14, 5, 9, tzinfo=UTC)
 

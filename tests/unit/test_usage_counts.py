@@ -5,10 +5,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from aircall_sms.prices import PriceTable
+from aircall_sms.domain.prices import PriceTable
+from aircall_sms.domain.usage_counts import Counts, counts_of, report_item
 from aircall_sms.store import month_counters
 from aircall_sms.store.messages import MessageRecord, change
-from aircall_sms.usage_counts import Counts, counts_of, report_item
 from tests.support import FakeContext, load_event, load_handler
 
 MESSAGES_ARN = "arn:aws:dynamodb:eu-west-1:123456789012:table/MessagesTable/stream/2026-11-26T09:00:00.000"

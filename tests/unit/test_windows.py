@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aircall_sms.windows import WINDOWS, bounds, key, seconds_until_reset, start_of
+from aircall_sms.domain.windows import WINDOWS, bounds, key, seconds_until_reset, start_of
 
 PARIS_WINTER = timezone(timedelta(hours=1))
 NEW_YORK_WINTER = timezone(timedelta(hours=-5))

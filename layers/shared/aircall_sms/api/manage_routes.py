@@ -8,12 +8,12 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from ..api_models import ConsentPurpose, ConsentRequest, NumberRequest, OptOutRequest
-from ..http import json_response
-from ..pages import DEFAULT_LIMIT, MAX_LIMIT
-from ..status import STATUSES
-from ..use_cases import consent, erasure, messages, numbers, service, usage
-from . import API_KEY
+from aircall_sms.api import API_KEY
+from aircall_sms.api.resolver import json_response
+from aircall_sms.domain.pages import DEFAULT_LIMIT, MAX_LIMIT
+from aircall_sms.domain.requests import ConsentPurpose, ConsentRequest, NumberRequest, OptOutRequest
+from aircall_sms.domain.status import STATUSES
+from aircall_sms.use_cases import consent, erasure, messages, numbers, service, usage
 
 NumberIdQuery = Annotated[str | None, Query(max_length=18, description="Aircall's number_id.")]
 # The archive's parameters are read by the use case, which names the invalid one in `details.field`.
@@ -232,14 +232,16 @@ def register(app: APIGatewayRestResolver) -> None:
         security=API_KEY,
     )
     def get_openapi_document() -> Response[str]:
-        from . import openapi  # the whole API's routes, the send path's too: loaded on the first request only
+        from aircall_sms.api import (
+            openapi,  # the whole API's routes, the send path's too: loaded on the first request only
+        )
 
         server = openapi.server_of(app.current_event.raw_event)
         return Response(status_code=200, content_type="application/json", body=openapi.document_json(server))
 
     @app.get("/docs", summary="Swagger UI of this API", tags=["service"], security=API_KEY)
     def get_docs() -> Response[str]:
-        from . import openapi
+        from aircall_sms.api import openapi
 
         server = openapi.server_of(app.current_event.raw_event)
         return Response(status_code=200, content_type="text/html; charset=utf-8", body=openapi.swagger_page(server))

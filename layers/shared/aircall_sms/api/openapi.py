@@ -23,7 +23,7 @@ from aws_lambda_powertools.event_handler.openapi.compat import model_json
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, OpenAPI, Server, Tag
 from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_swagger_html
 
-from . import API_KEY_SCHEME, manage_routes, send_routes, webhook_routes
+from aircall_sms.api import API_KEY_SCHEME, manage_routes, send_routes, webhook_routes
 
 TITLE = "aircall-sms-gateway"
 VERSION = "1"

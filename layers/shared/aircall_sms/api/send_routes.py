@@ -8,10 +8,10 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Header
 
-from ..api_models import SendRequest
-from ..http import json_response
-from ..use_cases.send_message import send_message
-from . import API_KEY
+from aircall_sms.api import API_KEY
+from aircall_sms.api.resolver import json_response
+from aircall_sms.domain.requests import SendRequest
+from aircall_sms.use_cases.send_message import send_message
 
 IdempotencyKey = Annotated[
     str | None,

@@ -14,8 +14,8 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..http import json_response
-from ..use_cases.callbacks import handle_callback
+from aircall_sms.api.resolver import json_response
+from aircall_sms.use_cases.callbacks import handle_callback
 
 
 class AircallNumberRef(BaseModel):

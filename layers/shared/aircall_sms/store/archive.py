@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ..timeutil import iso
-from .base import raw_client
-from .messages import ARCHIVE_PARTITION, MessageRecord
+from aircall_sms.domain.timeutil import iso
+from aircall_sms.store.base import raw_client
+from aircall_sms.store.messages import ARCHIVE_PARTITION, MessageRecord
 
 # Sort keys are "<created_at>#<id>": '$' sorts right after the '#', so "<until>$" is above every id at `until`.
 _AFTER_EVERY_ID = "$"

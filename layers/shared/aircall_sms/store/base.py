@@ -10,7 +10,7 @@ from typing import Any
 from pynamodb.connection import Connection, TableConnection
 from pynamodb.models import Model
 
-from ..settings import get_settings
+from aircall_sms.settings import get_settings
 
 _shared: Connection | None = None
 
@@ -55,7 +55,7 @@ def forget_connection() -> None:
 def raw_client() -> Any:
     """The botocore DynamoDB client pynamodb's connection uses (same endpoint, region, retries and pool), for
     the calls pynamodb does not express: multi-table transactions with per-item cancellation reasons."""
-    from .numbers import NumberRecord
+    from aircall_sms.store.numbers import NumberRecord
 
     return NumberRecord._get_connection().connection.client
 
@@ -64,7 +64,7 @@ def botocore_session() -> Any:
     """The botocore session of that connection, for the gateway's other AWS clients (Secrets Manager): a client
     made from it reuses the endpoint, partition and retry data the session has already loaded, where a new
     session (boto3's default for every client) loads and parses them again, a cost paid on every cold start."""
-    from .numbers import NumberRecord
+    from aircall_sms.store.numbers import NumberRecord
 
     return NumberRecord._get_connection().connection.session
 

@@ -19,8 +19,8 @@ from pynamodb.exceptions import PutError
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 
-from ..timeutil import iso
-from .base import GatewayModel, TableName, batch_delete
+from aircall_sms.domain.timeutil import iso
+from aircall_sms.store.base import GatewayModel, TableName, batch_delete
 
 RETENTION = timedelta(days=30)
 PENDING = "pending"

@@ -20,8 +20,8 @@ from typing import Any
 from pynamodb.attributes import MapAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
-from ..timeutil import iso
-from .base import GatewayModel, TableName, batch_delete, query_all, raw_client
+from aircall_sms.domain.timeutil import iso
+from aircall_sms.store.base import GatewayModel, TableName, batch_delete, query_all, raw_client
 
 EVERY_NUMBER = "*"
 OPT_OUTS_INDEX = "by_scope"

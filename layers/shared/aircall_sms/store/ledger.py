@@ -24,7 +24,7 @@ import hashlib
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
 
-from .base import GatewayModel, TableName, raw_client
+from aircall_sms.store.base import GatewayModel, TableName, raw_client
 
 COMPANY = "company"
 AIRCALL_STATE = "aircall"

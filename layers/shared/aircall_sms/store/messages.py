@@ -25,10 +25,10 @@ from pynamodb.attributes import (
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 
-from ..settings import get_settings
-from ..status import predecessors
-from ..timeutil import iso
-from .base import GatewayModel, TableName, batch_delete, raw_client
+from aircall_sms.domain.status import predecessors
+from aircall_sms.domain.timeutil import iso
+from aircall_sms.settings import get_settings
+from aircall_sms.store.base import GatewayModel, TableName, batch_delete, raw_client
 
 ARCHIVE_PARTITION = "all"  # the `archive` attribute of every message: the one partition of the index `by_time`
 

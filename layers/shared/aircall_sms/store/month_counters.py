@@ -12,12 +12,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..reservation import Guard, Plan, transact
-from ..settings import get_settings
-from ..timeutil import iso
-from ..usage_counts import Counts
-from . import ledger
-from .base import query_all, raw_client
+from aircall_sms.domain.timeutil import iso
+from aircall_sms.domain.usage_counts import Counts
+from aircall_sms.settings import get_settings
+from aircall_sms.store import ledger
+from aircall_sms.store.base import query_all, raw_client
+from aircall_sms.store.transactions import Guard, Plan, transact
 
 MARKER_RETENTION = timedelta(days=2)
 _COUNTED = "counted"

@@ -9,7 +9,7 @@ from pynamodb.attributes import JSONAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
-from .base import GatewayModel, TableName
+from aircall_sms.store.base import GatewayModel, TableName
 
 
 class ByE164(GlobalSecondaryIndex["NumberRecord"]):  # type: ignore[no-untyped-call]

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .. import quota
-from ..reservation import used_of
-from ..settings import get_settings
-from ..timeutil import parse_time
-from . import ledger
-from .base import raw_client
-from .numbers import NumberRecord
+from aircall_sms.domain import quota
+from aircall_sms.domain.timeutil import parse_time
+from aircall_sms.settings import get_settings
+from aircall_sms.store import ledger
+from aircall_sms.store.base import raw_client
+from aircall_sms.store.numbers import NumberRecord
+from aircall_sms.store.transactions import used_of
 
 BATCH_ATTEMPTS = 10
 BATCH_KEYS = 100  # BatchGetItem's most keys per request

@@ -23,15 +23,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from .. import keywords, phone, segments
-from ..errors import GatewayError, InvalidRequest, PayloadTooLarge, Unauthorized
-from ..observability import logger, metrics
-from ..reservation import Plan, transact
-from ..settings import get_settings
-from ..status import from_aircall
-from ..store import callbacks, contacts, messages, numbers
-from ..store.base import raw_client
-from ..timeutil import iso, parse_time, utcnow
+from aircall_sms.domain import keywords, phone, segments
+from aircall_sms.domain.status import from_aircall
+from aircall_sms.domain.timeutil import iso, parse_time, utcnow
+from aircall_sms.errors import GatewayError, InvalidRequest, PayloadTooLarge, Unauthorized
+from aircall_sms.observability import logger, metrics
+from aircall_sms.settings import get_settings
+from aircall_sms.store import callbacks, contacts, messages, numbers
+from aircall_sms.store.base import raw_client
+from aircall_sms.store.transactions import Plan, transact
 
 MAX_CALLBACK_BYTES = 256 * 1024
 MAX_MEDIA_URL = 4096
@@ -329,8 +329,8 @@ def _auto_reply(keyword: str, number: numbers.NumberRecord, contact: str, messag
     text = auto_replies().get(keyword)
     if not text:
         return
-    from ..api_models import SendRequest  # the send path is loaded only when a reply is configured
-    from .send_message import send_message
+    from aircall_sms.domain.requests import SendRequest  # the send path is loaded only when a reply is configured
+    from aircall_sms.use_cases.send_message import send_message
 
     request = SendRequest.model_validate({"from": number.number_id, "to": contact, "text": text})
     try:

@@ -12,12 +12,12 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote
 
-from .. import pages, phone
-from ..api_models import ConsentRequest, OptOutRequest
-from ..errors import InvalidPhone, InvalidRequest, NotFound, NumberNotConfigured
-from ..store import contacts, numbers
-from ..timeutil import iso, utcnow
-from .numbers import parse_number_id
+from aircall_sms.domain import pages, phone
+from aircall_sms.domain.requests import ConsentRequest, OptOutRequest
+from aircall_sms.domain.timeutil import iso, utcnow
+from aircall_sms.errors import InvalidPhone, InvalidRequest, NotFound, NumberNotConfigured
+from aircall_sms.store import contacts, numbers
+from aircall_sms.use_cases.numbers import parse_number_id
 
 OPT_OUT_CURSOR_KEYS = frozenset({"contact", "sk", "scope", "at"})
 CLOCK_SKEW = timedelta(minutes=5)

@@ -30,13 +30,13 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from .. import quota
-from ..observability import logger, metrics
-from ..reservation import used_of
-from ..settings import get_settings
-from ..store import ledger, messages, numbers, usage
-from ..timeutil import iso, parse_time, utcnow
-from .send_message import Dispatched, dispatch_deferred
+from aircall_sms.domain import quota
+from aircall_sms.domain.timeutil import iso, parse_time, utcnow
+from aircall_sms.observability import logger, metrics
+from aircall_sms.settings import get_settings
+from aircall_sms.store import ledger, messages, numbers, usage
+from aircall_sms.store.transactions import used_of
+from aircall_sms.use_cases.send_message import Dispatched, dispatch_deferred
 
 RUN_LENGTH = timedelta(seconds=58)  # the next run starts a minute after this one
 QUEUE_PAGE = 50

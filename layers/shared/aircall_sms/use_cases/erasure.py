@@ -30,12 +30,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..observability import logger, metrics
-from ..settings import get_settings
-from ..store import callbacks, contacts, ledger, messages
-from ..store.base import raw_client
-from ..timeutil import parse_time, utcnow
-from .consent import parse_contact
+from aircall_sms.domain.timeutil import parse_time, utcnow
+from aircall_sms.observability import logger, metrics
+from aircall_sms.settings import get_settings
+from aircall_sms.store import callbacks, contacts, ledger, messages
+from aircall_sms.store.base import raw_client
+from aircall_sms.use_cases.consent import parse_contact
 
 TIME_BUDGET = 8.0  # seconds of work per call, well inside Lambda's 15 s and API Gateway's 29 s
 MESSAGES_PER_CALL = 2_000

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .. import pages, phone
-from ..errors import InvalidPhone, InvalidRequest, NotFound
-from ..status import STATUSES
-from ..store import archive, messages, numbers
-from ..timeutil import utcnow
-from .numbers import parse_number_id
+from aircall_sms.domain import pages, phone
+from aircall_sms.domain.status import STATUSES
+from aircall_sms.domain.timeutil import utcnow
+from aircall_sms.errors import InvalidPhone, InvalidRequest, NotFound
+from aircall_sms.store import archive, messages, numbers
+from aircall_sms.use_cases.numbers import parse_number_id
 
 MAX_ID_LENGTH = 128
 DIRECTIONS = ("outbound", "inbound")

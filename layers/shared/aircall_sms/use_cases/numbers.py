@@ -6,15 +6,16 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from .. import budget, phone, quota, services
-from ..aircall import AircallFailure, AircallRateLimited, AircallRefused, count_failure, gateway_error
-from ..api_models import NumberRequest
-from ..errors import AircallError, GatewayError, InvalidRequest, NumberNotConfigured, NumberNotFound
-from ..observability import logger
-from ..settings import get_settings
-from ..store import messages, numbers, usage
-from ..timeutil import iso, utcnow
-from ..windows import WINDOWS
+from aircall_sms.clients.aircall import AircallFailure, AircallRateLimited, AircallRefused, count_failure, gateway_error
+from aircall_sms.domain import phone, quota
+from aircall_sms.domain.requests import NumberRequest
+from aircall_sms.domain.timeutil import iso, utcnow
+from aircall_sms.domain.windows import WINDOWS
+from aircall_sms.errors import AircallError, GatewayError, InvalidRequest, NumberNotConfigured, NumberNotFound
+from aircall_sms.observability import logger
+from aircall_sms.settings import get_settings
+from aircall_sms.store import budget, messages, numbers, usage
+from aircall_sms.use_cases import services
 
 APP_MESSAGING_WARNING = (
     "This number is configured for Aircall API messaging (proxy mode): the Aircall apps can no longer send or "

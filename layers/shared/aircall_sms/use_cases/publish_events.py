@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .. import events, services
-from ..observability import logger, metrics
+from aircall_sms.domain import events
+from aircall_sms.observability import logger, metrics
+from aircall_sms.use_cases import services
 
 MAX_ENTRIES_PER_CALL = 10  # PutEvents' limit
 

@@ -19,13 +19,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .. import windows
-from ..observability import logger, metrics
-from ..reservation import number, text, used_of
-from ..settings import get_settings
-from ..store import ledger, numbers, usage
-from ..store.base import batch_write, query_all
-from ..timeutil import iso, utcnow
+from aircall_sms.domain import windows
+from aircall_sms.domain.timeutil import iso, utcnow
+from aircall_sms.observability import logger, metrics
+from aircall_sms.settings import get_settings
+from aircall_sms.store import ledger, numbers, usage
+from aircall_sms.store.base import batch_write, query_all
+from aircall_sms.store.transactions import number, text, used_of
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,8 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from .. import budget, compliance, phone, quota, segments, services
-from ..aircall import (
+from aircall_sms.clients.aircall import (
     AircallFailure,
     AircallOutcomeUnknown,
     AircallRateLimited,
@@ -34,8 +33,12 @@ from ..aircall import (
     count_failure,
     gateway_error,
 )
-from ..api_models import SendRequest
-from ..errors import (
+from aircall_sms.domain import compliance, phone, quota, segments
+from aircall_sms.domain.ids import new_id
+from aircall_sms.domain.requests import SendRequest
+from aircall_sms.domain.status import from_aircall
+from aircall_sms.domain.timeutil import iso, parse_time, utcnow
+from aircall_sms.errors import (
     ComplianceRefusal,
     ConsentRequired,
     ConversationalOnly,
@@ -51,9 +54,11 @@ from ..errors import (
     QuotaExceeded,
     ServiceBusy,
 )
-from ..ids import new_id
-from ..observability import logger, metrics
-from ..reservation import (
+from aircall_sms.observability import logger, metrics
+from aircall_sms.settings import get_settings
+from aircall_sms.store import budget, contacts, ledger, messages, numbers, usage
+from aircall_sms.store.base import raw_client
+from aircall_sms.store.transactions import (
     Guard,
     Plan,
     Refusal,
@@ -65,11 +70,7 @@ from ..reservation import (
     transact,
     used_of,
 )
-from ..settings import get_settings
-from ..status import from_aircall
-from ..store import contacts, ledger, messages, numbers, usage
-from ..store.base import raw_client
-from ..timeutil import iso, parse_time, utcnow
+from aircall_sms.use_cases import services
 
 MAX_TEXT_CHARACTERS = 1600
 MAX_MEDIA = 10

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..store import messages, numbers
+from aircall_sms.store import messages, numbers
 
 
 def health() -> dict[str, Any]:

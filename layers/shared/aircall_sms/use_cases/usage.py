@@ -20,15 +20,15 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from .. import events, phone
-from ..errors import InvalidRequest
-from ..observability import logger, metrics
-from ..prices import PriceTable
-from ..settings import get_settings
-from ..store import month_counters
-from ..timeutil import utcnow
-from ..usage_counts import counts_of, report_item
-from .numbers import parse_number_id
+from aircall_sms.domain import events, phone
+from aircall_sms.domain.prices import PriceTable
+from aircall_sms.domain.timeutil import utcnow
+from aircall_sms.domain.usage_counts import counts_of, report_item
+from aircall_sms.errors import InvalidRequest
+from aircall_sms.observability import logger, metrics
+from aircall_sms.settings import get_settings
+from aircall_sms.store import month_counters
+from aircall_sms.use_cases.numbers import parse_number_id
 
 _MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 

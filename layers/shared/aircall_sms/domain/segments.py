@@ -7,7 +7,7 @@ UCS-2 (any character outside both tables): 70 UTF-16 code units single, 67 per p
 Basic Multilingual Plane (most emoji) is a surrogate pair and costs two. A character is never split across two
 parts: an escape pair or a surrogate pair that does not fit moves whole to the next part.
 
-    python -m aircall_sms.segments "some text"     # prints count(text).to_dict() as JSON
+    python -m aircall_sms.domain.segments "some text"     # prints count(text).to_dict() as JSON
 """
 
 from __future__ import annotations
@@ -276,7 +276,7 @@ def suggest_gsm(text: str) -> GsmSuggestion:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m aircall_sms.segments TEXT...`: the arguments joined by spaces, or without any, standard input
+    """`python -m aircall_sms.domain.segments TEXT...`: the arguments joined by spaces, or without any, standard input
     (less the one newline that ends it)."""
     arguments = sys.argv[1:] if argv is None else argv
     text = " ".join(arguments) if arguments else sys.stdin.read().removesuffix("\n")

@@ -9,7 +9,7 @@ import binascii
 import json
 from typing import Any
 
-from .errors import InvalidRequest
+from aircall_sms.errors import InvalidRequest
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
 
-from .limits import reject_duplicate_keys
+from aircall_sms.domain.limits import reject_duplicate_keys
 
 DIRECTIONS = ("outbound", "inbound")
 EVERY_COUNTRY = "*"

@@ -11,8 +11,8 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from .errors import GatewayError, InvalidRequest, PayloadTooLarge
-from .observability import logger
+from aircall_sms.errors import GatewayError, InvalidRequest, PayloadTooLarge
+from aircall_sms.observability import logger
 
 MAX_BODY_BYTES = 64 * 1024
 

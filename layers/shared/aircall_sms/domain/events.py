@@ -24,10 +24,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from .settings import get_settings
-from .store.contacts import EVERY_NUMBER, optout_sk
-from .store.messages import MessageRecord
-from .timeutil import iso
+from aircall_sms.domain.timeutil import iso
+from aircall_sms.settings import get_settings
+from aircall_sms.store.contacts import EVERY_NUMBER, optout_sk
+from aircall_sms.store.messages import MessageRecord
 
 SOURCE = "aircall-sms"
 MESSAGE_RECEIVED = "message.received"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .aircall import AircallClient, Credentials
-from .settings import get_settings
-from .store.base import botocore_session
+from aircall_sms.clients.aircall import AircallClient, Credentials
+from aircall_sms.settings import get_settings
+from aircall_sms.store.base import botocore_session
 
 _client: tuple[Credentials, AircallClient] | None = None
 _event_bridge: Any = None

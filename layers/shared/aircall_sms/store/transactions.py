@@ -18,9 +18,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .errors import ServiceBusy
-from .observability import logger
-from .store.base import raw_client
+from aircall_sms.errors import ServiceBusy
+from aircall_sms.observability import logger
+from aircall_sms.store.base import raw_client
 
 CONFLICT_ATTEMPTS = 8
 # DynamoDB's throttling answers. botocore has already retried them with backoff when they reach the gateway; a

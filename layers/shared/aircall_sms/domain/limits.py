@@ -1,5 +1,5 @@
 """Per-number segment limits as data: an ordered table of rules, each matching sender numbers by region, line
-kind and registration status and giving a cap per quota window (see `aircall_sms.windows`). The first rule that
+kind and registration status and giving a cap per quota window (see `aircall_sms.domain.windows`). The first rule that
 matches wins; the last rule matches every number. Aircall may change its limits without notice, so a
 deployment can replace the default table with a JSON document and override single windows per number.
 
@@ -32,7 +32,7 @@ The configuration document (`LimitTable.from_json` / `to_json`):
 
 - `name` (required): unique, lower-case letters, digits, '-' and '_'.
 - `regions` (optional, empty or absent = any): regions as phonenumbers reports them ("US", "FR", "001").
-- `kinds` (optional, empty or absent = any): line kinds from `aircall_sms.phone.KINDS` ("mobile", "toll_free").
+- `kinds` (optional, empty or absent = any): line kinds from `aircall_sms.domain.phone.KINDS` ("mobile", "toll_free").
 - `status` (optional, absent or null = any): the number's registration/verification status must equal it;
   with a leading "!" it must be known and differ from it. A number whose status is not given matches no rule
   that has a status.
@@ -52,8 +52,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from aircall_sms.phone import KINDS, PhoneNumber
-from aircall_sms.windows import WINDOWS
+from aircall_sms.domain.phone import KINDS, PhoneNumber
+from aircall_sms.domain.windows import WINDOWS
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _REGION = re.compile(r"[A-Z]{2}|[0-9]{3}")

@@ -9,8 +9,8 @@ are never domestic.
 
 from __future__ import annotations
 
+from aircall_sms.domain.phone import PhoneNumber, parse
 from aircall_sms.errors import ComplianceRefusal, ConversationalOnly, NotDomestic, NumberNotRegistered
-from aircall_sms.phone import PhoneNumber, parse
 
 NON_GEOGRAPHIC_REGION = "001"
 # Pairs of different regions that still count as domestic.
@@ -19,7 +19,7 @@ CROSS_BORDER_DOMESTIC: frozenset[frozenset[str]] = frozenset({frozenset({"US", "
 
 def is_domestic(sender: str | PhoneNumber, recipient: str | PhoneNumber) -> bool:
     """True when `sender` may text `recipient` under the domestic-only rule. E.164 strings are parsed
-    (an invalid one raises `aircall_sms.phone.InvalidPhoneNumber`)."""
+    (an invalid one raises `aircall_sms.domain.phone.InvalidPhoneNumber`)."""
     sender_region = _region(sender)
     recipient_region = _region(recipient)
     if NON_GEOGRAPHIC_REGION in (sender_region, recipient_region):

@@ -5,9 +5,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from aircall_sms import reservation
 from aircall_sms.errors import ServiceBusy
-from aircall_sms.reservation import Guard, Plan
+from aircall_sms.store import transactions
+from aircall_sms.store.transactions import Guard, Plan
 
 
 class StubClient:
@@ -40,22 +40,22 @@ def plan():
 
 
 def use(monkeypatch, client):
-    monkeypatch.setattr(reservation, "raw_client", lambda: client)
-    monkeypatch.setattr("aircall_sms.reservation.time.sleep", lambda _: None)
+    monkeypatch.setattr(transactions, "raw_client", lambda: client)
+    monkeypatch.setattr("aircall_sms.store.transactions.time.sleep", lambda _: None)
     return client
 
 
 def test_a_committed_transaction_has_no_refusals(monkeypatch, plan):
     client = use(monkeypatch, StubClient(None))
-    assert reservation.transact(plan) == []
+    assert transactions.transact(plan) == []
     assert client.calls == 1
 
 
 def test_refusals_name_the_guards_of_the_items_whose_condition_failed(monkeypatch, plan):
     use(monkeypatch, StubClient(cancelled("None", "ConditionalCheckFailed", item={"used": {"N": "7"}})))
-    [refusal] = reservation.transact(plan)
+    [refusal] = transactions.transact(plan)
     assert refusal.guard.kind == "quota"
-    assert reservation.used_of(refusal.item) == 7
+    assert transactions.used_of(refusal.item) == 7
 
 
 def test_transaction_conflicts_are_retried_until_the_transaction_commits(monkeypatch, plan):
@@ -63,22 +63,22 @@ def test_transaction_conflicts_are_retried_until_the_transaction_commits(monkeyp
         monkeypatch,
         StubClient(cancelled("TransactionConflict", "None"), cancelled("None", "TransactionConflict"), None),
     )
-    assert reservation.transact(plan) == []
+    assert transactions.transact(plan) == []
     assert client.calls == 3
 
 
 def test_endless_conflicts_end_in_service_busy_with_retry_after(monkeypatch, plan):
-    conflicts = [cancelled("TransactionConflict", "None") for _ in range(reservation.CONFLICT_ATTEMPTS)]
+    conflicts = [cancelled("TransactionConflict", "None") for _ in range(transactions.CONFLICT_ATTEMPTS)]
     client = use(monkeypatch, StubClient(*conflicts))
     with pytest.raises(ServiceBusy) as busy:
-        reservation.transact(plan)
+        transactions.transact(plan)
     assert busy.value.headers == {"Retry-After": "1"}
-    assert client.calls == reservation.CONFLICT_ATTEMPTS
+    assert client.calls == transactions.CONFLICT_ATTEMPTS
 
 
 def test_a_condition_failure_wins_over_a_conflict_in_the_same_answer(monkeypatch, plan):
     client = use(monkeypatch, StubClient(cancelled("ConditionalCheckFailed", "TransactionConflict")))
-    [refusal] = reservation.transact(plan)
+    [refusal] = transactions.transact(plan)
     assert refusal.guard.kind == "opted_out"
     assert client.calls == 1
 
@@ -87,13 +87,13 @@ def test_other_dynamodb_errors_are_not_swallowed(monkeypatch, plan):
     error = ClientError({"Error": {"Code": "ValidationException", "Message": "bad"}}, "TransactWriteItems")
     use(monkeypatch, StubClient(error))
     with pytest.raises(ClientError):
-        reservation.transact(plan)
+        transactions.transact(plan)
 
 
 def test_a_counter_update_is_conditional_on_room_for_the_whole_amount():
     from datetime import UTC, datetime
 
-    update = reservation.counter_update(
+    update = transactions.counter_update(
         "Ledger", {"pk": {"S": "x"}}, amount=3, limit=10, expires_at=datetime(2027, 1, 1, tzinfo=UTC)
     )["Update"]
     assert update["ConditionExpression"] == "attribute_not_exists(used) OR used <= :max"
@@ -104,7 +104,7 @@ def test_a_counter_update_is_conditional_on_room_for_the_whole_amount():
 def test_more_than_the_whole_limit_never_fits_not_even_in_an_unused_window():
     from datetime import UTC, datetime
 
-    update = reservation.counter_update(
+    update = transactions.counter_update(
         "Ledger", {"pk": {"S": "x"}}, amount=4, limit=3, expires_at=datetime(2027, 1, 1, tzinfo=UTC)
     )["Update"]
     assert update["ConditionExpression"] == "used <= :max"
@@ -142,7 +142,7 @@ def test_a_plan_of_one_write_is_sent_as_that_write_with_its_condition(monkeypatc
     plan = Plan()
     operation = {"TableName": "t", "Key": {"pk": {"S": "a"}}, "ConditionExpression": "attribute_exists(pk)"}
     plan.add({kind: operation}, Guard("message"))
-    assert reservation.transact(plan) == []
+    assert transactions.transact(plan) == []
     assert client.calls == [(method, operation)]
 
 
@@ -150,15 +150,15 @@ def test_a_refused_single_write_is_a_refusal_of_its_guard_with_the_old_item(monk
     use(monkeypatch, SingleWriteClient(condition_failed({"used": {"N": "3"}})))
     plan = Plan()
     plan.add({"Update": {"TableName": "t", "Key": {}}}, Guard("quota"))
-    [refusal] = reservation.transact(plan)
-    assert (refusal.guard.kind, reservation.used_of(refusal.item)) == ("quota", 3)
+    [refusal] = transactions.transact(plan)
+    assert (refusal.guard.kind, transactions.used_of(refusal.item)) == ("quota", 3)
 
 
 def test_a_single_condition_check_is_still_a_transaction(monkeypatch):
     client = use(monkeypatch, StubClient(None))
     plan = Plan()
     plan.add({"ConditionCheck": {}}, Guard("opted_out"))
-    assert reservation.transact(plan) == []
+    assert transactions.transact(plan) == []
     assert client.calls == 1
 
 
@@ -167,4 +167,4 @@ def test_other_errors_of_a_single_write_are_not_swallowed(monkeypatch):
     plan = Plan()
     plan.add({"Put": {}}, Guard("message"))
     with pytest.raises(ClientError):
-        reservation.transact(plan)
+        transactions.transact(plan)

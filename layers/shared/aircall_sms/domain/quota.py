@@ -1,7 +1,7 @@
 """Quota arithmetic, without I/O: which windows a send from a number is counted in, their limits and keys,
 the company's Aircall request budget per UTC minute, and the contract's Quota object.
 
-Limits come from the limit table (`aircall_sms.limits`; the deployment may replace the default table with
+Limits come from the limit table (`aircall_sms.domain.limits`; the deployment may replace the default table with
 the `LIMITS_JSON` setting) and the number's own overrides (PUT /numbers/{number_id}).
 """
 
@@ -13,11 +13,11 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from . import windows
-from .limits import DEFAULT_TABLE, LimitTable
-from .phone import PhoneNumber
-from .settings import get_settings
-from .timeutil import iso
+from aircall_sms.domain import windows
+from aircall_sms.domain.limits import DEFAULT_TABLE, LimitTable
+from aircall_sms.domain.phone import PhoneNumber
+from aircall_sms.domain.timeutil import iso
+from aircall_sms.settings import get_settings
 
 # A closed window's counter stays this long after its end (then DynamoDB's TTL removes it): long enough for the
 # scheduled rollover to copy it into the usage history even after days of missed runs.

@@ -20,9 +20,9 @@ from typing import Any
 
 import httpx
 
-from .errors import AircallError, AircallTimeout, GatewayError, RateLimited
-from .observability import metrics
-from .timeutil import iso, parse_time, utcnow
+from aircall_sms.domain.timeutil import iso, parse_time, utcnow
+from aircall_sms.errors import AircallError, AircallTimeout, GatewayError, RateLimited
+from aircall_sms.observability import metrics
 
 
 @dataclass(frozen=True, slots=True)

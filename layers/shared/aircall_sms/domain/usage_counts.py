@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from .prices import PriceTable
+from aircall_sms.domain.prices import PriceTable
 
 OUTBOUND_MESSAGES = "outbound_messages"
 OUTBOUND_SEGMENTS = "outbound_segments"

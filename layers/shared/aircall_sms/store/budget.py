@@ -14,15 +14,24 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import quota
-from .aircall import RateInfo
-from .errors import RateLimited
-from .observability import logger
-from .reservation import THROTTLED, Guard, Plan, Refusal, condition_check, counter_update, text, transact
-from .settings import get_settings
-from .store import ledger
-from .store.base import raw_client
-from .timeutil import iso, parse_time
+from aircall_sms.clients.aircall import RateInfo
+from aircall_sms.domain import quota
+from aircall_sms.domain.timeutil import iso, parse_time
+from aircall_sms.errors import RateLimited
+from aircall_sms.observability import logger
+from aircall_sms.settings import get_settings
+from aircall_sms.store import ledger
+from aircall_sms.store.base import raw_client
+from aircall_sms.store.transactions import (
+    THROTTLED,
+    Guard,
+    Plan,
+    Refusal,
+    condition_check,
+    counter_update,
+    text,
+    transact,
+)
 
 REQUESTS = Guard("company_budget")
 BLOCKED = Guard("aircall_blocked")

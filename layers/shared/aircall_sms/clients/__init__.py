@@ -1,0 +1,1 @@
+"""Clients of the services outside AWS the gateway calls: Aircall's Public API."""
