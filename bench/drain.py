@@ -273,12 +273,12 @@ def _allowed_now() -> tuple[int, str]:
     order, as the dispatcher goes), capped by the company budget left; and which bound it."""
     from aircall_sms.domain.timeutil import parse_time, utcnow
     from aircall_sms.settings import get_settings
-    from aircall_sms.store import messages, numbers, usage
+    from aircall_sms.store import messages, numbers
 
     now = utcnow()
     budget = get_settings().aircall_requests_per_minute
     fitting = 0
-    for number, windows_used in _rooms(numbers.list_all(), now, usage).items():
+    for number, windows_used in _rooms(numbers.list_all(), now).items():
         room = dict(windows_used)
         for record in messages.MessageRecord.deferred.query(number, limit=budget):
             if (parse_time(record.not_after) or now) <= now:
@@ -291,9 +291,12 @@ def _allowed_now() -> tuple[int, str]:
     return min(fitting, budget), ("company budget" if fitting > budget else "number windows")
 
 
-def _rooms(configured: list[Any], now: Any, usage: Any) -> dict[str, dict[str, int]]:
+def _rooms(configured: list[Any], now: Any) -> dict[str, dict[str, int]]:
+    from aircall_sms.store import usage
+    from aircall_sms.use_cases.dispatch import current_windows
+
     rooms: dict[str, dict[str, int]] = defaultdict(dict)
-    for number, window, used in usage.current_usage(configured, now):
+    for number, window, used in usage.current_usage(current_windows(configured, now)):
         rooms[number.number_id][window.name] = window.limit - used
     return rooms
 

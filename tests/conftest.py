@@ -20,9 +20,13 @@ os.environ.setdefault("CALLBACKS_TABLE", "CallbacksTable")
 
 
 @pytest.fixture(autouse=True)
-def _fresh_settings():
+def _fresh_settings_and_clock():
+    """Every test starts with the settings read afresh and the gateway's clock running (`timeutil.freeze` stops
+    it; this starts it again)."""
+    from aircall_sms.domain import timeutil
     from aircall_sms.settings import get_settings
 
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+    timeutil.reset_clock()

@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
+from aircall_sms.domain import timeutil
 from aircall_sms.domain.ids import new_id
 from aircall_sms.domain.requests import NumberRequest, SendRequest
 from aircall_sms.domain.timeutil import iso, utcnow
@@ -32,7 +33,8 @@ from aircall_sms.store import callbacks, contacts, ledger, messages, numbers
 from aircall_sms.use_cases import callbacks as callback_use_cases
 from aircall_sms.use_cases import numbers as number_use_cases
 from aircall_sms.use_cases.callbacks import CallbackOutcome, handle_callback, reconcile
-from aircall_sms.use_cases.send_message import SendOutcome, send_message
+from aircall_sms.use_cases.send import send_message
+from aircall_sms.use_cases.send.outcome import SendOutcome
 from local_stack.dynamodb import client as aws_client
 from tests.support import FakeContext, invoke, load_event, load_handler, with_body
 
@@ -1008,7 +1010,7 @@ def test_the_scheduled_event_runs_the_sweep_and_returns_its_counts(gw, monkeypat
     assert gw.post(gw.status(never_found, "sent")).result == "pending"
     message = outbound_message(message_aircall_id=found_later)
     later = utcnow() + PAST_THE_SWEEP_DELAY
-    monkeypatch.setattr(callback_use_cases, "utcnow", lambda: later)
+    timeutil.freeze(later)
     scheduled = {
         "version": "0",
         "id": str(uuid.uuid4()),

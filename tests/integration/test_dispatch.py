@@ -21,9 +21,10 @@ from aircall_sms.domain.requests import NumberRequest, SendRequest
 from aircall_sms.errors import GatewayError
 from aircall_sms.settings import get_settings
 from aircall_sms.store import contacts, ledger, messages, numbers
+from aircall_sms.store import history as usage_history
 from aircall_sms.use_cases import dispatch, rollover
 from aircall_sms.use_cases import numbers as number_use_cases
-from aircall_sms.use_cases.send_message import send_message
+from aircall_sms.use_cases.send import send_message
 from local_stack.clock import SimulatedClock
 from local_stack.dynamodb import client as aws_client
 from tests.support import FakeContext, load_handler
@@ -276,7 +277,7 @@ def test_closed_windows_become_usage_history_once_however_often_or_late_the_roll
     fill_the_hour(2)
     start_of_next_hour(clock)  # two hours closed; the rollover "missed" the first boundary
     assert rollover.roll_over()["windows_recorded"] >= 2
-    history = rollover.history(FR_FIXED)
+    history = usage_history.history(FR_FIXED)
     assert (history[first_hour], history[second_hour]) == (3, 2)
     assert rollover.roll_over()["windows_recorded"] == 0  # a doubled run writes nothing
 

@@ -57,7 +57,8 @@ from aircall_sms.use_cases import callbacks as callback_use_cases
 from aircall_sms.use_cases import dispatch, services
 from aircall_sms.use_cases import numbers as number_use_cases
 from aircall_sms.use_cases.callbacks import handle_callback, reconcile
-from aircall_sms.use_cases.send_message import SendOutcome, send_message
+from aircall_sms.use_cases.send import send_message
+from aircall_sms.use_cases.send.outcome import SendOutcome
 from local_stack.clock import SimulatedClock
 from local_stack.dynamodb import client as aws_client
 

@@ -9,7 +9,7 @@ from aircall_sms.errors import AircallError, AircallTimeout, NumberNotConfigured
 from aircall_sms.store import messages, numbers
 from aircall_sms.use_cases import numbers as number_use_cases
 from aircall_sms.use_cases.callbacks import handle_callback
-from aircall_sms.use_cases.send_message import send_message
+from aircall_sms.use_cases.send import send_message
 from tests.integration.conftest import callback_token
 
 FR_MOBILE = 100004

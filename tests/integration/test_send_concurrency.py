@@ -27,14 +27,15 @@ import httpx
 import pytest
 
 from aircall_sandbox import SandboxConfig, SandboxServer
-from aircall_sms.domain import quota, segments
+from aircall_sms.domain import quota, segments, timeutil
 from aircall_sms.domain.requests import NumberRequest, SendRequest
 from aircall_sms.domain.timeutil import utcnow
 from aircall_sms.errors import GatewayError
 from aircall_sms.store import contacts, ledger, messages, numbers
+from aircall_sms.use_cases import limits, services
 from aircall_sms.use_cases import numbers as number_use_cases
-from aircall_sms.use_cases import send_message as send_module
-from aircall_sms.use_cases import services
+from aircall_sms.use_cases.send import send_message
+from aircall_sms.use_cases.send.prepare import resolve_number
 from local_stack.dynamodb import client
 from tests.support import reset_gateway_caches
 
@@ -84,7 +85,7 @@ def call(body: dict[str, Any], key: str | None = None) -> Answer:
     count = max(1, segments.count(text).segments)
     started = time.monotonic()
     try:
-        outcome = send_module.send_message(SendRequest.model_validate(body), idempotency_key=key)
+        outcome = send_message(SendRequest.model_validate(body), idempotency_key=key)
         status, payload, headers = outcome.status_code, outcome.body, dict(outcome.headers)
     except GatewayError as error:
         status, payload, headers = error.status, error.to_body(), dict(error.headers)
@@ -119,17 +120,14 @@ def configure(limits: dict[str, int] | None = None) -> None:
 def warm() -> None:
     """Read the number and the Aircall credentials once, as a warm instance has them, so that the threads race on
     the send itself rather than on filling the caches."""
-    send_module.resolve_number(str(NUMBER_ID))
+    resolve_number(str(NUMBER_ID))
     services.aircall()
 
 
 def number_windows(now: datetime) -> list[quota.Window]:
     record = numbers.get(str(NUMBER_ID))
     assert record is not None
-    limits = quota.limits_for(
-        region=record.region, kind=record.kind, registration=record.registration, overrides=record.limits
-    )
-    return quota.windows_at(limits, now)
+    return limits.number_windows(record, now)
 
 
 def window_used(dynamodb: Any, window: quota.Window) -> int:
@@ -237,18 +235,11 @@ def tag() -> str:
     return uuid.uuid4().hex
 
 
-def freeze(monkeypatch: pytest.MonkeyPatch, moment: datetime) -> datetime:
-    """The send path's clock stands still at `moment`: every send of the test counts in the same windows, even
-    across an hour or a midnight. The send path reads the clock once per send (`send_message.utcnow`) and derives
-    the windows and the company minute from that; no other module reads it for them (configuring a number
-    charges the company budget with its own clock)."""
-    monkeypatch.setattr(send_module, "utcnow", lambda: moment)
-    return moment
-
-
 @pytest.fixture
-def now(monkeypatch) -> datetime:
-    return freeze(monkeypatch, utcnow())
+def now() -> datetime:
+    """The gateway's clock stands still (`timeutil.freeze`): every send of the test counts in the same windows,
+    even across an hour or a midnight."""
+    return timeutil.freeze(utcnow())
 
 
 # ------------------------------------------------------------------------------------------------ 1. limiter
@@ -319,7 +310,7 @@ def test_the_company_budget_admits_exactly_its_requests_per_minute(fast_gateway,
     monkeypatch.setenv("AIRCALL_REQUESTS_PER_MINUTE", "10")
     reset_gateway_caches()
     warm()
-    now = freeze(monkeypatch, (utcnow() + timedelta(minutes=5)).replace(second=30, microsecond=0))
+    now = timeutil.freeze((utcnow() + timedelta(minutes=5)).replace(second=30, microsecond=0))
     minute = quota.minute_key(now)
     assert minute not in company_requests(dynamodb)
 

@@ -18,17 +18,17 @@ from typing import Any
 import httpx
 import pytest
 
-from aircall_sms.domain import phone
+from aircall_sms.domain import phone, timeutil
 from aircall_sms.domain.requests import NumberRequest, SendRequest
 from aircall_sms.domain.timeutil import iso, parse_time
 from aircall_sms.errors import GatewayError
 from aircall_sms.settings import get_settings
 from aircall_sms.store import contacts, ledger, messages, numbers
 from aircall_sms.use_cases import numbers as number_use_cases
-from aircall_sms.use_cases import send_message as send_module
 from aircall_sms.use_cases import services
 from aircall_sms.use_cases.callbacks import handle_callback
-from aircall_sms.use_cases.send_message import SendOutcome, send_message
+from aircall_sms.use_cases.send import send_message
+from aircall_sms.use_cases.send.outcome import SendOutcome
 from local_stack.dynamodb import client as aws_client
 
 US_LOCAL = "100001"  # +1 424-416-2288
@@ -150,10 +150,9 @@ def refused(**fields: Any) -> GatewayError:
     return raised.value
 
 
-def freeze(monkeypatch: pytest.MonkeyPatch, at: datetime) -> None:
-    """The gateway's clock (the send path and number configuration) stops at `at`; the sandbox keeps its own."""
-    monkeypatch.setattr(send_module, "utcnow", lambda: at)
-    monkeypatch.setattr(number_use_cases, "utcnow", lambda: at)
+def freeze(at: datetime) -> None:
+    """The gateway's clock stops at `at`; the sandbox keeps its own."""
+    timeutil.freeze(at)
 
 
 def this_hour_at(minute: int, second: int = 0) -> datetime:
@@ -350,7 +349,7 @@ def test_a_consent_for_another_number_only_does_not_allow_marketing(world):
 # ------------------------------------------------------------------------------------------------ quota windows
 def test_sends_are_admitted_until_the_hour_window_is_full_then_quota_exceeded(world, monkeypatch):
     now = this_hour_at(30)
-    freeze(monkeypatch, now)
+    freeze(now)
     world.configure(FR_FIXED, limits={"hour": 3})
     for _ in range(3):
         assert_sent(world)
@@ -408,7 +407,7 @@ def test_a_message_with_more_segments_than_the_whole_limit_is_refused_for_good_e
 
 def test_on_limit_defer_defers_the_message_to_the_window_end_and_reserves_nothing(world, monkeypatch):
     now = this_hour_at(30)
-    freeze(monkeypatch, now)
+    freeze(now)
     world.configure(FR_FIXED, limits={"hour": 3})
     for _ in range(3):
         assert_sent(world)
@@ -426,7 +425,7 @@ def test_on_limit_defer_defers_the_message_to_the_window_end_and_reserves_nothin
 
 def test_on_limit_defer_with_a_not_after_before_the_window_reopens_is_quota_exceeded(world, monkeypatch):
     now = this_hour_at(30)
-    freeze(monkeypatch, now)
+    freeze(now)
     world.configure(FR_FIXED, limits={"hour": 3})
     for _ in range(3):
         assert_sent(world)
@@ -486,10 +485,10 @@ def test_a_timeout_after_the_request_left_is_aircall_timeout_and_keeps_the_segme
 # ------------------------------------------------------------------------------------------------ company budget
 def test_the_company_budget_admits_its_requests_per_minute_then_rate_limited(world, monkeypatch):
     configured_at = this_hour_at(10, 30)
-    freeze(monkeypatch, configured_at)
+    freeze(configured_at)
     world.configure(FR_FIXED)  # two Aircall requests, in the minute before
     set_setting(monkeypatch, "AIRCALL_REQUESTS_PER_MINUTE", "3")
-    freeze(monkeypatch, configured_at + timedelta(minutes=1))
+    freeze(configured_at + timedelta(minutes=1))
     for _ in range(3):
         assert_sent(world)
     error = assert_refused_and_archived(world, refused, code="rate_limited", status=429, contact=FR_CONTACT)
@@ -500,10 +499,10 @@ def test_the_company_budget_admits_its_requests_per_minute_then_rate_limited(wor
 
 def test_on_limit_defer_defers_a_send_over_the_company_budget_to_the_next_minute(world, monkeypatch):
     configured_at = this_hour_at(10, 30)
-    freeze(monkeypatch, configured_at)
+    freeze(configured_at)
     world.configure(FR_FIXED)
     set_setting(monkeypatch, "AIRCALL_REQUESTS_PER_MINUTE", "3")
-    freeze(monkeypatch, configured_at + timedelta(minutes=1))
+    freeze(configured_at + timedelta(minutes=1))
     for _ in range(3):
         assert_sent(world)
     counters = world.counters()
@@ -517,7 +516,7 @@ def test_on_limit_defer_defers_a_send_over_the_company_budget_to_the_next_minute
 
 def test_configuring_a_number_spends_the_company_budget(world, monkeypatch):
     set_setting(monkeypatch, "AIRCALL_REQUESTS_PER_MINUTE", "3")
-    freeze(monkeypatch, this_hour_at(20, 30))
+    freeze(this_hour_at(20, 30))
     world.configure(FR_FIXED)  # GET the number, POST its configuration
     assert world.company_requests() == 2
     assert_sent(world)
@@ -550,17 +549,17 @@ def test_an_aircall_429_is_rate_limited_and_pauses_every_send_until_aircalls_res
     assert record.status == "rejected"
     assert record.error is not None and record.error["code"] == "rate_limited"
     sends = len(world.aircall_sends())
-    freeze(monkeypatch, blocked_until - timedelta(seconds=1))
+    freeze(blocked_until - timedelta(seconds=1))
     assert_refused_and_archived(world, refused, code="rate_limited", status=429, contact=FR_CONTACT)
     assert len(world.aircall_sends()) == sends  # refused without asking Aircall
-    freeze(monkeypatch, blocked_until)
+    freeze(blocked_until)
     assert_sent(world)
 
 
 def test_a_send_refused_while_aircall_pauses_is_told_to_retry_at_aircalls_reset(world, monkeypatch):
     world.configure(FR_FIXED)
     blocked_until = aircall_answers_429(world)
-    freeze(monkeypatch, blocked_until - timedelta(seconds=20))
+    freeze(blocked_until - timedelta(seconds=20))
     error = refused()
     assert error.code == "rate_limited"
     assert (error.details["retry_after"], error.headers) == (20, {"Retry-After": "20"})
@@ -612,7 +611,7 @@ def dry_run(world: World, **fields: Any) -> dict[str, Any]:
 
 def test_a_dry_run_of_an_allowed_send_reports_segments_encoding_and_the_quota_after_it(world, monkeypatch):
     now = this_hour_at(30)
-    freeze(monkeypatch, now)
+    freeze(now)
     world.configure(FR_FIXED, limits={"hour": 5})
     assert_sent(world)
     verdict = dry_run(world, text="Votre colis arrive 😀 " + "a" * 60)

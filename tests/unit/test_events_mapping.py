@@ -1,4 +1,5 @@
-"""Events out: which DynamoDB stream records publish which EventBridge entries (aircall_sms.domain.events)."""
+"""Events out: which DynamoDB stream records publish which EventBridge entries (`domain.events`, read out of the
+records by `store.streams`, composed by `use_cases.publish_events.entries`)."""
 
 import copy
 import json
@@ -8,7 +9,9 @@ import pytest
 
 from aircall_sms.domain import events
 from aircall_sms.settings import get_settings
+from aircall_sms.store import streams
 from aircall_sms.store.messages import MessageRecord, change
+from aircall_sms.use_cases.publish_events import entries
 from tests.support import load_event
 
 MESSAGES_ARN = "arn:aws:dynamodb:eu-west-1:123456789012:table/MessagesTable/stream/2026-11-26T09:00:00.000"
@@ -64,7 +67,7 @@ def stream_record(event_name, new=None, old=None, arn=MESSAGES_ARN, keys=None, w
 
 
 def details(record):
-    return [(entry["DetailType"], json.loads(entry["Detail"])) for entry in events.entries(record)]
+    return [(entry["DetailType"], json.loads(entry["Detail"])) for entry in entries(record)]
 
 
 # ------------------------------------------------------------------------------------------ messages
@@ -154,22 +157,22 @@ def test_a_modify_that_keeps_the_status_publishes_nothing():
     assert record["eventName"] == "MODIFY"
     assert record["dynamodb"]["OldImage"]["status"] == record["dynamodb"]["NewImage"]["status"]
 
-    assert events.entries(record) == []
+    assert entries(record) == []
 
 
 def test_a_removed_message_publishes_nothing():
     # The TTL expiring a message (or an erasure) is not news for the customer's systems.
     assert archive(5)["eventName"] == "REMOVE"
 
-    assert events.entries(archive(5)) == []
-    assert events.entries(stream_record("REMOVE", old=outbound("delivered", ["delivered"]))) == []
+    assert entries(archive(5)) == []
+    assert entries(stream_record("REMOVE", old=outbound("delivered", ["delivered"]))) == []
 
 
 def test_an_insert_without_its_new_image_cannot_be_published():
     record = stream_record("INSERT", new=None)
 
     with pytest.raises(ValueError, match="NewImage"):
-        events.entries(record)
+        entries(record)
 
 
 # ------------------------------------------------------------------------------------------ contacts
@@ -225,7 +228,7 @@ def test_an_opt_in_without_a_write_time_is_dated_now():
     del record["dynamodb"]["ApproximateCreationDateTime"]
     now = datetime(2026, 11, 27, 10, 30, tzinfo=UTC)
 
-    (entry,) = events.entries(record, now=now)
+    (entry,) = entries(record, now=now)
 
     assert json.loads(entry["Detail"])["at"] == "2026-11-27T10:30:00.000Z"
     assert entry["Time"] == now
@@ -236,7 +239,7 @@ def test_a_modified_opt_out_publishes_nothing():
     record["eventName"] = "MODIFY"
     record["dynamodb"]["OldImage"] = record["dynamodb"]["NewImage"]
 
-    assert events.entries(record) == []
+    assert entries(record) == []
 
 
 @pytest.mark.parametrize("event_name", ["INSERT", "MODIFY", "REMOVE"])
@@ -255,7 +258,7 @@ def test_other_contact_items_publish_nothing(event_name, sort_key):
         keys={"contact": image["contact"], "sk": image["sk"]},
     )
 
-    assert events.entries(record) == []
+    assert entries(record) == []
 
 
 # ------------------------------------------------------------------------------------------ tables and entries
@@ -273,8 +276,8 @@ def test_other_contact_items_publish_nothing(event_name, sort_key):
 def test_a_record_from_another_table_publishes_nothing(arn):
     record = stream_record("INSERT", new=outbound("unknown", ["unknown"]), arn=arn)
 
-    assert events.source_table(record) is None
-    assert events.entries(record) == []
+    assert streams.source_table(record) is None
+    assert entries(record) == []
 
 
 def test_tables_are_told_apart_by_the_names_in_the_settings(monkeypatch):
@@ -284,23 +287,23 @@ def test_tables_are_told_apart_by_the_names_in_the_settings(monkeypatch):
         "arn:aws:dynamodb:eu-west-1:123456789012:table/gateway-prod-MessagesTable-1A2B3C/stream/2026-11-26T09:00:00.000"
     )
 
-    assert events.source_table({"eventSourceARN": arn}) == "messages"
-    assert events.source_table({"eventSourceARN": MESSAGES_ARN}) is None
-    assert events.source_table({"eventSourceARN": CONTACTS_ARN}) == "contacts"
+    assert streams.source_table({"eventSourceARN": arn}) == "messages"
+    assert streams.source_table({"eventSourceARN": MESSAGES_ARN}) is None
+    assert streams.source_table({"eventSourceARN": CONTACTS_ARN}) == "contacts"
 
 
 def test_table_names_are_read_from_stream_and_table_arns():
-    assert events.table_name(MESSAGES_ARN) == "MessagesTable"
-    assert events.table_name("arn:aws:dynamodb:eu-west-1:123456789012:table/ContactsTable") == "ContactsTable"
-    assert events.table_name("arn:aws:sqs:eu-west-1:123456789012:queue") is None
-    assert events.table_name("not an arn") is None
+    assert streams.table_name(MESSAGES_ARN) == "MessagesTable"
+    assert streams.table_name("arn:aws:dynamodb:eu-west-1:123456789012:table/ContactsTable") == "ContactsTable"
+    assert streams.table_name("arn:aws:sqs:eu-west-1:123456789012:queue") is None
+    assert streams.table_name("not an arn") is None
 
 
 def test_entries_name_the_source_the_bus_and_the_time_of_the_change(monkeypatch):
     monkeypatch.setenv("EVENT_BUS_NAME", "gateway-prod-aircall-sms")
     get_settings.cache_clear()
 
-    (entry,) = events.entries(archive(0))
+    (entry,) = entries(archive(0))
 
     assert entry["Source"] == "aircall-sms"
     assert entry["EventBusName"] == "gateway-prod-aircall-sms"
@@ -313,14 +316,14 @@ def test_without_a_configured_bus_the_default_bus_is_used(monkeypatch):
     monkeypatch.delenv("EVENT_BUS_NAME", raising=False)
     get_settings.cache_clear()
 
-    assert {entry["EventBusName"] for entry in events.entries(archive(0))} == {"default"}
+    assert {entry["EventBusName"] for entry in entries(archive(0))} == {"default"}
 
 
 def test_a_write_time_from_a_boto3_client_is_a_datetime_already():
     record = copy.deepcopy(archive(0))
     record["dynamodb"]["ApproximateCreationDateTime"] = datetime(2026, 11, 26, 9, 0, 5, tzinfo=UTC)
 
-    (entry,) = events.entries(record)
+    (entry,) = entries(record)
 
     assert entry["Time"] == datetime(2026, 11, 26, 9, 0, 5, tzinfo=UTC)
 

@@ -5,9 +5,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from aircall_sms.domain import compliance, quota
+from aircall_sms.domain.limits import DEFAULT_TABLE
 from aircall_sms.domain.phone import parse
 from aircall_sms.errors import ConversationalOnly, NotDomestic, NumberNotRegistered
 from aircall_sms.settings import get_settings
+from aircall_sms.use_cases import limits
 
 NOW = datetime(2026, 11, 26, 14, 5, 9, 500_000, tzinfo=UTC)
 FR_MOBILE = parse("+33612345678")
@@ -19,7 +21,7 @@ UK_MOBILE = parse("+447911123456")
 
 
 def test_a_number_is_counted_in_every_window_of_its_limits_longest_first():
-    limits = quota.limits_for(region="US", kind="toll_free", registration="pending", overrides=None)
+    limits = quota.limits_for(DEFAULT_TABLE, region="US", kind="toll_free", registration="pending", overrides=None)
     windows = quota.windows_at(limits, NOW)
     assert [(w.name, w.key, w.limit) for w in windows] == [
         ("month", "2026-11", 10_000),
@@ -31,21 +33,22 @@ def test_a_number_is_counted_in_every_window_of_its_limits_longest_first():
 
 
 def test_overrides_replace_single_windows_of_the_rule():
-    limits = quota.limits_for(region="FR", kind="mobile", registration="none", overrides={"hour": 5})
+    limits = quota.limits_for(DEFAULT_TABLE, region="FR", kind="mobile", registration="none", overrides={"hour": 5})
     assert limits == {"hour": 5, "day": 1_000, "month": 10_000}
 
 
 def test_the_limit_table_comes_from_limits_json_when_set(monkeypatch):
     monkeypatch.setenv("LIMITS_JSON", '{"rules": [{"name": "default", "windows": {"day": 7}}]}')
     get_settings.cache_clear()
-    assert quota.limits_for(region="FR", kind="mobile", registration=None, overrides=None) == {"day": 7}
+    table = limits.limit_table()
+    assert quota.limits_for(table, region="FR", kind="mobile", registration=None, overrides=None) == {"day": 7}
 
 
 def test_a_malformed_limits_json_is_a_configuration_error_not_a_silent_default(monkeypatch):
     monkeypatch.setenv("LIMITS_JSON", '{"rules": []}')
     get_settings.cache_clear()
     with pytest.raises(ValueError, match="non-empty"):
-        quota.limit_table()
+        limits.limit_table()
 
 
 def test_the_company_budget_counts_per_utc_minute():

@@ -1,4 +1,5 @@
-"""Domain errors: each has a stable machine-readable `code` and the HTTP status it maps to (see http_errors)."""
+"""Domain errors: each has a stable machine-readable `code` and the HTTP status it maps to (`api.resolver` maps them
+to answers, once, for every function)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,13 @@ class GatewayError(Exception):
 
 class InvalidRequest(GatewayError):
     code = "invalid_request"
+    status = 400
+
+
+class InvalidCallback(GatewayError):
+    """An authenticated-looking callback the gateway cannot read (no event, no data, no message id...)."""
+
+    code = "invalid_callback"
     status = 400
 
 

@@ -3,6 +3,7 @@ and the service routes (health, the OpenAPI document, its Swagger UI)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -232,19 +233,26 @@ def register(app: APIGatewayRestResolver) -> None:
         security=API_KEY,
     )
     def get_openapi_document() -> Response[str]:
-        from aircall_sms.api import (
-            openapi,  # the whole API's routes, the send path's too: loaded on the first request only
-        )
+        from aircall_sms.api import openapi  # the whole API's routes: loaded on the first request only
 
         server = openapi.server_of(app.current_event.raw_event)
-        return Response(status_code=200, content_type="application/json", body=openapi.document_json(server))
+        body = openapi.document_json(server, documented_routes())
+        return Response(status_code=200, content_type="application/json", body=body)
 
     @app.get("/docs", summary="Swagger UI of this API", tags=["service"], security=API_KEY)
     def get_docs() -> Response[str]:
         from aircall_sms.api import openapi
 
         server = openapi.server_of(app.current_event.raw_event)
-        return Response(status_code=200, content_type="text/html; charset=utf-8", body=openapi.swagger_page(server))
+        page = openapi.swagger_page(server, documented_routes())
+        return Response(status_code=200, content_type="text/html; charset=utf-8", body=page)
+
+
+def documented_routes() -> tuple[Callable[[APIGatewayRestResolver], None], ...]:
+    """Every function's route registrations: what the OpenAPI document describes."""
+    from aircall_sms.api import send_routes, webhook_routes  # the send path: loaded on the first request only
+
+    return (send_routes.register, register, webhook_routes.register)
 
 
 def _callback_url(event: dict[str, Any]) -> str:

@@ -1,7 +1,7 @@
 """The whole API's OpenAPI document (GET /openapi.json) and its Swagger UI (GET /docs), served by the
-ManageFunction and generated from the routes every function registers (`send_routes`, `manage_routes`, and
-`webhook_routes` for Aircall's callbacks): the request bodies, parameters and their constraints are the very
-models and annotations that validate requests.
+ManageFunction and generated from the routes every function registers (`manage_routes.documented_routes()`:
+`send_routes`, `manage_routes`, and `webhook_routes` for Aircall's callbacks): the request bodies, parameters and
+their constraints are the very models and annotations that validate requests.
 
 Powertools documents a validation failure as 422 with its own error model; the gateway answers 400
 `invalid_request` in the contract's error shape, so each operation's responses are replaced by the ones listed
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,9 @@ from aws_lambda_powertools.event_handler.openapi.compat import model_json
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, OpenAPI, Server, Tag
 from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_swagger_html
 
-from aircall_sms.api import API_KEY_SCHEME, manage_routes, send_routes, webhook_routes
+from aircall_sms.api import API_KEY_SCHEME
+
+Registration = Callable[[APIGatewayRestResolver], None]
 
 TITLE = "aircall-sms-gateway"
 VERSION = "1"
@@ -206,19 +209,19 @@ RESPONSES: dict[tuple[str, str], dict[int, str]] = {
 _MEDIA = {"json": "application/json", "ndjson": "application/x-ndjson", "html": "text/html"}
 
 
-def build_resolver() -> APIGatewayRestResolver:
-    """A resolver holding every route of the API, as each function registers it."""
+def build_resolver(registrations: tuple[Registration, ...]) -> APIGatewayRestResolver:
+    """A resolver holding every route of `registrations` (each function's `register`), as the functions do."""
     app = APIGatewayRestResolver(enable_validation=True)
-    send_routes.register(app)
-    manage_routes.register(app)
-    webhook_routes.register(app)
+    for register in registrations:
+        register(app)
     return app
 
 
 @lru_cache(maxsize=4)
-def document(server: str = "/") -> dict[str, Any]:
-    """The OpenAPI document, for clients at `server` (the stage's path, e.g. "/v1")."""
-    generated = build_resolver().get_openapi_json_schema(
+def document(server: str, registrations: tuple[Registration, ...]) -> dict[str, Any]:
+    """The OpenAPI document of the routes of `registrations`, for clients at `server` (the stage's path, e.g.
+    "/v1")."""
+    generated = build_resolver(registrations).get_openapi_json_schema(
         title=TITLE,
         version=VERSION,
         description=DESCRIPTION,
@@ -246,17 +249,17 @@ def document(server: str = "/") -> dict[str, Any]:
 
 
 @lru_cache(maxsize=4)
-def document_json(server: str = "/") -> str:
-    return json.dumps(document(server), ensure_ascii=False, indent=2)
+def document_json(server: str, registrations: tuple[Registration, ...]) -> str:
+    return json.dumps(document(server, registrations), ensure_ascii=False, indent=2)
 
 
 @lru_cache(maxsize=2)
-def swagger_page(server: str = "/") -> str:
+def swagger_page(server: str, registrations: tuple[Registration, ...]) -> str:
     """Swagger UI with the document and its scripts inline (nothing is fetched from elsewhere)."""
     assets = Path(event_handler.__file__).parent / "openapi" / "swagger_ui"
     script = (assets / "swagger-ui-bundle.min.js").read_text(encoding="utf-8")
     style = (assets / "swagger-ui.min.css").read_text(encoding="utf-8")
-    spec = document_json(server).replace("</", "<\\/")  # the document must not close the page's script
+    spec = document_json(server, registrations).replace("</", "<\\/")  # the document must not close the page's script
     page: str = generate_swagger_html(spec, script, style, "", None)
     return page.replace("<title>Swagger UI</title>", f"<title>{TITLE} — API</title>")
 

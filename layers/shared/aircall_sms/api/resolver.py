@@ -3,15 +3,14 @@ errors to responses (contract: {"error": {"code", "message", "details"}})."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from aircall_sms.errors import GatewayError, InvalidRequest, PayloadTooLarge
+from aircall_sms.api import proxy
+from aircall_sms.errors import GatewayError, PayloadTooLarge
 from aircall_sms.observability import logger
 
 MAX_BODY_BYTES = 64 * 1024
@@ -64,28 +63,18 @@ def resolve(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) ->
     and validate."""
     body = event.get("body") or ""
     if len(body) > MAX_BODY_BYTES * (4 / 3 if event.get("isBase64Encoded") else 1):
-        return _refusal(
+        return proxy.refusal(
             PayloadTooLarge(
                 f"The request body is larger than {MAX_BODY_BYTES} bytes.", details={"limit_bytes": MAX_BODY_BYTES}
             )
         )
+    try:
+        text = proxy.decode_body(event)
+    except GatewayError as refused:
+        return proxy.refusal(refused)
     if event.get("isBase64Encoded") and body:
-        try:
-            text = base64.b64decode(body, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            return _refusal(InvalidRequest("The request body is not UTF-8 JSON."))
         event = event | {"body": text, "isBase64Encoded": False}
     return app.resolve(_as_json_request(event), context)
-
-
-def _refusal(error: GatewayError) -> dict[str, Any]:
-    """An API Gateway answer for a request refused before the resolver sees it."""
-    return {
-        "statusCode": error.status,
-        "headers": {"Content-Type": "application/json"},
-        "body": json.dumps(error.to_body()),
-        "isBase64Encoded": False,
-    }
 
 
 def _as_json_request(event: dict[str, Any]) -> dict[str, Any]:

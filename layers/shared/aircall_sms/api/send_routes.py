@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Header
 from aircall_sms.api import API_KEY
 from aircall_sms.api.resolver import json_response
 from aircall_sms.domain.requests import SendRequest
-from aircall_sms.use_cases.send_message import send_message
+from aircall_sms.use_cases.send import send_message
 
 IdempotencyKey = Annotated[
     str | None,

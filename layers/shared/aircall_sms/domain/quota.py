@@ -10,14 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 from aircall_sms.domain import windows
-from aircall_sms.domain.limits import DEFAULT_TABLE, LimitTable
+from aircall_sms.domain.limits import LimitTable
 from aircall_sms.domain.phone import PhoneNumber
 from aircall_sms.domain.timeutil import iso
-from aircall_sms.settings import get_settings
+from aircall_sms.errors import RateLimited
 
 # A closed window's counter stays this long after its end (then DynamoDB's TTL removes it): long enough for the
 # scheduled rollover to copy it into the usage history even after days of missed runs.
@@ -39,22 +38,13 @@ class Window:
         return windows.seconds_until_reset(self.name, now)
 
 
-@lru_cache(maxsize=4)
-def _table(document: str) -> LimitTable:
-    return LimitTable.from_json(document) if document else DEFAULT_TABLE
-
-
-def limit_table() -> LimitTable:
-    """The deployment's limit table: `LIMITS_JSON` when set (validated on first use), else Aircall's defaults."""
-    return _table(get_settings().limits_json)
-
-
 def limits_for(
-    *, region: str, kind: str, registration: str | None, overrides: Mapping[str, int] | None
+    table: LimitTable, *, region: str, kind: str, registration: str | None, overrides: Mapping[str, int] | None
 ) -> dict[str, int]:
-    """Window name -> segments for a number of `region` and `kind` with its registration and overrides."""
+    """Window name -> segments for a number of `region` and `kind` with its registration and overrides, by the
+    limit `table` (the deployment's: `use_cases.limits.limit_table`)."""
     number = PhoneNumber(e164="", region=region, kind=kind, country_code=0)
-    return limit_table().for_number(number, status=registration, overrides=overrides)
+    return table.for_number(number, status=registration, overrides=overrides)
 
 
 def windows_at(limits: Mapping[str, int], now: datetime) -> list[Window]:
@@ -79,6 +69,16 @@ def seconds_until(moment: datetime, now: datetime) -> int:
     """Whole seconds from `now` until `moment`, rounded up, at least 1 (a Retry-After value)."""
     remaining = (moment - now).total_seconds()
     return max(1, int(remaining) + (0 if remaining == int(remaining) else 1))
+
+
+def rate_limited(until: datetime, now: datetime) -> RateLimited:
+    """The 429 of a spent company budget, reopening at `until`."""
+    retry_after = seconds_until(until, now)
+    return RateLimited(
+        "The company's Aircall request budget is spent; retry later.",
+        details={"retry_after": retry_after, "resets_at": iso(until)},
+        headers={"Retry-After": str(retry_after)},
+    )
 
 
 def view(

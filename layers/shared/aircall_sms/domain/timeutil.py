@@ -9,12 +9,25 @@ from datetime import UTC, datetime, timedelta
 _MILLISECONDS_FROM = 1_000_000_000_000
 
 # How far the gateway's clock runs ahead of the system clock: always zero in Lambda. Simulations (the quota
-# drain of `make bench`, the dispatcher's tests) move it forward to live through hours in seconds.
+# drain of `make bench`, the dispatcher's tests) move it forward to live through hours in seconds; tests that
+# need one moment freeze it (`freeze`).
 _offset = timedelta(0)
+_frozen: datetime | None = None
 
 
 def utcnow() -> datetime:
+    if _frozen is not None:
+        return _frozen + _offset
     return datetime.now(UTC) + _offset
+
+
+def freeze(at: datetime) -> datetime:
+    """Stop the gateway's clock at `at` (tests only; `reset_clock` starts it again); returns `at`."""
+    global _frozen
+    if at.tzinfo is None:
+        raise ValueError("the clock is frozen at an aware moment")
+    _frozen = at
+    return at
 
 
 def advance_clock(by: timedelta) -> None:
@@ -26,8 +39,9 @@ def advance_clock(by: timedelta) -> None:
 
 
 def reset_clock() -> None:
-    global _offset
+    global _offset, _frozen
     _offset = timedelta(0)
+    _frozen = None
 
 
 def iso(moment: datetime) -> str:

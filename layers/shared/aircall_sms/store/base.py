@@ -9,6 +9,7 @@ from typing import Any
 
 from pynamodb.connection import Connection, TableConnection
 from pynamodb.models import Model
+from pynamodb.settings import get_settings_value
 
 from aircall_sms.settings import get_settings
 
@@ -30,20 +31,33 @@ class TableName:
 class GatewayModel(Model):
     """Base of the gateway's table models. pynamodb gives every model its own connection, hence its own botocore
     session and client: each loads and parses botocore's endpoint and DynamoDB data again (tens of ms of a cold
-    start, per table) and opens its own connections (a TLS handshake per table). Here every table shares the
-    first connection made, with each table's key schema registered in it."""
+    start, per table) and opens its own connections (a TLS handshake per table). Here every table shares one
+    connection (`connection()`), with each table's key schema registered in it."""
 
     @classmethod
     def _get_connection(cls) -> TableConnection:
-        global _shared
         table_connection = super()._get_connection()
-        own = table_connection.connection
-        if _shared is None:
-            _shared = own
-        elif own is not _shared:
-            _shared.add_meta_table(own.get_meta_table(table_connection.table_name))
-            table_connection.connection = _shared
+        shared = connection()
+        if table_connection.connection is not shared:
+            shared.add_meta_table(table_connection.connection.get_meta_table(table_connection.table_name))
+            table_connection.connection = shared
         return table_connection
+
+
+def connection() -> Connection:
+    """The one pynamodb connection of this instance (pynamodb's default settings, as its models would get)."""
+    global _shared
+    if _shared is None:
+        _shared = Connection(
+            region=get_settings_value("region"),
+            host=get_settings_value("host"),
+            connect_timeout_seconds=get_settings_value("connect_timeout_seconds"),
+            read_timeout_seconds=get_settings_value("read_timeout_seconds"),
+            max_retry_attempts=get_settings_value("max_retry_attempts"),
+            max_pool_connections=get_settings_value("max_pool_connections"),
+            extra_headers=get_settings_value("extra_headers"),
+        )
+    return _shared
 
 
 def forget_connection() -> None:
@@ -53,20 +67,16 @@ def forget_connection() -> None:
 
 
 def raw_client() -> Any:
-    """The botocore DynamoDB client pynamodb's connection uses (same endpoint, region, retries and pool), for
-    the calls pynamodb does not express: multi-table transactions with per-item cancellation reasons."""
-    from aircall_sms.store.numbers import NumberRecord
-
-    return NumberRecord._get_connection().connection.client
+    """The botocore DynamoDB client of the shared connection (same endpoint, region, retries and pool), for the
+    calls pynamodb does not express: multi-table transactions with per-item cancellation reasons."""
+    return connection().client
 
 
 def botocore_session() -> Any:
     """The botocore session of that connection, for the gateway's other AWS clients (Secrets Manager): a client
     made from it reuses the endpoint, partition and retry data the session has already loaded, where a new
     session (boto3's default for every client) loads and parses them again, a cost paid on every cold start."""
-    from aircall_sms.store.numbers import NumberRecord
-
-    return NumberRecord._get_connection().connection.session
+    return connection().session
 
 
 WRITE_BATCH = 25  # BatchWriteItem's most items per request

@@ -5,6 +5,8 @@ default, `AIRCALL_REQUESTS_PER_MINUTE`). The gateway counts each request it make
 before making it, and refuses (or defers) a request that would pass the budget. What Aircall says wins: after a
 429, or an answer saying no request remains, every instance stops calling Aircall until the reset Aircall
 named (a minute when it named none) — the "aircall" ledger item, checked by every reservation.
+
+This module owns the ledger items of the budget; deciding what Aircall's answers mean is `use_cases.budget`.
 """
 
 from __future__ import annotations
@@ -14,10 +16,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from aircall_sms.clients.aircall import RateInfo
 from aircall_sms.domain import quota
 from aircall_sms.domain.timeutil import iso, parse_time
-from aircall_sms.errors import RateLimited
 from aircall_sms.observability import logger
 from aircall_sms.settings import get_settings
 from aircall_sms.store import ledger
@@ -31,6 +31,7 @@ from aircall_sms.store.transactions import (
     counter_update,
     text,
     transact,
+    used_of,
 )
 
 REQUESTS = Guard("company_budget")
@@ -74,6 +75,12 @@ def add_charge(plan: Plan, now: datetime, requests: int = 1) -> None:
     )
 
 
+def requests_used(now: datetime) -> int:
+    """Aircall requests counted so far in the UTC minute of `now` (one consistent read of its counter)."""
+    answer = raw_client().get_item(TableName=_table(), Key=minute_key(now), ConsistentRead=True)
+    return used_of(answer.get("Item"))
+
+
 def retry_at(refusals: list[Refusal], now: datetime) -> datetime | None:
     """When the budget reopens, if `refusals` include the budget's; None when the budget did not refuse."""
     moments = []
@@ -86,15 +93,6 @@ def retry_at(refusals: list[Refusal], now: datetime) -> datetime | None:
     return max(moments) if moments else None
 
 
-def rate_limited(until: datetime, now: datetime) -> RateLimited:
-    retry_after = quota.seconds_until(until, now)
-    return RateLimited(
-        "The company's Aircall request budget is spent; retry later.",
-        details={"retry_after": retry_after, "resets_at": iso(until)},
-        headers={"Retry-After": str(retry_after)},
-    )
-
-
 def charge(now: datetime) -> None:
     """Reserve one Aircall request now (number configuration and other single calls), or raise RateLimited."""
     plan = Plan()
@@ -102,16 +100,7 @@ def charge(now: datetime) -> None:
     refusals = transact(plan)
     if refusals:
         until = retry_at(refusals, now) or quota.minute_end(now)
-        raise rate_limited(until, now)
-
-
-def learn(rate: RateInfo | None, now: datetime, *, limited: bool = False) -> None:
-    """Take in what Aircall's X-AircallApi-* headers (or a 429) said: no request left means nobody calls Aircall
-    again before the reset."""
-    if not limited and (rate is None or rate.remaining is None or rate.remaining > 0):
-        return
-    until = rate.reset_at if rate is not None and rate.reset_at is not None and rate.reset_at > now else None
-    block_until(until or now + DEFAULT_BLOCK)
+        raise quota.rate_limited(until, now)
 
 
 def block_until(until: datetime) -> None:

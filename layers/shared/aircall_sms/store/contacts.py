@@ -22,6 +22,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from aircall_sms.domain.timeutil import iso
 from aircall_sms.store.base import GatewayModel, TableName, batch_delete, query_all, raw_client
+from aircall_sms.store.transactions import condition_check
 
 EVERY_NUMBER = "*"
 OPT_OUTS_INDEX = "by_scope"
@@ -120,6 +121,57 @@ def opt_out_update(
             "ExpressionAttributeValues": values,
         }
     }
+
+
+def opt_in_delete(contact: str, *, number_id: str) -> dict[str, Any]:
+    """The transaction item that removes the contact's opt-out of `number_id` (a START keyword)."""
+    return {"Delete": {"TableName": ContactItem.Meta.table_name, "Key": _key(contact, optout_sk(number_id))}}
+
+
+# ------------------------------------------------------------------------------------------------ the send rules' facts
+# Each rule that depends on a stored fact has both of its forms here, side by side: the condition a send's
+# reservation transaction checks, and the same rule read on the item (the dry run reads the items instead).
+def _key(contact: str, sk: str) -> dict[str, Any]:
+    return {"contact": {"S": contact}, "sk": {"S": sk}}
+
+
+def not_opted_out_check(contact: str, scope: str) -> dict[str, Any]:
+    """The contact has no opt-out of `scope` (a number_id, or EVERY_NUMBER)."""
+    return condition_check(ContactItem.Meta.table_name, _key(contact, optout_sk(scope)), "attribute_not_exists(sk)")
+
+
+def is_opted_out(item: dict[str, Any] | None) -> bool:
+    return item is not None
+
+
+def conversation_open_check(contact: str, number_id: str, since: datetime) -> dict[str, Any]:
+    """The contact wrote to `number_id` at `since` or later."""
+    return condition_check(
+        ContactItem.Meta.table_name,
+        _key(contact, conversation_sk(number_id)),
+        "last_inbound_at >= :since",
+        values={":since": {"S": iso(since)}},
+    )
+
+
+def is_conversation_open(item: dict[str, Any] | None, since: datetime) -> bool:
+    last = (item or {}).get("last_inbound_at", {}).get("S")
+    return bool(last) and last >= iso(since)
+
+
+def consent_check(contact: str, number_id: str) -> dict[str, Any]:
+    """The contact's marketing consent covers `number_id` (or every number)."""
+    return condition_check(
+        ContactItem.Meta.table_name,
+        _key(contact, consent_sk("marketing")),
+        "attribute_exists(scopes.#number) OR attribute_exists(scopes.#every)",
+        names={"#number": number_id, "#every": EVERY_NUMBER},
+    )
+
+
+def has_consent(item: dict[str, Any] | None, number_id: str) -> bool:
+    scopes = (item or {}).get("scopes", {}).get("M", {})
+    return number_id in scopes or EVERY_NUMBER in scopes
 
 
 def opt_out(contact: str, *, number_id: str | None, at: datetime, source: str, detail: str | None = None) -> bool:

@@ -20,11 +20,13 @@ archive's stream (`use_cases.usage`) and do not expire either.
 
 from __future__ import annotations
 
-import hashlib
+from typing import Any
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
 
-from aircall_sms.store.base import GatewayModel, TableName, raw_client
+from aircall_sms.domain import quota
+from aircall_sms.store.base import GatewayModel, TableName
+from aircall_sms.store.transactions import counter_update, release_update
 
 COMPANY = "company"
 AIRCALL_STATE = "aircall"
@@ -79,18 +81,21 @@ def idempotency_pk(key_digest: str) -> str:
 IDEMPOTENCY_SK = "-"
 
 
-def forget_idempotency(idempotency_key: str, message_id: str) -> bool:
-    """Delete the record of `idempotency_key` (it holds the first answer: the message, its text and recipient)
-    if it still names `message_id` (after its 24 hours the key may name another request); True when deleted."""
-    client = raw_client()
-    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()
-    try:
-        client.delete_item(
-            TableName=LedgerItem.Meta.table_name,
-            Key={"pk": {"S": idempotency_pk(digest)}, "sk": {"S": IDEMPOTENCY_SK}},
-            ConditionExpression="message_id = :message",
-            ExpressionAttributeValues={":message": {"S": message_id}},
-        )
-    except client.exceptions.ConditionalCheckFailedException:
-        return False
-    return True
+def window_key(number_id: str, window: quota.Window) -> dict[str, Any]:
+    return {"pk": {"S": quota_pk(number_id)}, "sk": {"S": window_sk(window.name, window.key)}}
+
+
+def window_charge(number_id: str, window: quota.Window, segments: int) -> dict[str, Any]:
+    """The transaction item that charges `segments` to the number's `window`, only while they fit its limit."""
+    return counter_update(
+        LedgerItem.Meta.table_name,
+        window_key(number_id, window),
+        amount=segments,
+        limit=window.limit,
+        expires_at=window.end + quota.COUNTER_RETENTION,
+    )
+
+
+def window_release(number_id: str, window: quota.Window, segments: int) -> dict[str, Any]:
+    """The transaction item that gives back `segments` charged earlier (nothing was sent)."""
+    return release_update(LedgerItem.Meta.table_name, window_key(number_id, window), amount=segments)

@@ -11,6 +11,7 @@ indexes right.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -419,6 +420,105 @@ def advance_update(
             "ExpressionAttributeValues": values,
         }
     }
+
+
+def deferred_queue(number_id: str, *, page_size: int) -> Iterator[MessageRecord]:
+    """The number's deferred messages in dispatch order (the sparse `deferred` index), read page by page."""
+    return iter(MessageRecord.deferred.query(number_id, page_size=page_size, consistent_read=False))
+
+
+def expired_ids(number_id: str, now: datetime) -> Iterator[str]:
+    """The ids of the number's deferred messages whose `not_after` is before `now` (the sparse `expiring` index)."""
+    for key_only in MessageRecord.expiring.query(number_id, MessageRecord.not_after < iso(now), consistent_read=False):
+        yield key_only.id
+
+
+def put_new(record: MessageRecord) -> dict[str, Any]:
+    """The transaction item that archives a new message (refused when its id exists: a redelivered inbound
+    message, whose id derives from Aircall's)."""
+    return {
+        "Put": {
+            "TableName": MessageRecord.Meta.table_name,
+            "Item": record.serialize(),
+            "ConditionExpression": "attribute_not_exists(#id)",
+            "ExpressionAttributeNames": {"#id": "id"},
+        }
+    }
+
+
+def _change_item(status: str, at: datetime, source: str, detail: str) -> dict[str, Any]:
+    return {"M": {"status": {"S": status}, "at": {"S": iso(at)}, "source": {"S": source}, "detail": {"S": detail}}}
+
+
+def claim_update(message_id: str, reservation: dict[str, str], now: datetime) -> dict[str, Any]:
+    """`deferred` -> `unknown` (the dispatcher is about to call Aircall), out of the dispatch queue, only while
+    still deferred: two overlapping dispatcher runs never both send one message."""
+    return {
+        "Update": {
+            "TableName": MessageRecord.Meta.table_name,
+            "Key": {"id": {"S": message_id}},
+            "UpdateExpression": "SET #status = :unknown, updated_at = :now, unresolved_at = :now, "
+            "reservation = :reservation, status_history = list_append(status_history, :change) "
+            "REMOVE dispatch_number, dispatch_rank",
+            "ConditionExpression": "#status = :deferred",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {
+                ":unknown": {"S": "unknown"},
+                ":deferred": {"S": "deferred"},
+                ":now": {"S": iso(now)},
+                ":reservation": {"S": json.dumps(reservation)},
+                ":change": {"L": [_change_item("unknown", now, "dispatcher", "calling Aircall")]},
+            },
+        }
+    }
+
+
+def back_to_deferred_update(record: MessageRecord, not_before: datetime, now: datetime, why: str) -> dict[str, Any]:
+    """Aircall did not take the message and nothing was sent: it waits instead (`unknown` -> `deferred`, the one
+    backward move, allowed only while no Aircall id is known), back in its number's dispatch queue."""
+    return {
+        "Update": {
+            "TableName": MessageRecord.Meta.table_name,
+            "Key": {"id": {"S": record.id}},
+            "UpdateExpression": "SET #status = :deferred, not_before = :not_before, updated_at = :now, "
+            "status_history = list_append(status_history, :change), dispatch_number = :number, "
+            "dispatch_rank = :rank REMOVE unresolved_at",
+            "ConditionExpression": "#status = :unknown AND attribute_not_exists(aircall_id)",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {
+                ":deferred": {"S": "deferred"},
+                ":unknown": {"S": "unknown"},
+                ":not_before": {"S": iso(not_before)},
+                ":now": {"S": iso(now)},
+                ":change": {"L": [_change_item("deferred", now, "gateway", why)]},
+                ":number": {"S": record.number_id},
+                ":rank": {"S": dispatch_rank(record.purpose, record.created_at, record.id)},
+            },
+        }
+    }
+
+
+def error_update(message_id: str, error: dict[str, Any]) -> dict[str, Any]:
+    """Record why a message's outcome is what it is (its status stays)."""
+    return {
+        "Update": {
+            "TableName": MessageRecord.Meta.table_name,
+            "Key": {"id": {"S": message_id}},
+            "UpdateExpression": "SET #error = :error",
+            "ExpressionAttributeNames": {"#error": "error"},
+            "ExpressionAttributeValues": {":error": {"S": json.dumps(error, ensure_ascii=False)}},
+        }
+    }
+
+
+def record_late_aircall_id(message_id: str, aircall_id: str, at: datetime) -> None:
+    """Add Aircall's id and the send time to a message a callback already moved on (its status stays)."""
+    raw_client().update_item(
+        TableName=MessageRecord.Meta.table_name,
+        Key={"id": {"S": message_id}},
+        UpdateExpression="SET aircall_id = if_not_exists(aircall_id, :aircall), sent_at = if_not_exists(sent_at, :at)",
+        ExpressionAttributeValues={":aircall": {"S": aircall_id}, ":at": {"S": iso(at)}},
+    )
 
 
 def contact_message_ids(

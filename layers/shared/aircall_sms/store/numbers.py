@@ -10,6 +10,7 @@ from pynamodb.exceptions import DoesNotExist
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from aircall_sms.store.base import GatewayModel, TableName
+from aircall_sms.store.transactions import condition_check
 
 
 class ByE164(GlobalSecondaryIndex["NumberRecord"]):  # type: ignore[no-untyped-call]
@@ -53,6 +54,17 @@ class NumberRecord(GatewayModel):
             "configured_at": self.configured_at,
             "updated_at": self.updated_at,
         }
+
+
+def unchanged_check(record: NumberRecord) -> dict[str, Any]:
+    """The transaction item that holds only while the number is as `record` read it (its `updated_at`): a send
+    that used a cached number is refused when the number changed or vanished since."""
+    return condition_check(
+        NumberRecord.Meta.table_name,
+        {"number_id": {"S": record.number_id}},
+        "updated_at = :seen",
+        values={":seen": {"S": record.updated_at}},
+    )
 
 
 def get(number_id: str) -> NumberRecord | None:

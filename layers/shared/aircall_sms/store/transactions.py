@@ -96,6 +96,20 @@ def transact(plan: Plan) -> list[Refusal]:
 _SINGLE_WRITES = {"Put": "put_item", "Update": "update_item", "Delete": "delete_item"}
 
 
+def commit(items: list[dict[str, Any]]) -> bool:
+    """Run `items` atomically when no refusal needs telling apart: True when committed, False when a condition
+    refused them (nothing was written)."""
+    plan = Plan()
+    for item in items:
+        plan.add(item)
+    return not transact(plan)
+
+
+def transact_one(item: dict[str, Any]) -> bool:
+    """Run one write item alone (as its single write): True when written, False when its condition refused it."""
+    return commit([item])
+
+
 def _raise_if_throttled(error: ClientError) -> None:
     code = error.response.get("Error", {}).get("Code")
     if code in THROTTLED:

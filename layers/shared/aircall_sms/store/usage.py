@@ -33,23 +33,19 @@ class Usage:
     contact_items: dict[str, dict[str, Any] | None]
 
 
-def number_windows(number: NumberRecord, now: datetime) -> list[quota.Window]:
-    """The quota windows of `number` containing `now`, with the number's limits."""
-    limits = quota.limits_for(
-        region=number.region, kind=number.kind, registration=number.registration, overrides=number.limits
-    )
-    return quota.windows_at(limits, now)
-
-
 def read_usage(
-    number: NumberRecord, now: datetime, *, contact: str | None = None, contact_keys: Mapping[str, str] | None = None
+    number_id: str,
+    window_list: list[quota.Window],
+    now: datetime,
+    *,
+    contact: str | None = None,
+    contact_keys: Mapping[str, str] | None = None,
 ) -> Usage:
-    """The usage of `number` at `now` and, when `contact` is given, its ContactsTable items named by
-    `contact_keys` (name -> sort key), all in one consistent BatchGetItem."""
+    """The usage of the number in `window_list` (its windows containing `now`) and, when `contact` is given, its
+    ContactsTable items named by `contact_keys` (name -> sort key), all in one consistent BatchGetItem."""
     settings = get_settings()
-    window_list = number_windows(number, now)
     ledger_keys = {
-        f"window:{window.name}": (ledger.quota_pk(number.number_id), ledger.window_sk(window.name, window.key))
+        f"window:{window.name}": (ledger.quota_pk(number_id), ledger.window_sk(window.name, window.key))
         for window in window_list
     }
     ledger_keys["company"] = (ledger.COMPANY, ledger.requests_sk(quota.minute_key(now)))
@@ -78,11 +74,11 @@ def read_usage(
     )
 
 
-def current_usage(configured: list[NumberRecord], now: datetime) -> list[tuple[NumberRecord, quota.Window, int]]:
-    """Every window containing `now` of every number in `configured`, with the segments used in it (consistent
-    BatchGetItem, 100 windows per request)."""
+def current_usage(
+    wanted: list[tuple[NumberRecord, quota.Window]],
+) -> list[tuple[NumberRecord, quota.Window, int]]:
+    """The segments used in each window of `wanted` (consistent BatchGetItem, 100 windows per request)."""
     settings = get_settings()
-    wanted = [(number, window) for number in configured for window in number_windows(number, now)]
 
     def key(number: NumberRecord, window: quota.Window) -> tuple[str, str]:
         return ledger.quota_pk(number.number_id), ledger.window_sk(window.name, window.key)

@@ -26,12 +26,11 @@ from typing import Any
 from aircall_sms.domain import keywords, phone, segments
 from aircall_sms.domain.status import from_aircall
 from aircall_sms.domain.timeutil import iso, parse_time, utcnow
-from aircall_sms.errors import GatewayError, InvalidRequest, PayloadTooLarge, Unauthorized
+from aircall_sms.errors import GatewayError, InvalidCallback, InvalidRequest, PayloadTooLarge, Unauthorized
 from aircall_sms.observability import logger, metrics
 from aircall_sms.settings import get_settings
 from aircall_sms.store import callbacks, contacts, messages, numbers
-from aircall_sms.store.base import raw_client
-from aircall_sms.store.transactions import Plan, transact
+from aircall_sms.store.transactions import commit, transact_one
 
 MAX_CALLBACK_BYTES = 256 * 1024
 MAX_MEDIA_URL = 4096
@@ -45,11 +44,6 @@ RECONCILE_WINDOW = timedelta(minutes=30)
 SWEEP_DELAY = timedelta(seconds=30)
 SWEEP_BATCH = 100
 SWEEP_ATTEMPTS = 60  # one a minute: an hour, then the callback is abandoned (and counted)
-
-
-class InvalidCallback(GatewayError):
-    code = "invalid_callback"
-    status = 400
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +87,7 @@ def handle_callback(raw_body: str | None) -> CallbackOutcome:
     if not new and not stored.pending:
         return CallbackOutcome(event=callback.event, result="duplicate", message_id=stored.message_id)
     try:
-        return _apply(callback, stored, wait=True)
+        return _apply_callback(callback, stored, wait=True)
     except Exception:
         # Recorded is enough to answer 200: the reconciliation sweep applies it (Aircall may never resend it).
         logger.exception("callback recorded but not applied", extra={"event": callback.event})
@@ -120,7 +114,9 @@ def reconcile(now: datetime | None = None) -> dict[str, int]:
             counts["abandoned"] += 1
             continue
         try:
-            outcome = _apply(Callback(event=stored.event, data=data, payload=body, number=number), stored, wait=False)
+            outcome = _apply_callback(
+                Callback(event=stored.event, data=data, payload=body, number=number), stored, wait=False
+            )
         except Exception:  # one callback that keeps failing must not hold back the ones behind it
             logger.exception("a pending callback failed again", extra={"event": stored.event})
             callbacks.keep_pending(stored, "failed", give_up=False)
@@ -181,7 +177,7 @@ def _aircall_id(data: dict[str, Any]) -> str | None:
 
 
 # ------------------------------------------------------------------------------------------------ applying
-def _apply(callback: Callback, stored: callbacks.CallbackRecord, *, wait: bool) -> CallbackOutcome:
+def _apply_callback(callback: Callback, stored: callbacks.CallbackRecord, *, wait: bool) -> CallbackOutcome:
     if callback.event in STATUS_EVENTS:
         return _status_update(callback, stored, wait=wait)
     if callback.event in RECEIVED_EVENTS:
@@ -226,7 +222,7 @@ def _status_update(callback: Callback, stored: callbacks.CallbackRecord, *, wait
         unclaimed=claimed,
         clear_error=claimed,  # the timeout that left it unknown is explained now
     )
-    moved = _transact([move, callbacks.settle_update(stored, "applied", "updated", message_id)])
+    moved = commit([move, callbacks.settle_update(stored, "applied", "updated", message_id)])
     if claimed and not moved:  # another callback claimed that message first: look again later
         callbacks.keep_pending(stored, "unmatched", give_up=False)
         return CallbackOutcome(event=event, result="pending")
@@ -285,16 +281,7 @@ def _inbound(callback: Callback, stored: callbacks.CallbackRecord) -> CallbackOu
         keyword=keyword,
         expires_at=messages.retention_end(received_at),
     )
-    settings = get_settings()
-    items: list[dict[str, Any]] = [
-        {
-            "Put": {
-                "TableName": settings.messages_table,
-                "Item": record.serialize(),
-                "ConditionExpression": "attribute_not_exists(id)",
-            }
-        }
-    ]
+    items: list[dict[str, Any]] = [messages.put_new(record)]
     if keyword in ("opt_out", "opt_in"):
         items.append(_keyword_item(keyword, contact, number.number_id, received_at, aircall_id))
     items.append(callbacks.settle_update(stored, "applied", "archived", message_id))
@@ -302,7 +289,7 @@ def _inbound(callback: Callback, stored: callbacks.CallbackRecord) -> CallbackOu
     conversation = contacts.conversation_update(
         contact, number_id=number.number_id, at=received_at, message_id=message_id
     )
-    archived = _transact([*items, conversation]) or _transact(items)
+    archived = commit([*items, conversation]) or commit(items)
     if not archived:  # the message was archived by an earlier delivery with another envelope
         _settle(stored, "applied", "duplicate", message_id)
         return CallbackOutcome(event=event, result="duplicate", message_id=message_id)
@@ -316,8 +303,7 @@ def _inbound(callback: Callback, stored: callbacks.CallbackRecord) -> CallbackOu
 
 def _keyword_item(keyword: str, contact: str, number_id: str, at: datetime, aircall_id: str) -> dict[str, Any]:
     if keyword == "opt_in":
-        key = {"contact": {"S": contact}, "sk": {"S": contacts.optout_sk(number_id)}}
-        return {"Delete": {"TableName": get_settings().contacts_table, "Key": key}}
+        return contacts.opt_in_delete(contact, number_id=number_id)
     return contacts.opt_out_update(
         contact, number_id=number_id, at=at, source="keyword", detail=f"inbound message {aircall_id}"
     )
@@ -330,7 +316,7 @@ def _auto_reply(keyword: str, number: numbers.NumberRecord, contact: str, messag
     if not text:
         return
     from aircall_sms.domain.requests import SendRequest  # the send path is loaded only when a reply is configured
-    from aircall_sms.use_cases.send_message import send_message
+    from aircall_sms.use_cases.send import send_message
 
     request = SendRequest.model_validate({"from": number.number_id, "to": contact, "text": text})
     try:
@@ -392,14 +378,5 @@ def _usable(url: str) -> bool:
 
 
 # ------------------------------------------------------------------------------------------------ writing
-def _transact(items: list[dict[str, Any]]) -> bool:
-    """One TransactWriteItems (`reservation.transact`: DynamoDB's transaction conflicts are retried); False when
-    a condition refused it (nothing was written)."""
-    plan = Plan()
-    for item in items:
-        plan.add(item)
-    return not transact(plan)
-
-
 def _settle(stored: callbacks.CallbackRecord, state: str, result: str, message_id: str | None) -> None:
-    raw_client().update_item(**callbacks.settle_update(stored, state, result, message_id)["Update"])
+    transact_one(callbacks.settle_update(stored, state, result, message_id))

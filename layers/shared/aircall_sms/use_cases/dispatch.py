@@ -30,18 +30,39 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from aircall_sms.domain import quota
+from aircall_sms.domain import phone, quota, segments
+from aircall_sms.domain.requests import SendRequest
 from aircall_sms.domain.timeutil import iso, parse_time, utcnow
+from aircall_sms.errors import GatewayError, NumberNotConfigured
 from aircall_sms.observability import logger, metrics
 from aircall_sms.settings import get_settings
-from aircall_sms.store import ledger, messages, numbers, usage
-from aircall_sms.store.transactions import used_of
-from aircall_sms.use_cases.send_message import Dispatched, dispatch_deferred
+from aircall_sms.store import budget, messages, numbers, usage
+from aircall_sms.store.transactions import Guard, Plan, Refusal, transact
+from aircall_sms.use_cases.limits import number_windows
+from aircall_sms.use_cases.send import rules
+from aircall_sms.use_cases.send.outcome import call_aircall
+from aircall_sms.use_cases.send.prepare import PreparedSend, sender_of
+from aircall_sms.use_cases.send.reserve import add_charges, limit_error, reservation_of
 
 RUN_LENGTH = timedelta(seconds=58)  # the next run starts a minute after this one
 QUEUE_PAGE = 50
 ATTEMPTS_PER_MESSAGE = 3
 FAILURES_PER_RUN = 3
+CLAIM = Guard("claim")
+
+
+@dataclass(frozen=True, slots=True)
+class Dispatched:
+    """What became of one deferred message the dispatcher tried.
+
+    `outcome`: "sent" (Aircall took it, or its outcome is unknown and the callbacks will tell), "failed" (Aircall
+    refused it), "rejected" (a rule refuses it now: an opt-out since, the number removed...), "requeued" (nothing
+    was sent: back in the queue), "taken" (not deferred any more: another run has it, or it expired), "retry" (the
+    number changed under the cache: try again), "window_full" (one of the number's windows, until `retry_at`,
+    None: the message can never fit), "budget" (the company's Aircall budget, until `retry_at`)."""
+
+    outcome: str
+    retry_at: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -130,9 +151,7 @@ class _Queue:
         self._heap: list[tuple[str, str]] = []
         self._heads: dict[str, messages.MessageRecord] = {}
         for number_id in number_ids:
-            self._pages[number_id] = iter(
-                messages.MessageRecord.deferred.query(number_id, page_size=QUEUE_PAGE, consistent_read=False)
-            )
+            self._pages[number_id] = messages.deferred_queue(number_id, page_size=QUEUE_PAGE)
             self._advance(number_id)
 
     def _advance(self, number_id: str) -> None:
@@ -211,10 +230,7 @@ class _Pacer:
 
 def _budget_left(now: datetime) -> int:
     """Requests left in this minute's company budget (one read of its counter)."""
-    settings = get_settings()
-    key = {"pk": {"S": ledger.COMPANY}, "sk": {"S": ledger.requests_sk(quota.minute_key(now))}}
-    found = usage.batch_read({settings.ledger_table: [key]})
-    return settings.aircall_requests_per_minute - sum(used_of(item) for item in found.values())
+    return get_settings().aircall_requests_per_minute - budget.requests_used(now)
 
 
 # ------------------------------------------------------------------------------------------------ expiry
@@ -222,10 +238,7 @@ def expire(configured: list[numbers.NumberRecord], now: datetime) -> int:
     """Every deferred message whose `not_after` has passed becomes `expired` (the sparse `expiring` index)."""
     expired = 0
     for number in configured:
-        keys = messages.MessageRecord.expiring.query(
-            number.number_id, messages.MessageRecord.not_after < iso(now), consistent_read=False
-        )
-        expired += sum(_expire_one(key.id, now) for key in keys)
+        expired += sum(_expire_one(message_id, now) for message_id in messages.expired_ids(number.number_id, now))
     return expired
 
 
@@ -252,7 +265,7 @@ def record_usage(configured: list[numbers.NumberRecord], now: datetime) -> float
     highest (`WindowUsageMaxPercent`) feeds the template's usage alarm."""
     alert = get_settings().usage_alert_percent
     highest: dict[str, float] = {}
-    for number, window, used in usage.current_usage(configured, now):
+    for number, window, used in usage.current_usage(current_windows(configured, now)):
         share = 100.0 * used / window.limit if window.limit else 100.0
         highest[window.name] = max(highest.get(window.name, 0.0), share)
         if share >= alert:
@@ -266,9 +279,119 @@ def record_usage(configured: list[numbers.NumberRecord], now: datetime) -> float
     return round(max(highest.values(), default=0.0), 1)
 
 
+def current_windows(
+    configured: list[numbers.NumberRecord], now: datetime
+) -> list[tuple[numbers.NumberRecord, quota.Window]]:
+    """Every window containing `now` of every number in `configured`."""
+    return [(number, window) for number in configured for window in number_windows(number, now)]
+
+
 def _publish(report: RunReport) -> None:
     metrics.add_metric(name="WindowUsageMaxPercent", unit="Percent", value=report.usage_max_percent)
     metrics.add_metric(name="DeferredExpired", unit="Count", value=report.expired)
     for outcome, name in (("sent", "DeferredSent"), ("failed", "DeferredFailed"), ("rejected", "DeferredRejected")):
         metrics.add_metric(name=name, unit="Count", value=report.outcomes.get(outcome, 0))
     logger.info("dispatch run", extra=report.to_dict())
+
+
+# ------------------------------------------------------------------------------------------------ one message
+def dispatch_deferred(record: messages.MessageRecord, now: datetime) -> Dispatched:
+    """Send one deferred message, with every rule and limit checked again now; the claim (`deferred` ->
+    `unknown`) is in the same transaction as the reservation, so two overlapping runs never both send it."""
+    number = numbers.cached(record.number_id, get_settings().number_cache_seconds)
+    if number is None:
+        return _reject_deferred(record, NumberNotConfigured("The sender number is no longer configured."), now)
+    prepared = _prepared_from_record(record, number)
+    static = prepared.static_refusal()
+    if static is not None:
+        return _reject_deferred(record, static, now)
+    window_list = number_windows(prepared.number, now)
+    reservation = reservation_of(window_list, now)
+    plan = Plan()
+    plan.add(messages.claim_update(record.id, reservation, now), CLAIM)
+    rules.add_checks(plan, prepared, now)
+    add_charges(plan, prepared, window_list, now)
+    refusals = transact(plan)
+    if refusals:
+        return _dispatch_refused(record, prepared, refusals, window_list, now)
+    record.status, record.updated_at, record.reservation = "unknown", iso(now), reservation
+    record.status_history = [*record.status_history, messages.change("unknown", now, "dispatcher", "calling Aircall")]
+    record.dispatch_number = record.dispatch_rank = None
+    try:
+        outcome = call_aircall(prepared, record, window_list)
+    except GatewayError:
+        return Dispatched("failed")  # recorded on the message by the outcome
+    return Dispatched("sent" if outcome.status_code == 201 else "requeued")
+
+
+def _dispatch_refused(
+    record: messages.MessageRecord,
+    prepared: PreparedSend,
+    refusals: list[Refusal],
+    window_list: list[quota.Window],
+    now: datetime,
+) -> Dispatched:
+    by_kind = {refusal.guard.kind: refusal for refusal in refusals}
+    if CLAIM.kind in by_kind:
+        return Dispatched("taken")
+    if rules.NUMBER_CHANGED.kind in by_kind:
+        numbers.forget(record.number_id)
+        return Dispatched("retry")
+    rule = rules.refusal(by_kind)
+    if rule is not None:
+        return _reject_deferred(record, rule, now)
+    full = [refusal for refusal in refusals if refusal.guard.kind == "quota"]
+    budget_reopens = budget.retry_at(refusals, now)
+    if full:
+        error, reopens = limit_error(prepared, full, budget_reopens, window_list, now)
+        if reopens is None:  # larger than a whole window (the limits were lowered since it was deferred)
+            return _reject_deferred(record, error, now)
+        return Dispatched("window_full", reopens)
+    if budget_reopens is not None:
+        return Dispatched("budget", budget_reopens)
+    logger.error("dispatch refused for no known reason", extra={"kinds": sorted(by_kind)})
+    return Dispatched("retry")
+
+
+def _prepared_from_record(record: messages.MessageRecord, number: numbers.NumberRecord) -> PreparedSend:
+    """The deferred message as the send request it came from (validated when it was accepted)."""
+    request = SendRequest.model_construct(
+        sender=record.number_id,
+        to=record.recipient,
+        text=record.text,
+        media_urls=list(record.media_urls or []),
+        purpose=record.purpose or "conversational",
+        on_limit="defer",
+        not_after=parse_time(record.not_after),
+        metadata=record.metadata,
+        dry_run=False,
+        human_author=record.human_author,
+    )
+    return PreparedSend(
+        request=request,
+        number=number,
+        sender=sender_of(number),
+        recipient=phone.parse(record.recipient),
+        text=record.text,
+        segmentation=segments.count(record.text or ""),
+        not_after=parse_time(record.not_after) or utcnow(),
+        from_queue=True,
+    )
+
+
+def _reject_deferred(record: messages.MessageRecord, error: GatewayError, now: datetime) -> Dispatched:
+    """A rule refuses the deferred message now: it ends `rejected` with the reason (nothing was reserved)."""
+    moved = messages.advance(
+        record.id,
+        "rejected",
+        at=now,
+        source="dispatcher",
+        detail=error.code,
+        error=error.to_body()["error"],
+        only_from=("deferred",),
+    )
+    if not moved:
+        return Dispatched("taken")
+    metrics.add_metric(name="MessagesRejected", unit="Count", value=1)
+    logger.info("deferred message refused", extra={"message_id": record.id, "code": error.code})
+    return Dispatched("rejected")

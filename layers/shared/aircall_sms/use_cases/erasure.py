@@ -33,8 +33,7 @@ from typing import Any
 from aircall_sms.domain.timeutil import parse_time, utcnow
 from aircall_sms.observability import logger, metrics
 from aircall_sms.settings import get_settings
-from aircall_sms.store import callbacks, contacts, ledger, messages
-from aircall_sms.store.base import raw_client
+from aircall_sms.store import base, callbacks, contacts, idempotency, messages
 from aircall_sms.use_cases.consent import parse_contact
 
 TIME_BUDGET = 8.0  # seconds of work per call, well inside Lambda's 15 s and API Gateway's 29 s
@@ -64,7 +63,7 @@ def erase_contact(raw_phone: str, raw_number_id: str | None = None) -> ErasureAn
         "conversations": facts["conversations"],
     }
     keys_since = utcnow() - timedelta(hours=get_settings().idempotency_ttl_hours) - TTL_LAG
-    raw_client()  # made once here, shared by the lookup threads
+    base.raw_client()  # made once here, shared by the lookup threads
     start: dict[str, Any] | None = None
     with ThreadPoolExecutor(max_workers=LOOKUP_THREADS) as pool:
         while True:
@@ -100,5 +99,5 @@ def _erase_traces(message: dict[str, str], keys_since: datetime) -> tuple[int, i
     key = message.get("idempotency_key")
     created = parse_time(message.get("created_at"))
     recent = created is None or created >= keys_since
-    erased_key = int(bool(key) and recent and ledger.forget_idempotency(str(key), message["id"]))
+    erased_key = int(bool(key) and recent and idempotency.forget(str(key), message["id"]))
     return erased_callbacks, erased_key

@@ -15,7 +15,9 @@ from aircall_sms.errors import AircallError, GatewayError, InvalidRequest, Numbe
 from aircall_sms.observability import logger
 from aircall_sms.settings import get_settings
 from aircall_sms.store import budget, messages, numbers, usage
+from aircall_sms.use_cases import budget as aircall_budget
 from aircall_sms.use_cases import services
+from aircall_sms.use_cases.limits import number_windows
 
 APP_MESSAGING_WARNING = (
     "This number is configured for Aircall API messaging (proxy mode): the Aircall apps can no longer send or "
@@ -50,7 +52,7 @@ def configure(number_id: str, request: NumberRequest, *, request_callback_url: s
         raise _failed(refusal) from None
     except AircallFailure as failure:
         raise _failed(failure) from None
-    budget.learn(client.last_rate, utcnow())
+    aircall_budget.learn(client.last_rate, utcnow())
     parsed = _parse_digits(aircall_number)
     existing = numbers.get(number_id)
     now = iso(utcnow())
@@ -68,7 +70,7 @@ def configure(number_id: str, request: NumberRequest, *, request_callback_url: s
             configuration = client.configure_number(number_id, callback_url)
         except AircallFailure as failure:
             raise _failed(failure) from None
-        budget.learn(client.last_rate, utcnow())
+        aircall_budget.learn(client.last_rate, utcnow())
         token = configuration.get("token")
         if not isinstance(token, str) or not token:
             raise AircallError("Aircall configured the number but returned no callback token.")
@@ -134,7 +136,7 @@ def get_quota(number_id: str) -> dict[str, Any]:
     if record is None:
         raise NumberNotConfigured(f"Number {number_id} is not configured in the gateway.")
     now = utcnow()
-    found = usage.read_usage(record, now)
+    found = usage.read_usage(number_id, number_windows(record, now), now)
     return quota.view(
         number_id,
         found.windows,
@@ -164,7 +166,7 @@ def _remove_aircall_configuration(number_id: str) -> None:
 def _failed(failure: AircallFailure) -> GatewayError:
     """The contract's error for a failed Aircall call, after taking in what Aircall said about the budget."""
     count_failure(failure)
-    budget.learn(failure.rate, utcnow(), limited=isinstance(failure, AircallRateLimited))
+    aircall_budget.learn(failure.rate, utcnow(), limited=isinstance(failure, AircallRateLimited))
     return gateway_error(failure)
 
 

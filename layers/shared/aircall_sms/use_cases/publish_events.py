@@ -12,13 +12,39 @@ once, and consumers deduplicate (README, "Events").
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from aircall_sms.domain import events
 from aircall_sms.observability import logger, metrics
+from aircall_sms.settings import get_settings
+from aircall_sms.store import streams
 from aircall_sms.use_cases import services
 
 MAX_ENTRIES_PER_CALL = 10  # PutEvents' limit
+
+
+def entries(record: Mapping[str, Any], *, now: datetime | None = None) -> list[dict[str, Any]]:
+    """The PutEvents entries of one stream record, in the order they are to be published (often none).
+
+    `Time` is when the change was written (the record's `ApproximateCreationDateTime`), else `now`. Raises on a
+    record that names a known table but cannot be read (a missing image, an image that cannot be deserialised).
+    """
+    table = streams.source_table(record)
+    if table is None:
+        return []
+    written_at = streams.written_at(record) or now or datetime.now(UTC)
+    found: list[events.Event] = []
+    if table == "messages":
+        change, message, previous_status = streams.message_change(record)
+        if change is not None:
+            found = events.message_events(change, message, previous_status)
+    else:
+        opt_out = streams.opt_out_change(record, written_at)
+        if opt_out is not None:
+            found = events.opt_out_events(opt_out)
+    bus = get_settings().event_bus_name
+    return [events.entry(event, bus=bus, at=written_at) for event in found]
 
 
 def publish_changes(records: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -28,7 +54,7 @@ def publish_changes(records: Sequence[Mapping[str, Any]]) -> list[str]:
     failed_entries = 0
     for index, record in enumerate(records):
         try:
-            pending.extend((index, entry) for entry in events.entries(record))
+            pending.extend((index, entry) for entry in entries(record))
         except Exception:
             logger.exception("stream record could not be mapped to events", extra=_describe(record))
             first_failed, failed_entries = index, 1
@@ -85,5 +111,5 @@ def _describe(record: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "sequence_number": _sequence_number(record),
         "event_name": record.get("eventName"),
-        "table": events.table_name(str(record.get("eventSourceARN") or "")),
+        "table": streams.table_name(str(record.get("eventSourceARN") or "")),
     }

@@ -20,14 +20,14 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from aircall_sms.domain import events, phone
+from aircall_sms.domain import phone
 from aircall_sms.domain.prices import PriceTable
 from aircall_sms.domain.timeutil import utcnow
 from aircall_sms.domain.usage_counts import counts_of, report_item
 from aircall_sms.errors import InvalidRequest
 from aircall_sms.observability import logger, metrics
 from aircall_sms.settings import get_settings
-from aircall_sms.store import month_counters
+from aircall_sms.store import month_counters, streams
 from aircall_sms.use_cases.numbers import parse_number_id
 
 _MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
@@ -40,7 +40,7 @@ def count_changes(records: Sequence[Mapping[str, Any]]) -> list[str]:
     counted = 0
     for index, record in enumerate(records):
         try:
-            if events.source_table(record) != "messages":
+            if streams.source_table(record) != "messages":
                 continue
             counts = counts_of(record, _country)
             if counts is not None:

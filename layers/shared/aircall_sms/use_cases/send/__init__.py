@@ -1,0 +1,43 @@
+"""POST /messages: validate, check the rules, reserve, call Aircall once, record the outcome.
+
+Flow (docs/design.md, "Flow of one send"), one module per step:
+1. `prepare`: resolve the sender number (cached per instance), normalise the recipient, count segments; the
+   rules that need only the request (domestic, registration, French mobile purpose) refuse here.
+2. `reserve`: one TransactWriteItems with the stored-fact rules of `rules` as condition checks, the
+   Idempotency-Key, the archive record, every quota window and the company budget; its refusals replay
+   (`replay`), refuse (403), answer 429 or defer.
+3. `outcome`: call Aircall once; record its id and status, and the idempotency answer, in one more round trip.
+   A definite refusal releases the segments; a timeout leaves the status `unknown` (never re-sent).
+`dry_run` runs every check on one consistent read and reserves nothing.
+"""
+
+from __future__ import annotations
+
+from aircall_sms.domain.requests import SendRequest
+from aircall_sms.domain.timeutil import utcnow
+from aircall_sms.errors import ServiceBusy
+from aircall_sms.store import numbers
+from aircall_sms.use_cases.send.dry_run import dry_run_verdict
+from aircall_sms.use_cases.send.outcome import SendOutcome
+from aircall_sms.use_cases.send.prepare import StartOver, prepare
+from aircall_sms.use_cases.send.reserve import send
+
+NUMBER_ATTEMPTS = 3
+
+
+def send_message(
+    request: SendRequest, *, idempotency_key: str | None = None, confirms_opt_out: bool = False
+) -> SendOutcome:
+    """`confirms_opt_out`: the gateway's own answer to a keyword (the confirmation of a STOP goes to a contact
+    who has just opted out, as carriers expect); never set from the API."""
+    now = utcnow()
+    prepared = prepare(request, now=now, idempotency_key=idempotency_key, confirms_opt_out=confirms_opt_out)
+    if request.dry_run:
+        return SendOutcome(200, dry_run_verdict(prepared, now))
+    for _ in range(NUMBER_ATTEMPTS):
+        try:
+            return send(prepared, now)
+        except StartOver:
+            numbers.forget(prepared.number.number_id)
+            prepared = prepare(request, now=now, idempotency_key=idempotency_key, confirms_opt_out=confirms_opt_out)
+    raise ServiceBusy("The sender number keeps changing; retry shortly.", headers={"Retry-After": "1"})
