@@ -42,9 +42,10 @@ tools: ## Create .venv-tools with the security scanners (tools/requirements.txt)
 		echo "$(TOOLS_WANTED)" > $(TOOLS_STAMP); \
 	fi
 
-lint: $(INSTALLED) ## ruff
+lint: $(INSTALLED) ## ruff, and the package's import directions (import-linter contracts in pyproject.toml)
 	ruff check .
 	ruff format --check .
+	lint-imports
 
 typecheck: $(INSTALLED) ## mypy (strict)
 	mypy layers/shared aircall_sandbox local_stack functions tests bench tools
@@ -70,7 +71,7 @@ e2e: $(INSTALLED) ## end-to-end tests through the whole local stack over HTTP
 	pytest tests/e2e -q
 
 test: lint typecheck validate security build ## Everything CI runs: lint, types, sam validate, security, sam build, unit, integration, e2e
-	pytest tests -q
+	pytest -q
 
 local: $(INSTALLED) ## Run the local stack (API, DynamoDB emulator, Aircall sandbox) until Ctrl-C
 	python -m local_stack

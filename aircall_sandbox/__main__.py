@@ -32,13 +32,14 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, NumberDefinitionError) as exc:
         print(f"aircall sandbox: {exc}", file=sys.stderr)
         return 2
-    server.start()
-    print(f"Aircall sandbox on {server.url} ({_credentials_note(config)})", flush=True)
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
+    # Before the line that says it is up: a SIGTERM sent right after it must stop the sandbox cleanly.
     signal.signal(signal.SIGTERM, stop)
+    server.start()
+    print(f"Aircall sandbox on {server.url} ({_credentials_note(config)})", flush=True)
     try:
         server.wait()
     except KeyboardInterrupt:
