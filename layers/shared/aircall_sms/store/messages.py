@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 from pynamodb.attributes import (
     JSONAttribute,
@@ -30,6 +30,7 @@ from aircall_sms.domain.status import predecessors
 from aircall_sms.domain.timeutil import iso
 from aircall_sms.settings import get_settings
 from aircall_sms.store.base import GatewayModel, TableName, batch_delete, raw_client
+from aircall_sms.store.transactions import transact_one
 
 ARCHIVE_PARTITION = "all"  # the `archive` attribute of every message: the one partition of the index `by_time`
 
@@ -321,37 +322,25 @@ def unresolved(
     return list(MessageRecord.unresolved.query(number_id, condition, filter_condition=matching))
 
 
-def advance(
-    message_id: str,
-    status: str,
-    *,
-    at: datetime,
-    source: str,
-    detail: str | None = None,
-    aircall_id: str | None = None,
-    sent_at: datetime | None = None,
-    error: dict[str, Any] | None = None,
-    only_from: tuple[str, ...] | None = None,
-) -> bool:
+class Move(TypedDict, total=False):
+    """What a forward move of a message writes besides its status (`advance_update`)."""
+
+    at: Required[datetime]
+    source: Required[str]
+    detail: str | None
+    aircall_id: str | None
+    sent_at: datetime | None
+    error: dict[str, Any] | None
+    sets: dict[str, dict[str, Any]] | None
+    unclaimed: bool
+    clear_error: bool
+    only_from: tuple[str, ...] | None
+
+
+def advance(message_id: str, status: str, **move: Unpack[Move]) -> bool:
     """Move a message forward to `status` in one conditional write; False when it would not be a forward move
     (a duplicate or out-of-order update), which changes nothing."""
-    update = advance_update(
-        message_id,
-        status,
-        at=at,
-        source=source,
-        detail=detail,
-        aircall_id=aircall_id,
-        sent_at=sent_at,
-        error=error,
-        only_from=only_from,
-    )["Update"]
-    client = raw_client()
-    try:
-        client.update_item(**update)
-    except client.exceptions.ConditionalCheckFailedException:
-        return False
-    return True
+    return transact_one(advance_update(message_id, status, **move))
 
 
 def advance_update(
@@ -453,24 +442,15 @@ def _change_item(status: str, at: datetime, source: str, detail: str) -> dict[st
 def claim_update(message_id: str, reservation: dict[str, str], now: datetime) -> dict[str, Any]:
     """`deferred` -> `unknown` (the dispatcher is about to call Aircall), out of the dispatch queue, only while
     still deferred: two overlapping dispatcher runs never both send one message."""
-    return {
-        "Update": {
-            "TableName": MessageRecord.Meta.table_name,
-            "Key": {"id": {"S": message_id}},
-            "UpdateExpression": "SET #status = :unknown, updated_at = :now, unresolved_at = :now, "
-            "reservation = :reservation, status_history = list_append(status_history, :change) "
-            "REMOVE dispatch_number, dispatch_rank",
-            "ConditionExpression": "#status = :deferred",
-            "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": {
-                ":unknown": {"S": "unknown"},
-                ":deferred": {"S": "deferred"},
-                ":now": {"S": iso(now)},
-                ":reservation": {"S": json.dumps(reservation)},
-                ":change": {"L": [_change_item("unknown", now, "dispatcher", "calling Aircall")]},
-            },
-        }
-    }
+    return advance_update(
+        message_id,
+        "unknown",
+        at=now,
+        source="dispatcher",
+        detail="calling Aircall",
+        sets={"unresolved_at": {"S": iso(now)}, "reservation": {"S": json.dumps(reservation)}},
+        only_from=("deferred",),
+    )
 
 
 def back_to_deferred_update(record: MessageRecord, not_before: datetime, now: datetime, why: str) -> dict[str, Any]:
