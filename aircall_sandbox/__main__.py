@@ -32,13 +32,14 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, NumberDefinitionError) as exc:
         print(f"aircall sandbox: {exc}", file=sys.stderr)
         return 2
-    server.start()
-    print(f"Aircall sandbox on {server.url} ({_credentials_note(config)})", flush=True)
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
+    # Before the line is printed: whoever reads it may send SIGTERM at once, and must get a clean stop.
     signal.signal(signal.SIGTERM, stop)
+    server.start()
+    print(f"Aircall sandbox on {server.url} ({_credentials_note(config)})", flush=True)
     try:
         server.wait()
     except KeyboardInterrupt:
