@@ -17,7 +17,15 @@ if importlib.util.find_spec("aircall_sms") is None:
     sys.path.append(str(Path(__file__).resolve().parent.parent / "layers" / "shared"))
 
 from aircall_sandbox.app import Sandbox, create_app
-from aircall_sandbox.config import SandboxConfig, SegmentLimits, WindowLimits
+from aircall_sandbox.config import SandboxConfig, SegmentLimits, TollFreeLimits, WindowLimits
 from aircall_sandbox.server import SandboxServer
 
-__all__ = ["Sandbox", "SandboxConfig", "SandboxServer", "SegmentLimits", "WindowLimits", "create_app"]
+__all__ = [
+    "Sandbox",
+    "SandboxConfig",
+    "SandboxServer",
+    "SegmentLimits",
+    "TollFreeLimits",
+    "WindowLimits",
+    "create_app",
+]

@@ -1,7 +1,8 @@
 """The sandbox as a WSGI application: routing, and what wraps every `/v1` request.
 
-Order for a `/v1` request: authentication (401; consumes no budget) -> company request budget (429;
-consumes none) -> fault "before" -> the route -> fault "after" -> rate-limit headers -> request log.
+Order for a `/v1` request: authentication (401 without credentials, 403 with wrong ones; consumes no budget)
+-> company request budget (429; consumes none) -> fault "before" -> the route -> fault "after" -> rate-limit
+headers (on 429 answers, or on every authenticated answer) -> request log.
 `/_sandbox/*` controls need no auth, consume no budget and are not logged.
 """
 
@@ -76,24 +77,20 @@ class Sandbox:
         scheme, authenticated = self._authenticate(request)
         fault: Fault | None = None
         if not authenticated:
-            response = json_response(
-                {"key": "Unauthorized", "message": "Missing or invalid credentials (Basic api_id:api_token or Bearer)"},
-                status=401,
-                headers={"WWW-Authenticate": 'Basic realm="Aircall sandbox"'},
-            )
+            response = self._refuse_credentials(request)
         else:
             budget = self.state.admit_request()
             if not budget.admitted:
                 response = json_response(
                     {"key": "TooManyRequests", "message": "Rate limit exceeded: too many requests for this company"},
                     status=429,
-                    headers=budget.headers(),
                 )
             else:
                 fault = self.state.take_fault(request.method, request.path)
                 response = self._perform_with_fault(request, fault)
-                if self.config.rate_headers == "always":
-                    response.headers.update(budget.headers())
+            # The reference: the headers are available "when the rate limit has been reached".
+            if self.config.rate_headers == "always" or response.status_code == 429:
+                response.headers.update(budget.headers(self.config.rate_reset_unit))
         self.state.log_request(
             {
                 "at": self.clock.now_ms(),
@@ -123,6 +120,16 @@ class Sandbox:
             if error is not None:
                 return _aircall_error(error)
         return response
+
+    @staticmethod
+    def _refuse_credentials(request: Request) -> Response:
+        """As measured against Aircall: 401 when no credentials are presented, 403 when they are wrong (a bad
+        api_id:api_token pair, a bad Bearer token, or an Authorization header that cannot be read)."""
+        if "Authorization" not in request.headers:
+            return json_response(
+                {"message": "Unauthorized"}, status=401, headers={"WWW-Authenticate": 'Basic realm="Aircall sandbox"'}
+            )
+        return json_response({"message": "Forbidden"}, status=403)
 
     def _authenticate(self, request: Request) -> tuple[str | None, bool]:
         """The scheme presented (for the log, never the credentials) and whether the credentials are right."""

@@ -3,12 +3,15 @@
 The worker runs scheduled jobs (status steps, webhook retries) in due order, one at a time, so a message's
 status steps leave in the order they happened; a retried webhook may arrive after a later event (webhooks
 are unordered, as the reference says). Each delivery attempt is recorded with its HTTP outcome.
-Envelopes, as the reference documents them:
+Envelopes, as the reference documents them (`Envelope`):
 
-- style "webhook":  {"resource", "event", "timestamp": <UNIX seconds>, "token", "data"}; failed attempts are
-  retried (up to `retries` times, backing off from the callback delay).
+- style "webhook":  {"resource", "event", "timestamp": <UNIX seconds>, "token", "data"}; status events are
+  `message.status_updated`; failed attempts are retried (up to `retries` times, backing off from the delay).
 - style "callback": {"resource", "event_name", "timestamp": <epoch ms>, "token", "data"}; status events are
   named `message.updated`; never retried (proxy callbacks are not retried per the reference).
+
+Proxy callbacks take the configured style with the `callback_*` overrides applied (event key, status event
+name, `resource` present or not, timestamp unit); account webhooks always speak the webhook envelope.
 """
 
 from __future__ import annotations
@@ -26,8 +29,8 @@ from typing import Any, Literal
 
 import httpx
 
-from aircall_sandbox.clock import SandboxClock
-from aircall_sandbox.config import CallbackStyle
+from aircall_sandbox.clock import SandboxClock, render_time
+from aircall_sandbox.config import CallbackStyle, EventKey, SandboxConfig, StatusEvent, TimestampUnit
 
 logger = logging.getLogger(__name__)
 
@@ -38,11 +41,40 @@ TargetKind = Literal["callback", "webhook"]
 
 
 @dataclass(frozen=True)
+class Envelope:
+    """How an event is wrapped around the message object."""
+
+    style: CallbackStyle  # the preset it started from (recorded with each attempt)
+    event_key: EventKey
+    status_event: StatusEvent
+    resource: bool
+    timestamp: TimestampUnit
+    retried: bool
+
+
+WEBHOOK_ENVELOPE = Envelope("webhook", "event", "message.status_updated", True, "seconds", retried=True)
+CALLBACK_ENVELOPE = Envelope("callback", "event_name", "message.updated", True, "milliseconds", retried=False)
+
+
+def proxy_envelope(config: SandboxConfig) -> Envelope:
+    """The envelope of proxy callbacks: the `callback_style` preset with the `callback_*` overrides applied."""
+    preset = WEBHOOK_ENVELOPE if config.callback_style == "webhook" else CALLBACK_ENVELOPE
+    return Envelope(
+        style=preset.style,
+        event_key=config.callback_event_key or preset.event_key,
+        status_event=config.callback_status_event or preset.status_event,
+        resource=preset.resource if config.callback_resource is None else config.callback_resource == "include",
+        timestamp=config.callback_timestamp or preset.timestamp,
+        retried=preset.retried,
+    )
+
+
+@dataclass(frozen=True)
 class CallbackTarget:
     kind: TargetKind
     url: str
     token: str
-    style: CallbackStyle
+    envelope: Envelope
 
 
 @dataclass(frozen=True)
@@ -56,23 +88,23 @@ class Delivery:
 def event_name(target: CallbackTarget, happening: Happening) -> str:
     if happening == "received":
         return "message.received"
-    if target.style == "callback":
-        return "message.updated"
     # Account webhooks announce an agent-conversation message leaving as `message.sent`.
     if happening == "sent" and target.kind == "webhook":
         return "message.sent"
-    return "message.status_updated"
+    return target.envelope.status_event
 
 
-def build_delivery(target: CallbackTarget, happening: Happening, message: dict[str, Any], now: float) -> Delivery:
+def build_delivery(target: CallbackTarget, happening: Happening, message: dict[str, Any], now_ms: int) -> Delivery:
     event = event_name(target, happening)
-    envelope: dict[str, Any] = {"resource": "message"}
-    if target.style == "callback":
-        envelope |= {"event_name": event, "timestamp": int(now * 1000)}
-    else:
-        envelope |= {"event": event, "timestamp": int(now)}
-    envelope |= {"token": target.token, "data": message}
-    return Delivery(target=target, message_id=str(message["id"]), event=event, payload=envelope)
+    envelope = target.envelope
+    payload: dict[str, Any] = {"resource": "message"} if envelope.resource else {}
+    payload |= {
+        envelope.event_key: event,
+        "timestamp": render_time(now_ms, envelope.timestamp),
+        "token": target.token,
+        "data": message,
+    }
+    return Delivery(target=target, message_id=str(message["id"]), event=event, payload=payload)
 
 
 @functools.cache
@@ -141,7 +173,7 @@ class CallbackDispatcher:
             "message_id": delivery.message_id,
             "event": delivery.event,
             "target": delivery.target.kind,
-            "style": delivery.target.style,
+            "style": delivery.target.envelope.style,
             "url": delivery.target.url,
             "attempt": attempt,
             "ok": ok,
@@ -156,7 +188,7 @@ class CallbackDispatcher:
                 return record
             record["id"] = len(self._attempts) + 1
             self._attempts.append(record)
-        if not ok and delivery.target.style == "webhook" and attempt <= self._retries:
+        if not ok and delivery.target.envelope.retried and attempt <= self._retries:
             backoff = self._retry_delay_s * 2 ** (attempt - 1)
             self.schedule(backoff, lambda: self._retry(delivery, attempt + 1))
         return record

@@ -10,6 +10,8 @@ import threading
 import time
 from datetime import UTC, datetime
 
+from aircall_sandbox.config import TimestampUnit
+
 
 class SandboxClock:
     def __init__(self, lock: threading.RLock) -> None:
@@ -52,3 +54,15 @@ class SandboxClock:
 def iso_utc(moment: datetime) -> str:
     """`2026-11-26T14:00:00.123456Z`."""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def render_time(epoch_ms: int, unit: TimestampUnit) -> int | str:
+    """A sandbox timestamp in one of the units Aircall's payloads use: UNIX seconds, epoch ms or ISO 8601."""
+    match unit:
+        case "milliseconds":
+            return epoch_ms
+        case "seconds":
+            return epoch_ms // 1000
+        case "iso8601":
+            moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
+            return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"

@@ -16,7 +16,7 @@ from aircall_sandbox.config import SandboxConfig
 from aircall_sandbox.errors import ControlError
 from aircall_sandbox.faults import parse_fault
 from aircall_sandbox.numbers import NumberDefinitionError, numbers_from_json
-from aircall_sandbox.payloads import E164, is_http_url
+from aircall_sandbox.payloads import E164, callback_url_problem
 from aircall_sandbox.responses import base_url, empty_response, json_response
 from aircall_sandbox.state import SandboxState
 
@@ -40,6 +40,7 @@ class SandboxControls:
                 Rule("/_sandbox/clock", endpoint=self.set_clock, methods=["POST"]),
                 Rule("/_sandbox/numbers", endpoint=self.list_numbers, methods=["GET"]),
                 Rule("/_sandbox/numbers", endpoint=self.add_numbers, methods=["POST"]),
+                Rule("/_sandbox/numbers/<int:number_id>", endpoint=self.update_number, methods=["PATCH"]),
                 Rule("/_sandbox/requests", endpoint=self.requests, methods=["GET"]),
                 Rule("/_sandbox/messages", endpoint=self.messages, methods=["GET"]),
                 Rule("/_sandbox/callbacks", endpoint=self.callbacks, methods=["GET"]),
@@ -94,10 +95,7 @@ class SandboxControls:
 
     def list_numbers(self, request: Request) -> Response:
         base = base_url(self._config, request)
-        numbers = [
-            number.to_json(base) | {"e164": number.e164, "kind": number.kind} for number in self._state.numbers()
-        ]
-        return json_response({"numbers": numbers})
+        return json_response({"numbers": [number.sandbox_json(base) for number in self._state.numbers()]})
 
     def add_numbers(self, request: Request) -> Response:
         try:
@@ -106,7 +104,14 @@ class SandboxControls:
             raise ControlError(str(exc)) from None
         self._state.add_numbers(numbers)
         base = base_url(self._config, request)
-        return json_response({"numbers": [number.to_json(base) for number in numbers]}, status=201)
+        return json_response({"numbers": [number.sandbox_json(base) for number in numbers]}, status=201)
+
+    def update_number(self, request: Request, number_id: int) -> Response:
+        document = _json_object(request)
+        if set(document) != {"toll_free_verification"}:
+            raise ControlError("send {'toll_free_verification': 'verified' | 'pending' | 'unverified'}")
+        number = self._state.set_toll_free_verification(number_id, document["toll_free_verification"])
+        return json_response(number.sandbox_json(base_url(self._config, request)))
 
     def requests(self, request: Request) -> Response:
         method = request.args.get("method")
@@ -205,11 +210,14 @@ class SandboxControls:
         document = _json_object(request)
         url = document.get("url")
         token = document.get("token") or secrets.token_hex(16)
-        if not is_http_url(url):
-            raise ControlError("'url' must be an http(s) URL")
+        if not isinstance(url, str):
+            raise ControlError("'url' must be an https:// URL")
+        problem = callback_url_problem(url, allow_http_loopback=self._config.allow_http_loopback_callbacks)
+        if problem is not None:
+            raise ControlError(f"'url' {problem}")
         if not isinstance(token, str):
             raise ControlError("'token' must be a string")
-        webhook = self._state.set_webhook(str(url), token)
+        webhook = self._state.set_webhook(url, token)
         return json_response({"url": webhook.url, "token": webhook.token})
 
     def delete_webhook(self, _request: Request) -> Response:

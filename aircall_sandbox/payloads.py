@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from aircall_sandbox.errors import invalid_payload
 
 MAX_BODY_CHARACTERS = 1600
+# Aircall's limit on French numbers (help centre, "French messaging limits").
+MAX_FRENCH_BODY_CHARACTERS = 670
 MAX_MEDIA = 10
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
@@ -72,8 +76,40 @@ def _media_urls(document: dict[str, object]) -> tuple[str, ...]:
     return tuple(str(url) for url in media)
 
 
-def parse_callback_url(document: dict[str, object]) -> str | None:
+def callback_url_problem(value: str, *, allow_http_loopback: bool) -> str | None:
+    """Why `value` cannot receive Aircall's callbacks, or None. Aircall requires https:// (with a host); plain
+    http:// is let through only to a loopback host, and only when the sandbox is told to allow it."""
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        return "is not a URL"
+    if parts.scheme not in ("https", "http") or not host:
+        return "must be an https:// URL"
+    if parts.scheme == "http":
+        if not allow_http_loopback:
+            return "must be an https:// URL (Aircall requires HTTPS)"
+        if not _is_loopback(host):
+            return "may use http:// only towards a loopback host (localhost, 127.0.0.0/8, ::1); use https://"
+    return None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_callback_url(document: dict[str, object], *, allow_http_loopback: bool) -> str | None:
     callback_url = document.get("callbackUrl")
-    if callback_url is not None and not is_http_url(callback_url):
-        raise invalid_payload("'callbackUrl' must be an http(s) URL or null")
-    return None if callback_url is None else str(callback_url)
+    if callback_url is None:
+        return None
+    if not isinstance(callback_url, str):
+        raise invalid_payload("'callbackUrl' must be an https:// URL or null")
+    problem = callback_url_problem(callback_url, allow_http_loopback=allow_http_loopback)
+    if problem is not None:
+        raise invalid_payload(f"'callbackUrl' {problem}")
+    return callback_url

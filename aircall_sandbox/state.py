@@ -1,8 +1,9 @@
 """Everything the sandbox remembers, and the operations of the Aircall it imitates, under one lock.
 
-Numbers, their proxy configurations, messages, per-number segment usage, the company request budget, the
-request log, injected faults, scheduled delivery failures and the account webhook. Status steps and
-callback deliveries are handed to the `CallbackDispatcher`, and posted outside the lock.
+Numbers, their proxy configurations, messages, per-number segment usage (Aircall's windows, and what carriers
+let through from toll-free numbers awaiting verification), the company request budget, the request log,
+injected faults, scheduled delivery failures and the account webhook. Status steps and callback deliveries
+are handed to the `CallbackDispatcher`, and posted outside the lock.
 """
 
 from __future__ import annotations
@@ -10,21 +11,45 @@ from __future__ import annotations
 import secrets
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import Any
 
-from aircall_sandbox.callbacks import CallbackDispatcher, CallbackTarget, Delivery, Happening, build_delivery
+import phonenumbers
+
+from aircall_sandbox.callbacks import (
+    WEBHOOK_ENVELOPE,
+    CallbackDispatcher,
+    CallbackTarget,
+    Delivery,
+    Happening,
+    build_delivery,
+    proxy_envelope,
+)
 from aircall_sandbox.clock import SandboxClock, iso_utc
 from aircall_sandbox.config import SandboxConfig
 from aircall_sandbox.errors import AircallError, ControlError, invalid_payload, number_not_found
 from aircall_sandbox.faults import Fault
-from aircall_sandbox.limits import WINDOWS, BudgetReading, RequestBudget, SegmentUsage, window_key, window_reset
-from aircall_sandbox.messages import Message, Route, new_message_id
+from aircall_sandbox.limits import (
+    TOLL_FREE_WINDOWS,
+    WINDOWS,
+    BudgetReading,
+    RequestBudget,
+    SegmentUsage,
+    Window,
+    window_key,
+    window_reset,
+)
+from aircall_sandbox.messages import CarrierOutcome, EventShape, Message, Route, new_message_id
 from aircall_sandbox.numbers import AircallNumber, NumberDefinitionError
-from aircall_sandbox.payloads import E164, parse_callback_url, parse_json_object, parse_send
+from aircall_sandbox.payloads import (
+    E164,
+    MAX_FRENCH_BODY_CHARACTERS,
+    parse_callback_url,
+    parse_json_object,
+    parse_send,
+)
 from aircall_sms.domain.segments import count as count_segments
-
-FINAL_STATUSES = frozenset({"delivered", "failed", "received"})
 
 
 @dataclass(frozen=True)
@@ -58,13 +83,21 @@ class SandboxState:
         self._initial_numbers = {number.id: number for number in initial_numbers}
         if len(self._initial_numbers) != len(initial_numbers):
             raise NumberDefinitionError("number ids must be unique across the seed and the numbers file")
+        self._proxy_envelope = proxy_envelope(config)
+        self._event_shape = EventShape(
+            contact_style=config.contact_style,
+            data_timestamps=config.data_timestamps,
+            inbound_media=config.inbound_media,
+        )
         self._clear()
 
     def _clear(self) -> None:
         self._numbers: dict[int, AircallNumber] = dict(self._initial_numbers)
         self._configurations: dict[int, NumberConfiguration] = {}
         self._messages: dict[str, Message] = {}
-        self._usage = SegmentUsage()
+        self._usage = SegmentUsage(WINDOWS)
+        self._toll_free_usage = SegmentUsage(TOLL_FREE_WINDOWS)  # what carriers let through, to the US
+        self._toll_free_filtered: dict[int, int] = {}
         self._budget = RequestBudget(self._config.requests_per_minute)
         self._requests: list[dict[str, Any]] = []
         self._faults: list[Fault] = []
@@ -100,6 +133,18 @@ class SandboxState:
                 raise ControlError(f"number ids already in use or repeated: {clashes}", 409)
             self._numbers.update({number.id: number for number in numbers})
 
+    def set_toll_free_verification(self, number_id: int, verification: object) -> AircallNumber:
+        with self._lock:
+            number = self._numbers.get(number_id)
+            if number is None:
+                raise ControlError(f"unknown number_id {number_id}", 404)
+            try:
+                updated = number.with_verification(verification)
+            except NumberDefinitionError as exc:
+                raise ControlError(str(exc)) from None
+            self._numbers[number_id] = updated
+            return updated
+
     # Proxy-mode configuration
 
     def configure(self, number_id: int, raw_body: bytes) -> NumberConfiguration:
@@ -107,7 +152,10 @@ class SandboxState:
             number = self.number(number_id)
             if not number.sms_enabled:
                 raise _not_sms_enabled(number)
-            callback_url = parse_callback_url(parse_json_object(raw_body, allow_empty=True))
+            callback_url = parse_callback_url(
+                parse_json_object(raw_body, allow_empty=True),
+                allow_http_loopback=self._config.allow_http_loopback_callbacks,
+            )
             existing = self._configurations.get(number_id)
             token = existing.token if existing else secrets.token_hex(16)
             configuration = NumberConfiguration(token=token, callback_url=callback_url)
@@ -155,13 +203,18 @@ class SandboxState:
                 raise invalid_payload(f"Line {number_id} cannot send MMS: send text only")
             if request.to == number.e164:
                 raise AircallError(400, "SameDestinationAsSender", "Cannot send a message to the sending number")
+            too_long_for_france = len(request.body) > MAX_FRENCH_BODY_CHARACTERS
+            if self._config.french_length_limit and number.country == "FR" and too_long_for_france:
+                raise invalid_payload(
+                    f"'body' must be at most {MAX_FRENCH_BODY_CHARACTERS} characters on French numbers, "
+                    f"got {len(request.body)}"
+                )
             segmentation = count_segments(request.body)
             # An MMS without text still costs one message.
             segments = max(segmentation.segments, 1)
             moment = self._clock.now_datetime()
-            breached = self._usage.first_breach(
-                number_id, self._config.segment_limits.for_kind(number.kind), segments, moment
-            )
+            limits = self._config.segment_limits.for_kind(number.kind).as_dict()
+            breached = self._usage.first_breach(number_id, limits, segments, moment)
             if breached is not None:
                 raise AircallError(
                     403,
@@ -169,6 +222,7 @@ class SandboxState:
                     f"Forbidden Exception: the line exceeded number of messages limit for the current {breached} (UTC)",
                 )
             self._usage.add(number_id, segments, moment)
+            carrier_outcome = self._carrier_outcome(number, request.to, segments, moment)
             now_ms = int(moment.timestamp() * 1000)
             message_id = new_message_id()
             message = Message(
@@ -179,7 +233,8 @@ class SandboxState:
                 body=request.body,
                 external_number=request.to,
                 direct_link=f"{base_url}/v1/numbers/{number_id}/messages/{message_id}",
-                number=number.summary_json(base_url),
+                number=number.to_json(base_url),
+                event_number=number.event_json(base_url),
                 created_at=now_ms,
                 updated_at=now_ms,
                 sent_at=now_ms,
@@ -187,12 +242,51 @@ class SandboxState:
                 segments=segments,
                 encoding=segmentation.encoding,
                 agent_id=request.agent_id if route == "native" else None,
-                fails=self._take_failure(request.to),
+                scheduled_failure=self._take_failure(request.to),
+                carrier_outcome=carrier_outcome,
                 status_history=[{"status": "pending", "at": now_ms}],
             )
+            message.steps = self._status_steps(message.fails)
             self._messages[message_id] = message
             self._dispatcher.schedule(self._step_delay_s, partial(self._advance, message_id))
-            return message.to_json()
+            return message.send_answer(with_contact=self._config.send_response_contact)
+
+    def _carrier_outcome(
+        self, number: AircallNumber, to: str, segments: int, moment: datetime
+    ) -> CarrierOutcome | None:
+        """What carriers do with a send from a US/CA toll-free number that is not verified: blocked (every
+        send of an unverified number; sends to Canada of one awaiting verification) or filtered (sends to the
+        US past the reduced limits of one awaiting verification). Filtered messages do not count."""
+        if not number.toll_free or number.toll_free_verification == "verified":
+            return None
+        if number.toll_free_verification == "unverified":
+            return "blocked"
+        region = _region(to)
+        if region == "CA":
+            return "blocked"
+        if region != "US":
+            return None
+        limits = self._config.toll_free_pending_limits.as_dict()
+        if self._toll_free_usage.first_breach(number.id, limits, segments, moment) is not None:
+            self._toll_free_filtered[number.id] = self._toll_free_filtered.get(number.id, 0) + 1
+            return "filtered"
+        self._toll_free_usage.add(number.id, segments, moment)
+        return None
+
+    def _status_steps(self, fails: bool) -> list[str]:
+        """The status words a sent message goes through after `pending`, in the configured vocabulary."""
+        final = "failed" if fails else "delivered"
+        match self._config.status_words:
+            case "standard":
+                return ["sent", final]
+            case "unknown_extra":
+                return ["sent", self._unknown_word(), final]
+            case "unknown_final":
+                return ["sent", self._unknown_word()]
+
+    def _unknown_word(self) -> str:
+        # A fresh word per message unless one is configured: a word no receiver can have seen before.
+        return self._config.unknown_status_word or f"status_{secrets.token_hex(4)}"
 
     @property
     def _step_delay_s(self) -> float:
@@ -208,19 +302,16 @@ class SandboxState:
         return False
 
     def _advance(self, message_id: str) -> None:
-        """One status step (pending -> sent -> delivered | failed), announced to the message's target."""
+        """One status step (e.g. pending -> sent -> delivered | failed), announced to the message's target."""
         with self._lock:
             message = self._messages.get(message_id)
-            if message is None or message.status in FINAL_STATUSES:
+            if message is None or not message.steps:
                 return
-            happening: Happening
-            if message.status == "pending":
-                message.move_to("sent", self._clock.now_ms())
-                happening = "sent"
+            status = message.steps.pop(0)
+            message.move_to(status, self._clock.now_ms())
+            happening: Happening = "sent" if status == "sent" else "status"
+            if message.steps:
                 self._dispatcher.schedule(self._step_delay_s, partial(self._advance, message_id))
-            else:
-                message.move_to("failed" if message.fails else "delivered", self._clock.now_ms())
-                happening = "status"
             delivery = self._delivery_for(message, happening)
         if delivery is not None:
             self._dispatcher.deliver(delivery)
@@ -230,26 +321,25 @@ class SandboxState:
             configuration = self._configurations.get(message.number_id)
             if configuration is None or configuration.callback_url is None:
                 return None
-            return CallbackTarget(
-                "callback", configuration.callback_url, configuration.token, self._config.callback_style
-            )
+            return CallbackTarget("callback", configuration.callback_url, configuration.token, self._proxy_envelope)
         if self._webhook is None:
             return None
         # Account webhooks always speak the webhook envelope.
-        return CallbackTarget("webhook", self._webhook.url, self._webhook.token, "webhook")
+        return CallbackTarget("webhook", self._webhook.url, self._webhook.token, WEBHOOK_ENVELOPE)
 
     def _delivery_for(self, message: Message, happening: Happening) -> Delivery | None:
         target = self._target_for(message)
         if target is None:
             return None
-        return build_delivery(target, happening, message.to_json(), self._clock.now())
+        return build_delivery(target, happening, message.event_data(self._event_shape), self._clock.now_ms())
 
     # Inbound (control)
 
     def receive(
         self, number_id: int, sender: str, body: str, media_details: list[dict[str, Any]], base_url: str
     ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-        """An inbound message from `sender`, posted (synchronously) to the number's callback or the webhook."""
+        """An inbound message from `sender`, posted (synchronously) to the number's callback or the webhook.
+        Answers the message as Aircall posts it (the event's `data`) and the delivery attempt."""
         with self._lock:
             number = self._numbers.get(number_id)
             if number is None:
@@ -268,7 +358,8 @@ class SandboxState:
                 body=body,
                 external_number=sender,
                 direct_link=f"{base_url}/v1/numbers/{number_id}/messages/{message_id}",
-                number=number.summary_json(base_url),
+                number=number.to_json(base_url),
+                event_number=number.event_json(base_url),
                 created_at=now_ms,
                 updated_at=now_ms,
                 sent_at=None,
@@ -276,7 +367,7 @@ class SandboxState:
                 status_history=[{"status": "received", "at": now_ms}],
             )
             self._messages[message_id] = message
-            snapshot = message.to_json()
+            snapshot = message.event_data(self._event_shape)
             delivery = self._delivery_for(message, "received")
         return snapshot, (self._dispatcher.deliver(delivery) if delivery is not None else None)
 
@@ -347,7 +438,7 @@ class SandboxState:
 
     def message_json(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [message.sandbox_json() for message in self._messages.values()]
+            return [message.control_json() for message in self._messages.values()]
 
     def usage(self) -> dict[str, Any]:
         """Per-number segment usage in the current windows, and the company budget."""
@@ -366,9 +457,10 @@ class SandboxState:
                         "configured": number.id in self._configurations,
                         "limits": limits,
                         "used": used,
-                        "remaining": {window: max(limits[window] - used[window], 0) for window in WINDOWS},
+                        "remaining": _remaining(limits, used),
                         "windows": {window: window_key(window, moment) for window in WINDOWS},
                         "resets_at": {window: iso_utc(window_reset(window, moment)) for window in WINDOWS},
+                        "toll_free": self._toll_free_usage_json(number, moment),
                     }
                 )
             return {
@@ -381,6 +473,33 @@ class SandboxState:
                 },
                 "numbers": numbers,
             }
+
+    def _toll_free_usage_json(self, number: AircallNumber, moment: datetime) -> dict[str, Any] | None:
+        """A toll-free number's verification and what carriers let through while it awaits verification."""
+        if not number.toll_free:
+            return None
+        limits = self._config.toll_free_pending_limits.as_dict()
+        used = self._toll_free_usage.used(number.id, moment)
+        return {
+            "verification": number.toll_free_verification,
+            "pending_limits": limits,
+            "used": used,
+            "remaining": _remaining(limits, used),
+            "filtered": self._toll_free_filtered.get(number.id, 0),
+            "windows": {window: window_key(window, moment) for window in TOLL_FREE_WINDOWS},
+            "resets_at": {window: iso_utc(window_reset(window, moment)) for window in TOLL_FREE_WINDOWS},
+        }
+
+
+def _region(e164: str) -> str | None:
+    try:
+        return phonenumbers.region_code_for_number(phonenumbers.parse(e164))
+    except phonenumbers.NumberParseException:
+        return None
+
+
+def _remaining(limits: dict[str, int], used: dict[Window, int]) -> dict[Window, int]:
+    return {window: max(limits[window] - count, 0) for window, count in used.items()}
 
 
 def _not_sms_enabled(number: AircallNumber) -> AircallError:

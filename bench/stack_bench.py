@@ -472,7 +472,10 @@ def running_stack(where: str, sender: str) -> Iterator[LocalStack]:
     a check that the emulator stopped."""
     from aircall_sandbox import SandboxConfig
 
-    sandbox = SandboxConfig(requests_per_minute=REQUESTS_PER_MINUTE, callback_delay_ms=10)
+    # The stack's callback URL is its front: plain HTTP on loopback, which only this allowance lets through.
+    sandbox = SandboxConfig(
+        requests_per_minute=REQUESTS_PER_MINUTE, callback_delay_ms=10, allow_http_loopback_callbacks=True
+    )
     settings = {**os.environ, "AIRCALL_REQUESTS_PER_MINUTE": str(REQUESTS_PER_MINUTE)}
     started = time.perf_counter()
     stack = LocalStack(dynamodb_port=0, aircall_port=0, api_port=0, sandbox_config=sandbox, environ=settings)

@@ -33,7 +33,8 @@ def main() -> int:
     os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
     quiet = {"LogLevel": "WARNING"}
     # Ephemeral ports, so the demo runs beside a `make local` already using the defaults.
-    config = SandboxConfig(callback_delay_ms=200)
+    # The stack's callback URL is its front: plain HTTP on loopback, which only this allowance lets through.
+    config = SandboxConfig(callback_delay_ms=200, allow_http_loopback_callbacks=True)
     with LocalStack(
         dynamodb_port=0, aircall_port=0, api_port=0, sandbox_config=config, parameter_overrides=quiet
     ) as stack:

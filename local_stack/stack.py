@@ -10,7 +10,8 @@ tears it down in reverse order, also when starting failed half-way.
 
 Settings (arguments win over the environment):
     LOCAL_DYNAMODB_PORT (8000), LOCAL_AIRCALL_PORT (3001), LOCAL_API_PORT (3000) — 0 picks a free port;
-    LOCAL_API_KEY ("local-api-key"); LOCAL_AIRCALL_* (the sandbox, see aircall_sandbox/README.md);
+    LOCAL_API_KEY ("local-api-key"); LOCAL_AIRCALL_* (the sandbox, see aircall_sandbox/README.md; the stack
+    sets LOCAL_AIRCALL_ALLOW_HTTP_LOOPBACK_CALLBACKS=true unless told otherwise: its callbacks are plain HTTP);
     AIRCALL_REQUESTS_PER_MINUTE (the template's AircallRequestsPerMinute, else its default);
     AWS_DEFAULT_REGION (us-east-1).
 """
@@ -97,7 +98,12 @@ class LocalStack:
         add_layers_to_sys_path(functions(self.template).values())
         from aircall_sandbox import SandboxConfig
 
-        self.sandbox_config = sandbox_config or SandboxConfig.from_env(settings)
+        # The stack's callback URL is its own front, plain HTTP on loopback, which Aircall (and so the sandbox)
+        # refuses by default: the stack allows it unless LOCAL_AIRCALL_ALLOW_HTTP_LOOPBACK_CALLBACKS says false.
+        # A `sandbox_config` given here must allow it too (`allow_http_loopback_callbacks=True`).
+        self.sandbox_config = sandbox_config or SandboxConfig.from_env(
+            {"LOCAL_AIRCALL_ALLOW_HTTP_LOOPBACK_CALLBACKS": "true", **settings}
+        )
         self._requests_per_minute = settings.get("AIRCALL_REQUESTS_PER_MINUTE") or None
         self._parameter_overrides = dict(parameter_overrides or {})
         self._host = host

@@ -14,7 +14,8 @@ from tests.support import reset_gateway_caches
 @pytest.fixture(scope="session")
 def stack():
     reset_gateway_caches()
-    config = SandboxConfig(callback_delay_ms=20)
+    # The stack's callback URL is its front: plain HTTP on loopback, which only this allowance lets through.
+    config = SandboxConfig(callback_delay_ms=20, allow_http_loopback_callbacks=True)
     with LocalStack(dynamodb_port=0, aircall_port=0, api_port=0, sandbox_config=config) as running:
         reset_gateway_caches()
         yield running

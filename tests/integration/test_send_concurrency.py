@@ -197,6 +197,7 @@ def roomy_sandbox(sandbox: SandboxServer) -> Iterator[SandboxServer]:
         requests_per_minute=1_000_000,
         callback_delay_ms=10,
         webhook_retries=0,
+        allow_http_loopback_callbacks=True,
     )
     with SandboxServer(config) as server:
         yield server

@@ -50,6 +50,25 @@ def test_the_sandbox_answers(stack):
     assert response.json()["status"] == "ok"
 
 
+def test_the_sandbox_accepts_the_stacks_plain_http_callback_url(stack):
+    # Given the callback URL the stack gives Aircall: its own front, plain HTTP on loopback
+    config = stack.sandbox_config
+    answer = httpx.post(
+        f"{stack.aircall_url}/v1/numbers/100004/messages/configuration",
+        auth=(config.api_id, config.api_token),
+        json={"callbackUrl": stack.callback_url},
+    )
+    # Then the sandbox, which refuses http:// by default as Aircall does, takes it
+    assert (answer.status_code, answer.json()["callbackUrl"]) == (200, stack.callback_url)
+    assert config.allow_http_loopback_callbacks
+
+
+def test_the_stack_keeps_the_sandboxs_refusal_of_http_callbacks_when_told_to():
+    stack = ephemeral_stack(environ={"LOCAL_AIRCALL_ALLOW_HTTP_LOOPBACK_CALLBACKS": "false"})
+
+    assert stack.sandbox_config.allow_http_loopback_callbacks is False
+
+
 def test_the_template_tables_exist_in_the_emulator(stack):
     expected = {definition["TableName"] for definition in table_definitions(ROOT / "template.yaml").values()}
 

@@ -31,7 +31,8 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class CallbackReceiver:
-    """A tiny HTTP endpoint that records every JSON body posted to it and answers with scripted statuses."""
+    """A tiny HTTP endpoint that records every body posted to it (parsed and raw) and answers with scripted
+    statuses."""
 
     def __init__(self) -> None:
         self.received: list[dict[str, Any]] = []
@@ -50,7 +51,13 @@ class CallbackReceiver:
         request = Request(environ)
         with self._condition:
             status = self.scripted_statuses.pop(0) if self.scripted_statuses else 200
-            self.received.append({"json": request.get_json(silent=True), "headers": dict(request.headers)})
+            self.received.append(
+                {
+                    "json": request.get_json(silent=True),
+                    "body": request.get_data(as_text=True),
+                    "headers": dict(request.headers),
+                }
+            )
             self._condition.notify_all()
         time.sleep(self.delay_s)
         return Response("ok", status=status)(environ, start_response)
@@ -93,11 +100,15 @@ def tls_context() -> ssl.SSLContext:
 
 @pytest.fixture
 def start_sandbox(tls_context: ssl.SSLContext) -> Iterator[Callable[..., RunningSandbox]]:
-    """Start a sandbox with `SandboxConfig` overrides (status steps every 10 ms unless overridden)."""
+    """Start a sandbox with `SandboxConfig` overrides (status steps every 10 ms unless overridden). The callback
+    receiver listens on plain HTTP on 127.0.0.1, so the loopback allowance is on unless a test turns it off."""
     started: list[RunningSandbox] = []
 
     def start(**overrides: Any) -> RunningSandbox:
-        settings: dict[str, Any] = {"callback_delay_ms": FAST_CALLBACKS_MS} | overrides
+        settings: dict[str, Any] = {
+            "callback_delay_ms": FAST_CALLBACKS_MS,
+            "allow_http_loopback_callbacks": True,
+        } | overrides
         server = SandboxServer(SandboxConfig(**settings)).start()
         running = RunningSandbox(
             server=server,

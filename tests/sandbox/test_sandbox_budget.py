@@ -65,7 +65,8 @@ def test_the_budget_comes_back_when_the_minute_turns(small_budget):
 
 def test_authentication_failures_consume_no_budget(small_budget):
     for _ in range(10):
-        assert small_budget.control.get("/v1/ping", auth=("sandbox-api-id", "wrong")).status_code == 401
+        assert small_budget.control.get("/v1/ping", auth=("sandbox-api-id", "wrong")).status_code == 403
+        assert small_budget.control.get("/v1/ping").status_code == 401
 
     assert small_budget.api.get("/v1/ping").headers["X-AircallApi-Remaining"] == "4"
 
@@ -98,3 +99,37 @@ def test_concurrent_requests_never_exceed_the_budget(start_sandbox):
         statuses = list(pool.map(lambda _: running.api.get("/v1/ping").status_code, range(30)))
 
     assert sorted(statuses) == [200] * 10 + [429] * 20
+
+
+def test_in_on_429_mode_an_injected_429_carries_the_headers_too(start_sandbox):
+    running = start_sandbox(rate_headers="on_429")
+    running.control.post("/_sandbox/clock", json={"set": "2026-03-10T10:00:00Z"})
+    running.control.post("/_sandbox/faults", json={"status": 429})
+
+    refused = running.api.get("/v1/ping")
+
+    assert refused.status_code == 429
+    assert refused.headers["X-AircallApi-Reset"] == str(1_773_136_860)  # 2026-03-10T10:01:00Z
+
+
+def test_rejected_credentials_carry_no_rate_headers(small_budget):
+    forbidden = small_budget.control.get("/v1/ping", auth=("sandbox-api-id", "wrong"))
+    unauthorized = small_budget.control.get("/v1/ping")
+
+    for response in (forbidden, unauthorized):
+        assert not any(header in response.headers for header in RATE_HEADERS)
+
+
+def test_the_reset_header_is_in_unix_seconds_by_default(small_budget):
+    response = small_budget.api.get("/v1/ping")
+
+    assert response.headers["X-AircallApi-Reset"] == str(1_773_136_860)
+
+
+def test_the_reset_header_can_be_in_milliseconds(start_sandbox):
+    running = start_sandbox(rate_reset_unit="milliseconds")
+    running.control.post("/_sandbox/clock", json={"set": "2026-03-10T10:00:00Z"})
+
+    response = running.api.get("/v1/ping")
+
+    assert response.headers["X-AircallApi-Reset"] == str(1_773_136_860_000)

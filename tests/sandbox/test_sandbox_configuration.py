@@ -2,6 +2,8 @@
 
 import re
 
+import pytest
+
 CONFIGURATION = "/v1/numbers/100001/messages/configuration"
 
 
@@ -73,3 +75,65 @@ def test_a_number_without_sms_cannot_be_configured(api):
 
     assert response.status_code == 403
     assert response.json()["key"] == "ForbiddenException"
+
+
+def test_an_http_callback_url_is_refused_because_aircall_requires_https(start_sandbox):
+    running = start_sandbox(allow_http_loopback_callbacks=False)
+
+    response = running.api.post(CONFIGURATION, json={"callbackUrl": "http://example.com/aircall"})
+
+    assert response.status_code == 400
+    assert response.json()["key"] == "InvalidPayload"
+    assert "https://" in response.json()["message"]
+    assert running.api.get(CONFIGURATION).status_code == 404
+
+
+def test_without_the_allowance_even_a_loopback_http_callback_url_is_refused(start_sandbox):
+    running = start_sandbox(allow_http_loopback_callbacks=False)
+
+    response = running.api.post(CONFIGURATION, json={"callbackUrl": "http://127.0.0.1:3000/webhooks/aircall"})
+
+    assert response.status_code == 400
+    assert response.json()["key"] == "InvalidPayload"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:3000/webhooks/aircall", "http://127.9.9.9/cb", "http://localhost:8080/cb", "http://[::1]:80/cb"],
+)
+def test_the_loopback_allowance_lets_plain_http_through_to_a_loopback_host(start_sandbox, url):
+    running = start_sandbox(allow_http_loopback_callbacks=True)
+
+    response = running.api.post(CONFIGURATION, json={"callbackUrl": url})
+
+    assert response.status_code == 200
+    assert response.json()["callbackUrl"] == url
+
+
+@pytest.mark.parametrize("url", ["http://example.com/cb", "http://10.0.0.7/cb", "http://127.0.0.1.example.com/cb"])
+def test_the_loopback_allowance_still_refuses_plain_http_to_any_other_host(start_sandbox, url):
+    running = start_sandbox(allow_http_loopback_callbacks=True)
+
+    response = running.api.post(CONFIGURATION, json={"callbackUrl": url})
+
+    assert response.status_code == 400
+    assert "loopback" in response.json()["message"]
+
+
+@pytest.mark.parametrize("url", ["https://", "https:///path", "example.com/cb", 42])
+def test_a_callback_url_without_a_host_or_scheme_is_refused(api, url):
+    response = api.post(CONFIGURATION, json={"callbackUrl": url})
+
+    assert response.status_code == 400
+    assert response.json()["key"] == "InvalidPayload"
+
+
+def test_the_account_webhook_needs_https_too(start_sandbox):
+    running = start_sandbox(allow_http_loopback_callbacks=False)
+
+    refused = running.control.post("/_sandbox/webhook", json={"url": "http://127.0.0.1:3000/hook"})
+    accepted = running.control.post("/_sandbox/webhook", json={"url": "https://example.com/hook"})
+
+    assert refused.status_code == 400
+    assert "https://" in refused.json()["error"]
+    assert accepted.status_code == 200

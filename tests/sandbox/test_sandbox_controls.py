@@ -37,7 +37,7 @@ def test_a_fault_after_performs_the_send_then_fails_the_answer(api, control):
 
     assert response.status_code == 502
     [message] = sent_messages(control)
-    assert message["to"] == PAYLOAD["to"]
+    assert message["external_number"] == PAYLOAD["to"]
     [logged] = control.get("/_sandbox/requests").json()["requests"]
     assert logged["fault"] == {"mode": "after", "status": 502, "latency_ms": 0}
     assert logged["message_id"] == message["id"]

@@ -29,9 +29,8 @@ NUMBER_FIELDS = {
     "priority",
     "messages",
     "created_at",
-    "sms_enabled",
-    "mms_enabled",
 }
+SANDBOX_FIELDS = {"e164", "kind", "sms_enabled", "mms_enabled", "toll_free", "toll_free_verification"}
 
 
 @pytest.mark.parametrize("number_id", sorted(SEED))
@@ -112,8 +111,10 @@ def test_a_numbers_file_adds_numbers(start_sandbox, tmp_path):
 
     assert number["country"] == "DE"
     assert number["digits"] == "+49 30 901820"
-    assert number["sms_enabled"] is True
+    assert number["time_zone"] == "Europe/Berlin"
     assert running.api.get("/v1/numbers").json()["meta"]["total"] == len(SEED) + 1
+    in_control = {item["id"]: item for item in running.control.get("/_sandbox/numbers").json()["numbers"]}
+    assert (in_control[200001]["sms_enabled"], in_control[200001]["mms_enabled"]) == (True, False)
 
 
 def test_a_control_adds_numbers_until_reset(api, control):
@@ -132,3 +133,46 @@ def test_a_control_refuses_a_taken_id_and_invalid_digits(control):
     assert taken.status_code == 409
     assert invalid.status_code == 400
     assert "not a valid phone number" in invalid.json()["error"]
+
+
+def test_a_v1_number_shows_only_aircalls_fields(api):
+    number = api.get("/v1/numbers/100001").json()["number"]
+
+    assert set(number) == NUMBER_FIELDS
+    assert "e164_digits" not in number
+
+
+def test_the_control_view_adds_what_only_the_sandbox_knows(control):
+    numbers = {item["id"]: item for item in control.get("/_sandbox/numbers").json()["numbers"]}
+
+    assert set(numbers[100001]) == NUMBER_FIELDS | SANDBOX_FIELDS
+    assert (numbers[100001]["toll_free"], numbers[100001]["toll_free_verification"]) == (False, None)
+    assert (numbers[100007]["sms_enabled"], numbers[100001]["mms_enabled"]) == (False, True)
+
+
+def test_a_number_definition_with_a_field_aircall_does_not_have_is_refused(control):
+    response = control.post("/_sandbox/numbers", json={"id": 200004, "name": "X", "digits": "+34 912 34 56 78", "a": 1})
+
+    assert response.status_code == 400
+    assert "unknown fields ['a']" in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        {"open": "yes"},
+        {"availability_status": "busy"},
+        {"priority": 2},
+        {"time_zone": ""},
+        {"messages": {"welcome": 3}},
+        {"sms_enabled": "no"},
+    ],
+    ids=lambda field: next(iter(field)),
+)
+def test_a_number_definition_with_a_field_of_the_wrong_type_is_refused(control, field):
+    definition = {"id": 200005, "name": "X", "digits": "+34 912 34 56 78"} | field
+
+    response = control.post("/_sandbox/numbers", json=definition)
+
+    assert response.status_code == 400
+    assert next(iter(field)) in response.json()["error"]

@@ -26,19 +26,34 @@ def test_a_proxy_send_answers_the_pending_message_at_top_level(sandbox, api, con
     assert message["direction"] == "outbound"
     assert message["direct_link"] == f"{sandbox.url}/v1/numbers/100001/messages/{message['id']}"
     assert message["body"] == "Your code is 1234"
-    assert message["to"] == message["external_number"] == US_RECIPIENT
     assert message["raw_digits"] == "14155550100"
     assert message["media_url"] == []
     for stamp in ("created_at", "sent_at", "updated_at"):
         assert isinstance(message[stamp], int)
         assert message[stamp] > 1_600_000_000_000  # epoch milliseconds
-    assert message["number"] == {
-        "id": 100001,
-        "direct_link": f"{sandbox.url}/v1/numbers/100001",
-        "name": "US Support (Los Angeles)",
-        "digits": "+1 424-416-2288",
-        "country": "US",
-    }
+
+
+def test_the_send_answer_carries_neither_to_nor_external_number(api, configured):
+    message = api.post(PROXY_SEND.format(configured), json={"to": US_RECIPIENT, "body": "hi"}).json()
+
+    assert "to" not in message
+    assert "external_number" not in message
+
+
+def test_the_compatibility_switch_adds_to_and_external_number_to_the_send_answer(start_sandbox):
+    running = start_sandbox(send_response_contact=True)
+
+    message = running.api.post(NATIVE_SEND.format(100001), json={"to": US_RECIPIENT, "body": "hi"}).json()
+
+    assert message["to"] == message["external_number"] == US_RECIPIENT
+
+
+def test_the_send_answer_embeds_the_whole_number_object(sandbox, api, configured):
+    message = api.post(PROXY_SEND.format(configured), json={"to": US_RECIPIENT, "body": "hi"}).json()
+
+    assert message["number"] == api.get("/v1/numbers/100001").json()["number"]
+    assert message["number"]["time_zone"] == "America/Los_Angeles"
+    assert message["number"]["created_at"] == "2024-03-04T09:12:45.000Z"
 
 
 def test_timestamps_follow_the_sandbox_clock(api, control, configured):
@@ -187,3 +202,48 @@ def test_the_send_answer_is_pending_even_when_the_status_moves_on_at_once(start_
     answers = [running.api.post(NATIVE_SEND.format(100001), json={"to": US_RECIPIENT, "body": "hi"}) for _ in range(10)]
 
     assert {answer.json()["status"] for answer in answers} == {"pending"}
+
+
+@pytest.mark.parametrize("number_id", [100004, 100005], ids=["fr-mobile", "fr-fixed"])
+def test_with_the_french_limit_a_french_number_refuses_a_text_over_670_characters(start_sandbox, number_id):
+    running = start_sandbox(french_length_limit=True)
+
+    response = running.api.post(NATIVE_SEND.format(number_id), json={"to": "+33698765432", "body": "x" * 671})
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "key": "InvalidPayload",
+        "message": "'body' must be at most 670 characters on French numbers, got 671",
+    }
+    assert running.control.get("/_sandbox/messages").json()["messages"] == []
+
+
+def test_with_the_french_limit_670_characters_is_the_longest_french_text(start_sandbox):
+    running = start_sandbox(french_length_limit=True)
+
+    response = running.api.post(NATIVE_SEND.format(100004), json={"to": "+33698765432", "body": "x" * 670})
+
+    assert response.status_code == 200
+
+
+def test_a_refused_french_text_counts_no_segment(start_sandbox):
+    running = start_sandbox(french_length_limit=True)
+
+    running.api.post(NATIVE_SEND.format(100004), json={"to": "+33698765432", "body": "x" * 700})
+
+    usage = {number["number_id"]: number for number in running.control.get("/_sandbox/usage").json()["numbers"]}
+    assert usage[100004]["used"] == {"month": 0, "day": 0, "hour": 0}
+
+
+def test_the_french_limit_leaves_numbers_of_other_countries_at_1600_characters(start_sandbox):
+    running = start_sandbox(french_length_limit=True)
+
+    response = running.api.post(NATIVE_SEND.format(100006), json={"to": "+447911123456", "body": "x" * 1600})
+
+    assert response.status_code == 200
+
+
+def test_without_the_french_limit_a_french_number_sends_up_to_1600_characters(api):
+    response = api.post(NATIVE_SEND.format(100004), json={"to": "+33698765432", "body": "x" * 1600})
+
+    assert response.status_code == 200
