@@ -1,4 +1,5 @@
-"""Gateway identifiers: time-ordered (ULID layout, Crockford base32) so ids sort by creation."""
+"""Identifiers: the gateway's own (time-ordered: ULID layout, Crockford base32, so ids sort by creation), and the
+shape of Aircall's numeric number ids."""
 
 from __future__ import annotations
 
@@ -16,3 +17,12 @@ def new_id(prefix: str) -> str:
         value, index = divmod(value, 32)
         chars.append(_ALPHABET[index])
     return f"{prefix}_{''.join(reversed(chars))}"
+
+
+MAX_NUMBER_ID_DIGITS = 18
+
+
+def is_number_id(text: str) -> bool:
+    """Whether `text` has the shape of Aircall's number_id: 1 to 18 ASCII digits. (`str.isdigit` alone also
+    takes digits such as "¹" that `int` refuses.)"""
+    return 0 < len(text) <= MAX_NUMBER_ID_DIGITS and text.isascii() and text.isdigit()

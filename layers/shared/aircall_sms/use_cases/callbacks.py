@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aircall_sms.domain import keywords, phone, segments
+from aircall_sms.domain.ids import is_number_id
 from aircall_sms.domain.status import from_aircall
 from aircall_sms.domain.timeutil import iso, parse_time, utcnow
 from aircall_sms.errors import GatewayError, InvalidCallback, InvalidRequest, PayloadTooLarge, Unauthorized
@@ -154,12 +155,12 @@ def _parse(raw_body: str | None) -> dict[str, Any]:
 def _authenticate(token: object, data: dict[str, Any]) -> numbers.NumberRecord:
     number_ref = data.get("number")
     number_id = number_ref.get("id") if isinstance(number_ref, dict) else None
-    if isinstance(number_id, bool) or not isinstance(number_id, int | str) or not str(number_id).isdigit():
+    if isinstance(number_id, bool) or not isinstance(number_id, int | str) or not is_number_id(str(number_id)):
         raise InvalidCallback("The callback's data.number.id is missing or not a number id.")
     if not isinstance(token, str) or not token or len(token) > 1024:
         raise Unauthorized("The callback token is missing or invalid.")
     max_age = get_settings().number_cache_seconds
-    record = numbers.cached(str(int(number_id)), max_age) if len(str(number_id)) <= 18 else None
+    record = numbers.cached(str(int(number_id)), max_age)
     digest = hashlib.sha256(token.encode()).hexdigest()
     expected = record.callback_token_sha256 if record and record.callback_token_sha256 else ""
     # Compare even for unknown numbers, so timing tells nothing about which numbers exist.

@@ -8,6 +8,7 @@ from typing import Any
 
 from aircall_sms.clients.aircall import AircallFailure, AircallRateLimited, AircallRefused, count_failure, gateway_error
 from aircall_sms.domain import phone, quota
+from aircall_sms.domain.ids import is_number_id
 from aircall_sms.domain.requests import NumberRequest
 from aircall_sms.domain.timeutil import iso, utcnow
 from aircall_sms.domain.windows import WINDOWS
@@ -33,7 +34,7 @@ class NumberAnswer:
 
 
 def parse_number_id(raw: str) -> str:
-    if not raw.isdigit() or len(raw) > 18:
+    if not is_number_id(raw):
         raise InvalidRequest("number_id is Aircall's numeric number id.", details={"field": "number_id"})
     return str(int(raw))
 

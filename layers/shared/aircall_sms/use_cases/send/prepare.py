@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from aircall_sms.domain import compliance, phone, segments
-from aircall_sms.domain.ids import new_id
+from aircall_sms.domain.ids import is_number_id, new_id
 from aircall_sms.domain.requests import SendRequest
 from aircall_sms.domain.timeutil import iso
 from aircall_sms.errors import (
@@ -161,7 +161,7 @@ def resolve_number(sender: str | int) -> numbers.NumberRecord:
     raw = str(sender).strip()
     max_age = get_settings().number_cache_seconds
     record = None
-    if raw.isdigit() and len(raw) <= 18:
+    if is_number_id(raw):
         record = numbers.cached(str(int(raw)), max_age)
     if record is None:
         try:
@@ -171,7 +171,7 @@ def resolve_number(sender: str | int) -> numbers.NumberRecord:
     if record is None:
         raise NumberNotConfigured(
             "The sender is not a number configured in this gateway (PUT /numbers/{number_id} first).",
-            details={"from": raw if raw.isdigit() else None},
+            details={"from": raw if is_number_id(raw) else None},
         )
     return record
 
