@@ -19,10 +19,10 @@ TOOLS_STAMP := $(TOOLS_VENV)/.stamp
 TOOLS_WANTED = $(shell sha256sum tools/requirements.txt | cut -d' ' -f1) $(PYTHON313)
 BANDIT_PATHS := layers/shared/aircall_sms functions local_stack aircall_sandbox tools
 
-.PHONY: help install tools lint typecheck validate security build unit integration e2e test local demo bench clean
+.PHONY: help install tools lint typecheck validate security build unit integration e2e test local demo bench smoke clean
 
 help: ## List the commands
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(INSTALLED): pyproject.toml layers/shared/requirements.txt
 	@test -n "$(PYTHON313)" || { echo "python3.13 not found (install it, or use pyenv)"; exit 1; }
@@ -80,6 +80,10 @@ demo: $(INSTALLED) ## Start the local stack, send a message, follow its callback
 
 bench: $(INSTALLED) ## Benchmarks: a table in the terminal and bench/report.json (cold starts in .venv-lambda)
 	PYTHON313="$(PYTHON313)" python -m bench
+
+smoke: $(INSTALLED) ## Check a deployment end to end: make smoke URL=<API URL> KEY=<API key> [FROM=<number_id>] [TO=<E.164>] [SEND=1]
+	@test -n "$(URL)" || { echo 'usage: make smoke URL=<API URL> KEY=<API key> [FROM=<number_id>] [TO=<E.164>] [SEND=1]'; exit 2; }
+	@SMOKE_API_KEY="$(KEY)" python tools/smoke.py --url "$(URL)" $(if $(FROM),--from "$(FROM)") $(if $(TO),--to "$(TO)") $(if $(SEND),--send)
 
 clean: ## Remove build outputs and the venvs
 	rm -rf .aws-sam $(VENV) .venv-lambda $(TOOLS_VENV) .pytest_cache .mypy_cache .ruff_cache
