@@ -1,6 +1,6 @@
 """POST /messages: validate, check the rules, reserve, call Aircall once, record the outcome.
 
-Flow (DESIGN.md, "Flow of one send"):
+Flow (docs/design.md, "Flow of one send"):
 1. `prepare`: resolve the sender number (cached per instance), normalise the recipient, count segments; the
    rules that need only the request (domestic, registration, French mobile purpose) refuse here.
 2. Reserve in one TransactWriteItems: the rules that need stored facts (no opt-out, an open conversation for a
