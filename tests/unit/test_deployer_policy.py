@@ -153,7 +153,13 @@ DEPLOYING: list[tuple[str, str]] = [
         "s3:GetObject",
         "arn:aws:s3:::aws-sam-cli-managed-default-samclisourcebucket-1a2b3c4d5e6f/aircall-sms-gateway-dev/a1b2",
     ),
+    (
+        "s3:DeleteObject",
+        "arn:aws:s3:::aws-sam-cli-managed-default-samclisourcebucket-1a2b3c4d5e6f/aircall-sms-gateway-dev/a1b2",
+    ),
     ("s3:CreateBucket", "arn:aws:s3:::aws-sam-cli-managed-default-samclisourcebucket-1a2b3c4d5e6f"),
+    # The artefact bucket is encrypted with the AWS managed key aws/s3 (SAM's bootstrap stack).
+    ("kms:GenerateDataKey", "arn:aws:kms:eu-west-1:123456789012:key/0a1b2c3d-1111-2222-3333-444455556666"),
     *(
         (action, SECRET_ARN)
         for action in (
