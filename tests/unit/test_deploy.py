@@ -55,7 +55,10 @@ def sam_calls(log: Path) -> list[list[str]]:
 
 @pytest.fixture
 def aws(monkeypatch):
-    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AIRCALL_API_ID", "AIRCALL_API_TOKEN"):
+    """moto, and nothing that could send a client elsewhere: a local stack started earlier in the session leaves
+    its emulator's address in AWS_ENDPOINT_URL_*, where moto would not intercept."""
+    endpoints = [name for name in os.environ if name.startswith("AWS_ENDPOINT_URL")]
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AIRCALL_API_ID", "AIRCALL_API_TOKEN", *endpoints):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
