@@ -18,7 +18,7 @@ OUTSIDE = [
     re.compile(r"\.\./shared/"),
     re.compile(r"(?<![\w/])reference/(http-api|aircall-messaging-api)\.md"),
     re.compile(r"(?<![\w/.])DESIGN\.md"),
-    re.compile(r"\bissue \d+\b"),
+    re.compile(r"\bissue( \d+\b|:)"),
 ]
 
 

@@ -493,7 +493,8 @@ def _limit_error(
 
 
 def _defer(prepared: PreparedSend, not_before: datetime, now: datetime) -> SendOutcome:
-    """Store the message as `deferred` until `not_before`; the scheduled dispatcher sends it (issue: quota reset)."""
+    """Store the message as `deferred` until `not_before`; the scheduled dispatcher sends it (docs/api.md, "Deferred
+    messages and the dispatcher")."""
     record = _new_record(prepared, now, status="deferred", note="a quota window is full")
     record.not_before = iso(not_before)
     messages.mark_deferred(record)
