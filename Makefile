@@ -9,6 +9,9 @@ PYTHON313 := $(shell for p in $$(ls -d $(HOME)/.pyenv/versions/3.13*/bin/python3
 	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null && { echo "$$p"; break; }; done)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)
+# `make deploy` deploys where the deployer says (REGION=, AWS_REGION, AWS_DEFAULT_REGION, else the AWS profile's),
+# read before the default below, which only the local tools need.
+DEPLOY_REGION := $(or $(REGION),$(AWS_REGION),$(if $(filter environment%,$(origin AWS_DEFAULT_REGION)),$(AWS_DEFAULT_REGION)))
 export AWS_DEFAULT_REGION ?= eu-west-1
 export SAM_CLI_TELEMETRY := 0
 INSTALLED := $(VENV)/.installed
@@ -18,11 +21,12 @@ TOOLS_VENV := .venv-tools
 TOOLS_STAMP := $(TOOLS_VENV)/.stamp
 TOOLS_WANTED = $(shell sha256sum tools/requirements.txt | cut -d' ' -f1) $(PYTHON313)
 BANDIT_PATHS := layers/shared/aircall_sms functions local_stack aircall_sandbox tools
+PROFILE ?= default
 
-.PHONY: help install tools lint typecheck validate security build unit integration e2e test local demo bench clean
+.PHONY: help install tools lint typecheck validate security build unit integration e2e test local demo bench deploy smoke clean
 
 help: ## List the commands
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(INSTALLED): pyproject.toml layers/shared/requirements.txt
 	@test -n "$(PYTHON313)" || { echo "python3.13 not found (install it, or use pyenv)"; exit 1; }
@@ -81,6 +85,13 @@ demo: $(INSTALLED) ## Start the local stack, send a message, follow its callback
 
 bench: $(INSTALLED) ## Benchmarks: a table in the terminal and bench/report.json (cold starts in .venv-lambda)
 	PYTHON313="$(PYTHON313)" python -m bench
+
+deploy: $(INSTALLED) ## Deploy to your AWS account: make deploy [PROFILE=dev|prod] [REGION=eu-west-1] [ARGS=--update-credentials]
+	env -u AWS_DEFAULT_REGION python tools/deploy.py --profile "$(PROFILE)" $(if $(DEPLOY_REGION),--region "$(DEPLOY_REGION)") $(ARGS)
+
+smoke: $(INSTALLED) ## Check a deployment end to end: make smoke URL=<API URL> KEY=<API key> [FROM=<number_id>] [TO=<E.164>] [SEND=1]
+	@test -n "$(URL)" || { echo 'usage: make smoke URL=<API URL> KEY=<API key> [FROM=<number_id>] [TO=<E.164>] [SEND=1]'; exit 2; }
+	@SMOKE_API_KEY="$(KEY)" python tools/smoke.py --url "$(URL)" $(if $(FROM),--from "$(FROM)") $(if $(TO),--to "$(TO)") $(if $(SEND),--send)
 
 clean: ## Remove build outputs and the venvs
 	rm -rf .aws-sam $(VENV) .venv-lambda $(TOOLS_VENV) .pytest_cache .mypy_cache .ruff_cache

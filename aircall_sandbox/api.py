@@ -1,4 +1,4 @@
-"""The `/v1` routes: Aircall's messaging API as the reference describes it.
+"""The `/v1` routes: Aircall's messaging API as the reference describes it (docs/aircall-reference.md).
 
 Authentication, the request budget, faults and the request log wrap these routes in `app.py`.
 """

@@ -74,7 +74,7 @@ def main() -> int:
         print(f"pip-audit: {len(vulnerabilities)} known vulnerabilit{'y' if len(vulnerabilities) == 1 else 'ies'}:")
         for line in vulnerabilities:
             print(f"  {line}")
-        print("  Raise the pin in layers/shared/requirements.txt to a fixed version (README, 'Development').")
+        print("  Raise the pin in layers/shared/requirements.txt to a fixed version (docs/development.md, 'Security').")
         return 1
     if audited:
         print(f"pip-audit: no known vulnerability in the {audited} audited package(s)")

@@ -1,5 +1,5 @@
 """The archive's and the contacts' DynamoDB streams -> the gateway's event bus (message.received,
-message.status_changed, contact.opted_out, contact.opted_in, contact.help_requested; README, "Events")."""
+message.status_changed, contact.opted_out, contact.opted_in, contact.help_requested; docs/api.md, "Events")."""
 
 from __future__ import annotations
 

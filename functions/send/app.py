@@ -1,4 +1,4 @@
-"""POST /messages — send one message (reference/http-api.md, "Sending"); the route is
+"""POST /messages — send one message (docs/http-api.md, "Sending"); the route is
 `aircall_sms.api.send_routes`."""
 
 from __future__ import annotations

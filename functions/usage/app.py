@@ -1,4 +1,4 @@
-"""The archive's DynamoDB stream -> the monthly usage counters of GET /usage (README, "Usage and costs")."""
+"""The archive's DynamoDB stream -> the monthly usage counters of GET /usage (docs/api.md, "Usage and costs")."""
 
 from __future__ import annotations
 

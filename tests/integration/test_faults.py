@@ -1,8 +1,8 @@
-"""Fault injection against the DynamoDB emulator and the Aircall sandbox, over HTTP (issue 8, part 1).
+"""Fault injection against the DynamoDB emulator and the Aircall sandbox, over HTTP.
 
 Each test injects one fault into a send (live or by the dispatcher) and states, in its docstring, what the
-caller gets, what the archive says, what happens to the quota and what resolves it (README, "Failure
-behaviour"). Every test then checks the same four properties (`World.assert_properties`):
+caller gets, what the archive says, what happens to the quota and what resolves it (docs/operations.md,
+"Failure behaviour"). Every test then checks the same four properties (`World.assert_properties`):
 
 - **no message lost**: every request the gateway accepted is archived with a final status, an explicitly pending
   one (`deferred`, `unknown`), or is with Aircall (`queued`/`sent` with Aircall's id);
@@ -10,7 +10,7 @@ behaviour"). Every test then checks the same four properties (`World.assert_prop
   says were or may have been sent did;
 - **no quota leaked for good**: every segment counter of the number holds exactly the segments of the messages
   charged to that window that were or may have been sent; refused and released ones are back;
-- idempotent retries behave as README "Idempotency" says (checked where a test retries).
+- idempotent retries behave as docs/api.md, "Sending" (Idempotency) says (checked where a test retries).
 
 How the faults are made:
 - Aircall: the sandbox's fault controls (`POST /_sandbox/faults`: a status, a latency beyond the gateway's read

@@ -1,7 +1,7 @@
 """The send path under concurrency: many threads call the use case in-process at once, against the DynamoDB
 emulator and an Aircall sandbox, both over HTTP (no mocks).
 
-DESIGN.md, "Properties that must always hold": no over-admission (per number and window, and the company's
+docs/design.md, "Properties that must always hold": no over-admission (per number and window, and the company's
 request budget), and no false refusal either (a refused request would not have fit); the same Idempotency-Key
 gives the same answer and at most one Aircall call; a refusal for a rule costs no quota.
 

@@ -267,7 +267,7 @@ def test_stage_name_is_the_api_stage(tiny_template):
 
 
 def test_the_project_routes_follow_the_http_contract_on_api_keys():
-    # http-api.md: every route except POST /webhooks/aircall and GET /health needs the x-api-key header, the API's
+    # docs/http-api.md: every route except POST /webhooks/aircall and GET /health needs the x-api-key header, the API's
     # own description (GET /openapi.json, GET /docs) included.
     open_routes = {("POST", "/webhooks/aircall"), ("GET", "/health")}
     for route in routes(ROOT / "template.yaml"):

@@ -1,4 +1,4 @@
-"""POST /messages — send one message (reference/http-api.md, "Sending"). Served by the SendFunction. Kept to
+"""POST /messages — send one message (docs/http-api.md, "Sending"). Served by the SendFunction. Kept to
 what the send needs: its cold start is measured (`make bench`)."""
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ def _region(number: str | PhoneNumber) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- send rules
-# The rules a send must pass before any quota is touched (reference/http-api.md, "Sending"). The ones that need
+# The rules a send must pass before any quota is touched (docs/http-api.md, "Sending"). The ones that need
 # only the request and the number are decided here; the ones that need stored facts (opt-outs, an open
 # conversation, a consent) are checked inside the send's reservation transaction, so a STOP that lands at the
 # same moment cannot slip through.

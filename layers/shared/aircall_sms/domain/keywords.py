@@ -1,4 +1,4 @@
-"""Opt-out keywords in inbound messages (reference/http-api.md, "Consent and opt-out").
+"""Opt-out keywords in inbound messages (docs/http-api.md, "Consent and opt-out").
 
 A keyword counts when it is the whole message, as carriers read them: "STOP", "stop", " Stop. ", "Arrêt !"
 match; "please stop calling me" and "STOP IT" do not (a person writing a sentence gets an answer from a

@@ -1,4 +1,4 @@
-"""Request models of the HTTP contract (reference/http-api.md). The Powertools resolver validates requests
+"""Request models of the HTTP contract (docs/http-api.md). The Powertools resolver validates requests
 against them and the OpenAPI document is generated from them. Types are strict: "true" is not a bool."""
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ published, for Lambda's `ReportBatchItemFailures`. Lambda retries a stream batch
 number reported, so every record after the first failure is retried anyway: publishing stops at the first
 record that cannot be mapped or whose entries EventBridge refused, and that record and all the later ones are
 reported. Entries already accepted in the failing call are published again on the retry: delivery is at least
-once, and consumers deduplicate (README, "Events").
+once, and consumers deduplicate (docs/api.md, "Events").
 """
 
 from __future__ import annotations

@@ -1,0 +1,241 @@
+"""deploy/deployer-policy.json covers what `make deploy` does: every resource type the template becomes once SAM
+has transformed it (samtranslator, as CloudFormation runs it), SAM's own deploy steps and the credentials secret,
+each on a resource named the way CloudFormation names it (the stack's name first)."""
+
+from __future__ import annotations
+
+import json
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+
+import pytest
+from samtranslator.translator.transform import transform  # type: ignore[import-untyped]
+from samtranslator.yaml_helper import yaml_parse  # type: ignore[import-untyped]
+
+ROOT = Path(__file__).resolve().parents[2]
+POLICY = json.loads((ROOT / "deploy" / "deployer-policy.json").read_text(encoding="utf-8"))
+STACK = "aircall-sms-gateway-dev"
+ARN = "arn:aws:{service}:eu-west-1:123456789012:{resource}"
+
+
+def arn(service: str, resource: str) -> str:
+    return ARN.format(service=service, resource=resource)
+
+
+FUNCTION = arn("lambda", f"function:{STACK}-SendFunction-Ab12Cd34")
+ROLE = f"arn:aws:iam::123456789012:role/{STACK}-SendFunctionRole-Ab12Cd34"
+RESTAPIS = "arn:aws:apigateway:eu-west-1::/restapis"
+# For each resource type of the transformed template: the actions CloudFormation needs to create, update and
+# delete it, on a resource as CloudFormation names it.
+NEEDED: dict[str, list[tuple[str, str]]] = {
+    "AWS::Lambda::Function": [
+        (action, FUNCTION)
+        for action in (
+            "lambda:CreateFunction",
+            "lambda:GetFunction",
+            "lambda:UpdateFunctionCode",
+            "lambda:UpdateFunctionConfiguration",
+            "lambda:DeleteFunction",
+            "lambda:TagResource",
+            "lambda:PutFunctionConcurrency",
+        )
+    ]
+    + [("iam:PassRole", ROLE)],
+    "AWS::Lambda::Permission": [("lambda:AddPermission", FUNCTION), ("lambda:RemovePermission", FUNCTION)],
+    "AWS::Lambda::EventSourceMapping": [
+        (action, arn("lambda", "event-source-mapping:0f2c8e4a-1111-2222-3333-444455556666"))
+        for action in (
+            "lambda:CreateEventSourceMapping",
+            "lambda:GetEventSourceMapping",
+            "lambda:DeleteEventSourceMapping",
+        )
+    ],
+    "AWS::Lambda::EventInvokeConfig": [
+        ("lambda:PutFunctionEventInvokeConfig", FUNCTION),
+        ("lambda:DeleteFunctionEventInvokeConfig", FUNCTION),
+    ],
+    "AWS::Lambda::LayerVersion": [
+        ("lambda:PublishLayerVersion", arn("lambda", f"layer:{STACK}-shared")),
+        ("lambda:DeleteLayerVersion", arn("lambda", f"layer:{STACK}-shared:7")),
+        ("lambda:GetLayerVersion", arn("lambda", f"layer:{STACK}-shared:7")),
+    ],
+    "AWS::IAM::Role": [
+        (action, ROLE)
+        for action in ("iam:CreateRole", "iam:GetRole", "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:DeleteRole")
+    ],
+    "AWS::DynamoDB::Table": [
+        (action, arn("dynamodb", f"table/{STACK}-MessagesTable-1A2B3C4D"))
+        for action in (
+            "dynamodb:CreateTable",
+            "dynamodb:DescribeTable",
+            "dynamodb:UpdateTable",
+            "dynamodb:UpdateTimeToLive",
+            "dynamodb:UpdateContinuousBackups",
+            "dynamodb:DeleteTable",
+        )
+    ],
+    "AWS::SQS::Queue": [
+        (action, arn("sqs", f"{STACK}-EventsDeadLetterQueue-1A2B3C4D"))
+        for action in ("sqs:CreateQueue", "sqs:GetQueueAttributes", "sqs:SetQueueAttributes", "sqs:DeleteQueue")
+    ],
+    "AWS::SNS::Topic": [
+        (action, arn("sns", f"{STACK}-AlarmTopic-1A2B3C4D"))
+        for action in ("sns:CreateTopic", "sns:GetTopicAttributes", "sns:SetTopicAttributes", "sns:DeleteTopic")
+    ],
+    "AWS::SNS::Subscription": [
+        ("sns:Subscribe", arn("sns", f"{STACK}-AlarmTopic-1A2B3C4D")),
+        ("sns:Unsubscribe", arn("sns", f"{STACK}-AlarmTopic-1A2B3C4D:6f1e2d3c-aaaa-bbbb-cccc-ddddeeeeffff")),
+    ],
+    "AWS::CloudWatch::Alarm": [
+        ("cloudwatch:PutMetricAlarm", arn("cloudwatch", f"alarm:{STACK}-UsageAlarm-1A2B3C4D")),
+        ("cloudwatch:DeleteAlarms", arn("cloudwatch", f"alarm:{STACK}-UsageAlarm-1A2B3C4D")),
+        ("cloudwatch:DescribeAlarms", "*"),
+    ],
+    "AWS::Events::EventBus": [
+        (action, arn("events", f"event-bus/{STACK}-aircall-sms"))
+        for action in ("events:CreateEventBus", "events:DescribeEventBus", "events:DeleteEventBus")
+    ],
+    "AWS::Events::Rule": [
+        (action, arn("events", f"rule/{STACK}-QuotaResetFunctionDispatch-1A2B3C4D"))
+        for action in (
+            "events:PutRule",
+            "events:DescribeRule",
+            "events:PutTargets",
+            "events:RemoveTargets",
+            "events:DeleteRule",
+        )
+    ],
+    "AWS::ApiGateway::RestApi": [
+        ("apigateway:POST", RESTAPIS),
+        ("apigateway:PUT", f"{RESTAPIS}/a1b2c3"),
+        ("apigateway:GET", f"{RESTAPIS}/a1b2c3"),
+        ("apigateway:DELETE", f"{RESTAPIS}/a1b2c3"),
+    ],
+    "AWS::ApiGateway::Deployment": [("apigateway:POST", f"{RESTAPIS}/a1b2c3/deployments")],
+    "AWS::ApiGateway::Stage": [
+        ("apigateway:POST", f"{RESTAPIS}/a1b2c3/stages"),
+        ("apigateway:PATCH", f"{RESTAPIS}/a1b2c3/stages/dev"),
+    ],
+    "AWS::ApiGateway::ApiKey": [
+        ("apigateway:POST", "arn:aws:apigateway:eu-west-1::/apikeys"),
+        ("apigateway:DELETE", "arn:aws:apigateway:eu-west-1::/apikeys/k9x8w7"),
+    ],
+    "AWS::ApiGateway::UsagePlan": [
+        ("apigateway:POST", "arn:aws:apigateway:eu-west-1::/usageplans"),
+        ("apigateway:DELETE", "arn:aws:apigateway:eu-west-1::/usageplans/u1v2w3"),
+    ],
+    "AWS::ApiGateway::UsagePlanKey": [("apigateway:POST", "arn:aws:apigateway:eu-west-1::/usageplans/u1v2w3/keys")],
+}
+STACK_ARN = arn("cloudformation", f"stack/{STACK}/0a1b2c3d-1111-2222-3333-444455556666")
+SECRET_ARN = arn("secretsmanager", "secret:aircall-sms-gateway/dev/aircall-credentials-AbCdEf")
+# What `sam deploy` and tools/deploy.py call themselves.
+DEPLOYING: list[tuple[str, str]] = [
+    *(
+        (action, STACK_ARN)
+        for action in (
+            "cloudformation:CreateChangeSet",
+            "cloudformation:DescribeChangeSet",
+            "cloudformation:ExecuteChangeSet",
+            "cloudformation:DescribeStacks",
+            "cloudformation:DescribeStackEvents",
+            "cloudformation:GetTemplate",
+            "cloudformation:DeleteStack",
+        )
+    ),
+    ("cloudformation:CreateChangeSet", "arn:aws:cloudformation:eu-west-1:aws:transform/Serverless-2016-10-31"),
+    ("cloudformation:CreateChangeSet", arn("cloudformation", "stack/aws-sam-cli-managed-default/0a1b2c3d")),
+    (
+        "s3:PutObject",
+        "arn:aws:s3:::aws-sam-cli-managed-default-samclisourcebucket-1a2b3c4d5e6f/aircall-sms-gateway-dev/a1b2",
+    ),
+    (
+        "s3:GetObject",
+        "arn:aws:s3:::aws-sam-cli-managed-default-samclisourcebucket-1a2b3c4d5e6f/aircall-sms-gateway-dev/a1b2",
+    ),
+    (
+        "s3:DeleteObject",
+        "arn:aws:s3:::aws-sam-cli-managed-default-samclisourcebucket-1a2b3c4d5e6f/aircall-sms-gateway-dev/a1b2",
+    ),
+    ("s3:CreateBucket", "arn:aws:s3:::aws-sam-cli-managed-default-samclisourcebucket-1a2b3c4d5e6f"),
+    # The artefact bucket is encrypted with the AWS managed key aws/s3 (SAM's bootstrap stack).
+    ("kms:GenerateDataKey", "arn:aws:kms:eu-west-1:123456789012:key/0a1b2c3d-1111-2222-3333-444455556666"),
+    *(
+        (action, SECRET_ARN)
+        for action in (
+            "secretsmanager:DescribeSecret",
+            "secretsmanager:CreateSecret",
+            "secretsmanager:GetSecretValue",
+            "secretsmanager:PutSecretValue",
+        )
+    ),
+]
+
+
+def transformed_resource_types() -> set[str]:
+    """The template as CloudFormation sees it after the Serverless transform (code locations stubbed)."""
+    template = yaml_parse((ROOT / "template.yaml").read_text(encoding="utf-8"))
+    for resource in template["Resources"].values():
+        for key in ("CodeUri", "ContentUri"):
+            if key in resource.get("Properties", {}):
+                resource["Properties"][key] = "s3://bucket/key"
+
+    class NoManagedPolicies:
+        def load(self) -> dict[str, str]:
+            return {}
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+        translated = transform(template, {}, NoManagedPolicies())
+    return {resource["Type"] for resource in translated["Resources"].values()}
+
+
+def as_list(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def allowed(action: str, resource: str) -> bool:
+    for statement in POLICY["Statement"]:
+        if statement["Effect"] != "Allow":
+            continue
+        if any(fnmatchcase(action.lower(), pattern.lower()) for pattern in as_list(statement["Action"])) and any(
+            fnmatchcase(resource, pattern) for pattern in as_list(statement["Resource"])
+        ):
+            return True
+    return False
+
+
+def test_the_policy_is_an_iam_policy_document_with_named_allow_statements():
+    assert POLICY["Version"] == "2012-10-17"
+    sids = [statement["Sid"] for statement in POLICY["Statement"]]
+    assert len(sids) == len(set(sids))
+    for statement in POLICY["Statement"]:
+        assert set(statement) <= {"Sid", "Effect", "Action", "Resource", "Condition"}
+        assert statement["Effect"] == "Allow"
+        assert all(
+            ":" in action and not action.endswith(":*") and action != "*" for action in as_list(statement["Action"])
+        )
+
+
+def test_every_resource_type_of_the_transformed_template_is_known_here():
+    unknown = transformed_resource_types() - set(NEEDED)
+    assert not unknown, f"new resource types: add their actions to deploy/deployer-policy.json and NEEDED: {unknown}"
+
+
+@pytest.mark.parametrize("resource_type", sorted(NEEDED))
+def test_the_policy_allows_what_cloudformation_does_to_each_resource_type(resource_type):
+    missing = [f"{action} on {resource}" for action, resource in NEEDED[resource_type] if not allowed(action, resource)]
+    assert not missing, "\n".join(missing)
+
+
+def test_the_policy_allows_sams_deploy_steps_and_the_credentials_secret():
+    missing = [f"{action} on {resource}" for action, resource in DEPLOYING if not allowed(action, resource)]
+    assert not missing, "\n".join(missing)
+
+
+def test_the_policy_reaches_nothing_of_another_stack_or_another_secret():
+    assert not allowed("lambda:DeleteFunction", arn("lambda", "function:payments-api-Handler-1A2B"))
+    assert not allowed("dynamodb:DeleteTable", arn("dynamodb", "table/orders"))
+    assert not allowed("iam:CreateRole", "arn:aws:iam::123456789012:role/admin")
+    assert not allowed("secretsmanager:GetSecretValue", arn("secretsmanager", "secret:prod/database-AbCdEf"))
+    assert not allowed("cloudformation:DeleteStack", arn("cloudformation", "stack/payments/0a1b"))
