@@ -36,11 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     def stop(_signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
-    # Before the line that says it is up: a SIGTERM sent right after it must stop the sandbox cleanly.
+    # Before the line that says it is up, and with that line inside the `try`: whoever reads it may send SIGTERM at
+    # once, and the KeyboardInterrupt it becomes must end in a clean stop wherever it lands.
     signal.signal(signal.SIGTERM, stop)
-    server.start()
-    print(f"Aircall sandbox on {server.url} ({_credentials_note(config)})", flush=True)
     try:
+        server.start()
+        print(f"Aircall sandbox on {server.url} ({_credentials_note(config)})", flush=True)
         server.wait()
     except KeyboardInterrupt:
         pass

@@ -41,7 +41,11 @@ def not_run_blocks() -> list[doc_blocks.Block]:
 def docs_stack():
     reset_gateway_caches()
     with LocalStack(
-        dynamodb_port=0, aircall_port=0, api_port=0, sandbox_config=SandboxConfig(callback_delay_ms=20)
+        dynamodb_port=0,
+        aircall_port=0,
+        api_port=0,
+        # The stack's callback URL is its front: plain HTTP on loopback, which only this allowance lets through.
+        sandbox_config=SandboxConfig(callback_delay_ms=20, allow_http_loopback_callbacks=True),
     ) as stack:
         reset_gateway_caches()
         yield stack

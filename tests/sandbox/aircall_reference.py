@@ -3,7 +3,7 @@ sandbox's code), so that parsing the sandbox's answers with it checks them again
 themselves.
 
 Every model forbids fields Aircall does not list: a sandbox that adds one of its own fails to parse.
-Sources (resolved in the project's `reference/aircall-messaging-api.md`, §2.2, §3.1 and §7):
+Sources (resolved in the project's `docs/aircall-reference.md`, §2.2, §3.1 and §7):
 - Number, its `messages` and the list `meta`: Aircall's API reference examples as transcribed by the
   `aircall-api` 2.x client (T2 `tests/payloads.py` NUMBER and META, `models/number.py`): `e164_digits` only in
   webhook events (T2, T6); `per_page` at most 50 (T6);

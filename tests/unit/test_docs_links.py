@@ -51,7 +51,7 @@ def links(path: Path) -> list[str]:
 
 
 def test_the_slug_is_githubs():
-    assert slug("Limits — `aircall_sms.domain.limits`") == "limits--aircall_smslimits"
+    assert slug("Limits — `aircall_sms.domain.limits`") == "limits--aircall_smsdomainlimits"
     assert slug("Before the examples: `$API` and `$KEY`") == "before-the-examples-api-and-key"
     assert slug("3. Receiving: webhooks vs. proxy callbacks") == "3-receiving-webhooks-vs-proxy-callbacks"
 
