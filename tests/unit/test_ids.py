@@ -2,7 +2,6 @@
 
 import pytest
 
-from aircall_sms.domain import ids
 from aircall_sms.domain.ids import is_number_id, new_id
 from aircall_sms.errors import InvalidRequest
 from aircall_sms.use_cases.numbers import parse_number_id
@@ -11,7 +10,7 @@ from aircall_sms.use_cases.numbers import parse_number_id
 def test_new_ids_carry_their_prefix_and_sort_by_creation(monkeypatch):
     # Ids of the same millisecond order by their random part: two milliseconds apart, creation order shows
     ticks = iter([1_795_745_000_000_000_000, 1_795_745_000_002_000_000])
-    monkeypatch.setattr(ids.time, "time_ns", lambda: next(ticks))
+    monkeypatch.setattr("aircall_sms.domain.ids.time.time_ns", lambda: next(ticks))
     first, second = new_id("msg"), new_id("msg")
     assert first.startswith("msg_") and len(first) == 30
     assert first < second
