@@ -17,6 +17,7 @@ os.environ.setdefault("NUMBERS_TABLE", "NumbersTable")
 os.environ.setdefault("LEDGER_TABLE", "LedgerTable")
 os.environ.setdefault("CONTACTS_TABLE", "ContactsTable")
 os.environ.setdefault("CALLBACKS_TABLE", "CallbacksTable")
+os.environ.setdefault("KEYS_TABLE", "KeysTable")
 
 
 @pytest.fixture(autouse=True)

@@ -67,8 +67,8 @@ def reset_gateway_caches() -> None:
 
     from aircall_sms.domain import timeutil
     from aircall_sms.settings import get_settings
-    from aircall_sms.store import base, callbacks, contacts, ledger, messages, numbers
-    from aircall_sms.use_cases import services
+    from aircall_sms.store import base, callbacks, client_keys, contacts, ledger, messages, numbers
+    from aircall_sms.use_cases import authorize, dispatch, services
 
     get_settings.cache_clear()
     timeutil.reset_clock()
@@ -78,11 +78,14 @@ def reset_gateway_caches() -> None:
         ledger.LedgerItem,
         contacts.ContactItem,
         callbacks.CallbackRecord,
+        client_keys.ClientKeyRecord,
     )
     for model in models:
         model._connection = None
     base.forget_connection()
     numbers.forget()
+    authorize.forget()
+    dispatch.forget_key_checks()
     services._client = None
     services._event_bridge = None
     parameters.clear_caches()

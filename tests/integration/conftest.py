@@ -46,6 +46,7 @@ def gateway(emulator, sandbox, _credentials_secret, monkeypatch):
     """The gateway's environment pointed at the emulator and the sandbox, with every cache reset."""
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", emulator.url)
     monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", emulator.url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_EVENTBRIDGE", emulator.url)  # an erasure publishes contact.erased
     monkeypatch.setenv("AIRCALL_API_BASE_URL", sandbox.url)
     monkeypatch.setenv("AIRCALL_CREDENTIALS_SECRET", SECRET_NAME)
     monkeypatch.setenv("AIRCALL_READ_TIMEOUT", "2")

@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 from aircall_sms.domain import timeutil
+from aircall_sms.domain.access import ADMIN_PRINCIPAL as ADMIN
 from aircall_sms.domain.ids import new_id
 from aircall_sms.domain.requests import NumberRequest, SendRequest
 from aircall_sms.domain.timeutil import iso, utcnow
@@ -88,6 +89,7 @@ class Gateway:
     # ------------------------------------------------------------------ setup
     def configure(self, number_id: str, *, limits: dict[str, int] | None = None) -> str:
         number_use_cases.configure(
+            ADMIN,
             number_id,
             NumberRequest.model_validate({"mode": "proxy", "registration": "none", "limits": limits}),
             request_callback_url="https://unused/webhooks/aircall",
@@ -161,7 +163,7 @@ class Gateway:
 
     def send(self, **fields: Any) -> SendOutcome:
         body = {"from": FR_FIXED, "to": CONTACT, "text": "Bonjour !"} | fields
-        return send_message(SendRequest.model_validate(body))
+        return send_message(principal=ADMIN, request=SendRequest.model_validate(body))
 
     def send_refused(self, **fields: Any) -> GatewayError:
         with pytest.raises(GatewayError) as raised:
@@ -540,6 +542,7 @@ def test_an_unauthenticated_callback_is_refused_with_401_and_stores_nothing(gw, 
     gw.configure(FR_FIXED)
     gw.configure(FR_MOBILE)
     number_use_cases.configure(
+        ADMIN,
         US_LOCAL,
         NumberRequest(mode="agent", registration="approved"),
         request_callback_url="https://unused/webhooks/aircall",

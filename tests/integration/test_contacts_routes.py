@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from aircall_sms.domain.access import ADMIN_PRINCIPAL as ADMIN
 from aircall_sms.domain.pages import encode_cursor
 from aircall_sms.domain.requests import NumberRequest
 from aircall_sms.store import contacts, numbers
@@ -113,7 +114,7 @@ def configured(gateway) -> Iterator[None]:
     """The French fixed line and a US line configured (proxy mode); removed afterwards (the table is shared)."""
     for number_id in (FR_FIXED, US_LOCAL):
         number_use_cases.configure(
-            number_id, NumberRequest(mode="proxy"), request_callback_url="https://unused/webhooks/aircall"
+            ADMIN, number_id, NumberRequest(mode="proxy"), request_callback_url="https://unused/webhooks/aircall"
         )
     yield
     for number_id in (FR_FIXED, US_LOCAL):
@@ -212,7 +213,7 @@ def test_removing_an_opt_out_lets_the_contact_be_sent_to_again(configured):
     # Then a send to it is refused
     assert error_code(send()) == (403, "opted_out")
     # When the opt-out is removed
-    assert delete_opt_out(CONTACT, number_id=FR_FIXED) == (200, {"removed": True})
+    assert delete_opt_out(CONTACT, number_id=FR_FIXED) == (200, {"removed": True, "client_id": "admin"})
     # Then the send is allowed
     assert send()[0] == 201
 
@@ -220,7 +221,7 @@ def test_removing_an_opt_out_lets_the_contact_be_sent_to_again(configured):
 def test_a_company_wide_opt_out_refuses_every_number_until_removed(configured):
     assert put_opt_out(CONTACT)[0] == 201
     assert error_code(send()) == (403, "opted_out")
-    assert delete_opt_out(CONTACT) == (200, {"removed": True})
+    assert delete_opt_out(CONTACT) == (200, {"removed": True, "client_id": "admin"})
     assert send()[0] == 201
 
 
@@ -346,6 +347,7 @@ def test_a_recorded_consent_is_returned_with_its_evidence(configured):
         "text": CONSENT["text"],
         "evidence_url": CONSENT["evidence_url"],
         "recorded_at": consent["recorded_at"],
+        "client_id": "admin",  # the key that recorded it (audit)
     }
     assert get_consents(CONTACT) == (200, {"contact": CONTACT, "consents": [consent]})
 
@@ -365,18 +367,19 @@ def test_a_consent_lets_a_marketing_message_go_out_from_the_french_fixed_line(co
 
 def test_withdrawing_the_consent_of_a_number_refuses_marketing_again(configured):
     assert put_consent(CONTACT, CONSENT | {"number_id": FR_FIXED})[0] == 200
-    assert delete_consents(CONTACT, number_id=FR_FIXED, purpose="marketing") == (200, {"removed": 1})
+    withdrawn = delete_consents(CONTACT, number_id=FR_FIXED, purpose="marketing")
+    assert withdrawn == (200, {"removed": 1, "client_id": "admin"})
     assert error_code(send(purpose="marketing")) == (403, "consent_required")
-    assert delete_consents(CONTACT, number_id=FR_FIXED) == (200, {"removed": 0})
+    assert delete_consents(CONTACT, number_id=FR_FIXED) == (200, {"removed": 0, "client_id": "admin"})
 
 
 def test_withdrawing_without_a_number_removes_every_consent_for_the_purpose(configured):
     assert put_consent(CONTACT, CONSENT)[0] == 200
     assert put_consent(CONTACT, CONSENT | {"number_id": FR_FIXED})[0] == 200
     assert [consent["number_id"] for consent in get_consents(CONTACT)[1]["consents"]] == [None, int(FR_FIXED)]
-    assert delete_consents(CONTACT) == (200, {"removed": 2})
+    assert delete_consents(CONTACT) == (200, {"removed": 2, "client_id": "admin"})
     assert get_consents(CONTACT)[1]["consents"] == []
-    assert delete_consents(CONTACT) == (200, {"removed": 0})
+    assert delete_consents(CONTACT) == (200, {"removed": 0, "client_id": "admin"})
 
 
 def test_a_consent_for_an_unconfigured_number_is_number_not_configured(configured):

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from aircall_sms.domain import timeutil
+from aircall_sms.domain.access import ADMIN_PRINCIPAL as ADMIN
 from aircall_sms.domain.requests import NumberRequest, SendRequest
 from aircall_sms.errors import GatewayError
 from aircall_sms.settings import get_settings
@@ -62,6 +63,7 @@ def world(gateway, clock, dynamodb) -> Iterator[None]:
 
 def configure(number_id: str, **limits: int) -> None:
     number_use_cases.configure(
+        ADMIN,
         number_id,
         NumberRequest.model_validate({"mode": "proxy", "limits": limits or None}),
         request_callback_url="https://unused/webhooks/aircall",
@@ -70,7 +72,7 @@ def configure(number_id: str, **limits: int) -> None:
 
 def send(**fields: Any) -> dict[str, Any]:
     body = {"from": FR_FIXED, "to": FR_CONTACT, "text": "Bonjour !"} | fields
-    outcome = send_message(SendRequest.model_validate(body))
+    outcome = send_message(principal=ADMIN, request=SendRequest.model_validate(body))
     message: dict[str, Any] = outcome.body["message"]
     return message
 
@@ -316,7 +318,7 @@ def test_removing_a_number_rejects_its_deferred_messages(world, clock, gateway):
     configure(FR_FIXED, hour=1)
     fill_the_hour(1)
     waiting = [defer(text=f"orphan {index}") for index in range(3)]
-    answer = number_use_cases.remove(FR_FIXED)
+    answer = number_use_cases.remove(ADMIN, FR_FIXED)
     assert answer == {"number_id": int(FR_FIXED), "removed": True, "deferred_rejected": 3}
     for message_id in waiting:
         record = messages.get(message_id)

@@ -46,6 +46,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
 
 from aircall_sms.domain import timeutil
+from aircall_sms.domain.access import ADMIN_PRINCIPAL as ADMIN
 from aircall_sms.domain.requests import NumberRequest, SendRequest
 from aircall_sms.domain.status import FINAL
 from aircall_sms.domain.timeutil import iso, parse_time
@@ -441,6 +442,7 @@ def world(gateway, observer, sandbox_api, monkeypatch) -> Iterator[World]:
             observer.delete_item(TableName=table, Key={"id": item["id"]})
     observed = World(dynamodb=observer, sandbox_api=sandbox_api, sandbox_url=gateway.url, known=_all_ids(observer))
     number_use_cases.configure(
+        ADMIN,
         FR_FIXED,
         NumberRequest.model_validate({"mode": "proxy", "registration": "none"}),
         request_callback_url="https://unused/webhooks/aircall",
@@ -483,7 +485,7 @@ def proxy(gateway, monkeypatch) -> Iterator[GarblingProxy]:
 # ================================================================================================ acting
 def send(text: str, *, key: str | None = None, **fields: Any) -> SendOutcome:
     body = {"from": FR_FIXED, "to": CONTACT, "text": text} | fields
-    return send_message(SendRequest.model_validate(body), idempotency_key=key)
+    return send_message(principal=ADMIN, request=SendRequest.model_validate(body), idempotency_key=key)
 
 
 def refused(text: str, *, key: str | None = None, **fields: Any) -> GatewayError:

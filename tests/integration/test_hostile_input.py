@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aircall_sms import errors
+from aircall_sms.domain.access import ADMIN_PRINCIPAL as ADMIN
 from aircall_sms.domain.requests import NumberRequest
 from aircall_sms.store import numbers
 from aircall_sms.use_cases import numbers as number_use_cases
@@ -110,7 +111,7 @@ RAW_BODIES = st.one_of(st.binary(max_size=300), st.text(max_size=300).map(str.en
 @pytest.fixture
 def configured(gateway):
     number_use_cases.configure(
-        FR_FIXED, NumberRequest.model_validate({"mode": "proxy"}), request_callback_url="https://unused/webhooks"
+        ADMIN, FR_FIXED, NumberRequest.model_validate({"mode": "proxy"}), request_callback_url="https://unused/webhooks"
     )
     yield
     numbers.delete(FR_FIXED)

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from aircall_sms.domain.access import ADMIN_PRINCIPAL as ADMIN
 from aircall_sms.domain.ids import new_id
 from aircall_sms.domain.pages import encode_cursor
 from aircall_sms.domain.requests import NumberRequest
@@ -100,7 +101,9 @@ def corner(gateway) -> Corner:
 
 @pytest.fixture
 def configured(gateway) -> Iterator[None]:
-    number_use_cases.configure(FR_FIXED, NumberRequest(mode="proxy"), request_callback_url="https://unused/webhooks")
+    number_use_cases.configure(
+        ADMIN, FR_FIXED, NumberRequest(mode="proxy"), request_callback_url="https://unused/webhooks"
+    )
     yield
     numbers.delete(FR_FIXED)
     numbers.forget(FR_FIXED)

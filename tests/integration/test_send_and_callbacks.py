@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from aircall_sms.domain.access import ADMIN_PRINCIPAL as ADMIN
 from aircall_sms.domain.requests import NumberRequest, SendRequest
 from aircall_sms.errors import AircallError, AircallTimeout, NumberNotConfigured, Unauthorized
 from aircall_sms.store import messages, numbers
@@ -18,6 +19,7 @@ US_LOCAL = 100001
 
 def configure(number_id=FR_MOBILE, mode="proxy", registration="none"):
     return number_use_cases.configure(
+        ADMIN,
         str(number_id),
         NumberRequest(mode=mode, registration=registration),
         request_callback_url="https://unused/webhooks/aircall",
@@ -26,7 +28,7 @@ def configure(number_id=FR_MOBILE, mode="proxy", registration="none"):
 
 def send(**fields):
     body = {"from": str(FR_MOBILE), "to": "06 12 34 56 79", "text": "Bonjour !", "human_author": "Camille"} | fields
-    return send_message(SendRequest.model_validate(body))
+    return send_message(principal=ADMIN, request=SendRequest.model_validate(body))
 
 
 def status_callback(sandbox, aircall_id, status, number_id=FR_MOBILE, **extra):

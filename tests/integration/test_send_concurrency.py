@@ -28,6 +28,7 @@ import pytest
 
 from aircall_sandbox import SandboxConfig, SandboxServer
 from aircall_sms.domain import quota, segments, timeutil
+from aircall_sms.domain.access import ADMIN_PRINCIPAL as ADMIN
 from aircall_sms.domain.requests import NumberRequest, SendRequest
 from aircall_sms.domain.timeutil import utcnow
 from aircall_sms.errors import GatewayError
@@ -85,7 +86,7 @@ def call(body: dict[str, Any], key: str | None = None) -> Answer:
     count = max(1, segments.count(text).segments)
     started = time.monotonic()
     try:
-        outcome = send_message(SendRequest.model_validate(body), idempotency_key=key)
+        outcome = send_message(principal=ADMIN, request=SendRequest.model_validate(body), idempotency_key=key)
         status, payload, headers = outcome.status_code, outcome.body, dict(outcome.headers)
     except GatewayError as error:
         status, payload, headers = error.status, error.to_body(), dict(error.headers)
@@ -111,6 +112,7 @@ def race(jobs: list[Callable[[], Answer]], threads: int = THREADS) -> list[Answe
 
 def configure(limits: dict[str, int] | None = None) -> None:
     number_use_cases.configure(
+        ADMIN,
         str(NUMBER_ID),
         NumberRequest(mode="proxy", registration="none", limits=limits),
         request_callback_url="https://unused/webhooks/aircall",

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from aircall_sms.domain import phone, timeutil
+from aircall_sms.domain.access import ADMIN_PRINCIPAL as ADMIN
 from aircall_sms.domain.requests import NumberRequest, SendRequest
 from aircall_sms.domain.timeutil import iso, parse_time
 from aircall_sms.errors import GatewayError
@@ -117,6 +118,7 @@ class World:
     ) -> None:
         self.configured.add(number_id)
         number_use_cases.configure(
+            ADMIN,
             number_id,
             NumberRequest.model_validate({"mode": "proxy", "registration": registration, "limits": limits}),
             request_callback_url="https://unused/webhooks/aircall",
@@ -141,7 +143,7 @@ def world(gateway, observer, sandbox_api) -> Iterator[World]:
 
 def send(**fields: Any) -> SendOutcome:
     body = {"from": FR_FIXED, "to": FR_CONTACT, "text": "Bonjour !"} | fields
-    return send_message(SendRequest.model_validate(body))
+    return send_message(principal=ADMIN, request=SendRequest.model_validate(body))
 
 
 def refused(**fields: Any) -> GatewayError:
@@ -320,7 +322,7 @@ def test_opting_back_in_restores_sending(world, subtests):
         with subtests.test(scope=number_id or "company"):
             contacts.opt_out(FR_CONTACT, number_id=number_id, at=datetime.now(UTC), source="test")
             assert_compliance_refusal(world, "opted_out")
-            assert contacts.opt_in(FR_CONTACT, number_id=number_id)
+            assert contacts.opt_in(FR_CONTACT, number_id=number_id, removed_by="test", at=datetime.now(UTC))
             assert_sent(world)
 
 
@@ -335,14 +337,16 @@ def test_marketing_with_a_consent_for_the_number_or_for_every_number_is_sent(wor
     world.configure(FR_FIXED)
     for contact, number_id in ((FR_CONTACT, FR_FIXED), (FR_OTHER_CONTACT, None)):
         with subtests.test(scope=number_id or "company"):
-            contacts.record_consent(contact, purpose="marketing", number_id=number_id, evidence=EVIDENCE)
+            contacts.record_consent(
+                contact, purpose="marketing", number_id=number_id, evidence=EVIDENCE, changed_by="test"
+            )
             message = assert_sent(world, to=contact, purpose="marketing")
             assert message["purpose"] == "marketing"
 
 
 def test_a_consent_for_another_number_only_does_not_allow_marketing(world):
     world.configure(FR_FIXED)
-    contacts.record_consent(FR_CONTACT, purpose="marketing", number_id=FR_MOBILE, evidence=EVIDENCE)
+    contacts.record_consent(FR_CONTACT, purpose="marketing", number_id=FR_MOBILE, evidence=EVIDENCE, changed_by="test")
     assert_compliance_refusal(world, "consent_required", purpose="marketing")
 
 

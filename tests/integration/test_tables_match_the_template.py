@@ -3,6 +3,7 @@
 import pytest
 
 from aircall_sms.store.callbacks import CallbackRecord
+from aircall_sms.store.client_keys import ClientKeyRecord
 from aircall_sms.store.contacts import ContactItem
 from aircall_sms.store.ledger import LedgerItem
 from aircall_sms.store.messages import MessageRecord
@@ -16,6 +17,7 @@ MODELS = {
     "LedgerTable": LedgerItem,
     "ContactsTable": ContactItem,
     "CallbacksTable": CallbackRecord,
+    "KeysTable": ClientKeyRecord,
 }
 
 

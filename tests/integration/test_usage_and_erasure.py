@@ -8,7 +8,6 @@ session, so each test uses contacts no other test writes (`+3376...`)."""
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import secrets
@@ -22,11 +21,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aircall_sms.domain import phone
+from aircall_sms.domain.access import ADMIN_PRINCIPAL as ADMIN
 from aircall_sms.domain.ids import new_id
 from aircall_sms.domain.requests import NumberRequest
 from aircall_sms.domain.timeutil import iso, utcnow
 from aircall_sms.settings import get_settings
-from aircall_sms.store import messages, month_counters, numbers
+from aircall_sms.store import idempotency, messages, month_counters, numbers
 from aircall_sms.store.base import raw_client
 from aircall_sms.use_cases import erasure
 from aircall_sms.use_cases import numbers as number_use_cases
@@ -152,7 +152,7 @@ def scan_all(emulator) -> dict[str, list[dict[str, Any]]]:
 def configured(gateway) -> Iterator[None]:
     """The French fixed line in proxy mode, three segments an hour (a second message of two waits)."""
     number_use_cases.configure(
-        FR_FIXED, NumberRequest(mode="proxy", limits={"hour": 3}), request_callback_url="https://unused/webhooks"
+        ADMIN, FR_FIXED, NumberRequest(mode="proxy", limits={"hour": 3}), request_callback_url="https://unused/webhooks"
     )
     yield
     numbers.delete(FR_FIXED)
@@ -376,6 +376,8 @@ def test_erasing_a_contact_leaves_no_trace_of_its_number_or_texts_in_any_table_b
             "conversations": 1,
         },
         "kept": {"opt_outs": 1},
+        "erasure_id": answer["erasure_id"],
+        "client_id": "admin",  # who erased it: in the answer, the audit record and the contact.erased event
     }
     # ...and no table holds the contact's number (in any form) or its texts, but in the opt-out fact
     traces = (contact, contact.removeprefix("+"), "0" + contact.removeprefix("+33"), *texts, refused_text)
@@ -461,7 +463,7 @@ def test_a_key_reused_by_another_request_keeps_that_requests_record(configured):
     # Given a message whose Idempotency-Key now names another message (the key was used again after 24 hours)
     contact, key = new_contact(), f"reused-{secrets.token_hex(4)}"
     assert send(contact, key=key)[0] == 201
-    digest = hashlib.sha256(key.encode()).hexdigest()
+    digest = idempotency.digest("admin", key)
     table = get_settings().ledger_table
     client_ = raw_client()
     client_.update_item(

@@ -72,7 +72,7 @@ def deployed_stack(name: str) -> None:
     outputs = {
         "ApiUrl": "https://a1b2.execute-api.eu-west-1.amazonaws.com/dev",
         "CallbackUrl": "https://a1b2.execute-api.eu-west-1.amazonaws.com/dev/webhooks/aircall",
-        "ApiKeyId": "k9x8w7",
+        "AdminKeySecretName": f"{name}/admin-key",
         "EventBusName": f"{name}-aircall-sms",
     }
     template = {
@@ -365,7 +365,8 @@ def test_make_deploy_builds_and_deploys_the_profile_with_its_parameters_then_pri
         line.startswith("  Callback URL  https://a1b2.execute-api.eu-west-1.amazonaws.com/dev/webhooks/aircall")
         for line in printed
     )
-    assert "aws apigateway get-api-key --api-key k9x8w7 --include-value --query value --output text" in text
+    read = "aws secretsmanager get-secret-value --secret-id aircall-sms-gateway-dev/admin-key --query SecretString"
+    assert read in text
     assert "  EventBusName       aircall-sms-gateway-dev-aircall-sms" in printed
     assert "ok  secret     aircall-sms-gateway/dev/aircall-credentials (created)" in printed
     assert API_TOKEN not in text

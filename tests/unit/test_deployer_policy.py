@@ -117,15 +117,46 @@ NEEDED: dict[str, list[tuple[str, str]]] = {
         ("apigateway:POST", f"{RESTAPIS}/a1b2c3/stages"),
         ("apigateway:PATCH", f"{RESTAPIS}/a1b2c3/stages/dev"),
     ],
-    "AWS::ApiGateway::ApiKey": [
-        ("apigateway:POST", "arn:aws:apigateway:eu-west-1::/apikeys"),
-        ("apigateway:DELETE", "arn:aws:apigateway:eu-west-1::/apikeys/k9x8w7"),
+    "AWS::ApiGateway::Authorizer": [("apigateway:POST", f"{RESTAPIS}/a1b2c3/authorizers")],
+    "AWS::ApiGateway::GatewayResponse": [("apigateway:PUT", f"{RESTAPIS}/a1b2c3/gatewayresponses/UNAUTHORIZED")],
+    "AWS::SecretsManager::Secret": [
+        *(
+            (action, arn("secretsmanager", f"secret:{STACK}/admin-key-AbCdEf"))
+            for action in (
+                "secretsmanager:CreateSecret",
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:DeleteSecret",
+            )
+        ),
+        ("secretsmanager:GetRandomPassword", "*"),
     ],
-    "AWS::ApiGateway::UsagePlan": [
-        ("apigateway:POST", "arn:aws:apigateway:eu-west-1::/usageplans"),
-        ("apigateway:DELETE", "arn:aws:apigateway:eu-west-1::/usageplans/u1v2w3"),
+    "AWS::S3::Bucket": [
+        (action, f"arn:aws:s3:::{STACK}-accesslogbucket-1a2b3c4d")
+        for action in (
+            "s3:CreateBucket",
+            "s3:PutEncryptionConfiguration",
+            "s3:PutBucketPublicAccessBlock",
+            "s3:PutLifecycleConfiguration",
+            "s3:PutBucketOwnershipControls",
+            "s3:DeleteBucket",
+        )
     ],
-    "AWS::ApiGateway::UsagePlanKey": [("apigateway:POST", "arn:aws:apigateway:eu-west-1::/usageplans/u1v2w3/keys")],
+    "AWS::S3::BucketPolicy": [
+        ("s3:PutBucketPolicy", f"arn:aws:s3:::{STACK}-accesslogbucket-1a2b3c4d"),
+        ("s3:DeleteBucketPolicy", f"arn:aws:s3:::{STACK}-accesslogbucket-1a2b3c4d"),
+    ],
+    "AWS::KinesisFirehose::DeliveryStream": [
+        *(
+            (action, arn("firehose", f"deliverystream/amazon-apigateway-{STACK}-access"))
+            for action in (
+                "firehose:CreateDeliveryStream",
+                "firehose:DescribeDeliveryStream",
+                "firehose:UpdateDestination",
+                "firehose:DeleteDeliveryStream",
+            )
+        ),
+        ("iam:PassRole", f"arn:aws:iam::123456789012:role/{STACK}-AccessLogDeliveryRole-Ab12Cd34"),
+    ],
 }
 STACK_ARN = arn("cloudformation", f"stack/{STACK}/0a1b2c3d-1111-2222-3333-444455556666")
 SECRET_ARN = arn("secretsmanager", "secret:aircall-sms-gateway/dev/aircall-credentials-AbCdEf")

@@ -102,7 +102,7 @@ def test_entries_of_several_records_share_a_call(event_bridge):
     answer = handle(samples)
 
     assert answer == {"batchItemFailures": []}
-    assert [len(call) for call in event_bridge.calls] == [8]
+    assert [len(call) for call in event_bridge.calls] == [10]
     assert [entry["DetailType"] for entry in event_bridge.calls[0]] == [
         "message.received",
         "message.received",
@@ -112,6 +112,8 @@ def test_entries_of_several_records_share_a_call(event_bridge):
         "contact.opted_out",
         "contact.opted_out",
         "contact.opted_in",
+        "contact.consent_recorded",
+        "contact.consent_withdrawn",
     ]
 
 

@@ -188,6 +188,7 @@ def test_an_opt_out_of_one_number_is_published_with_its_fields():
                 "at": "2026-11-26T09:03:00.000Z",
                 "source": "keyword",
                 "detail": "inbound message SM5e6f7a8b",
+                "client_id": None,  # the contact's own STOP
             },
         )
     ]
@@ -203,6 +204,7 @@ def test_an_opt_out_of_every_number_has_no_number_id():
                 "at": "2026-11-26T09:04:00.000Z",
                 "source": "api",
                 "detail": None,
+                "client_id": "key_01JDX0000000000000000CRM00",
             },
         )
     ]
@@ -220,7 +222,38 @@ def test_a_removed_opt_out_is_an_opt_in_at_the_time_of_the_removal():
         "at": "2026-11-26T09:15:00.000Z",  # the record's ApproximateCreationDateTime
         "source": "keyword",
         "detail": "inbound message SM5e6f7a8b",
+        "client_id": "admin",  # who removed it (`removed_by`), not who recorded it
     }
+
+
+def test_a_consent_recorded_names_its_scope_and_the_key_that_recorded_it():
+    assert details(contact_change(4)) == [
+        (
+            "contact.consent_recorded",
+            {
+                "contact": "+33612345679",
+                "number_id": "100004",
+                "purpose": "marketing",
+                "source": "web_form",
+                "captured_at": "2026-11-20T10:00:00.000Z",
+                "client_id": "key_01JDX0000000000000000CRM00",
+            },
+        )
+    ]
+
+
+def test_a_consent_withdrawn_names_the_key_that_withdrew_it():
+    ((detail_type, detail),) = details(contact_change(5))
+    assert detail_type == "contact.consent_withdrawn"
+    assert detail["number_id"] == "100004"
+    assert detail["client_id"] == "admin"
+
+
+def test_a_consent_write_that_changes_no_scope_publishes_nothing():
+    record = copy.deepcopy(contact_change(4))
+    record["eventName"] = "MODIFY"
+    record["dynamodb"]["OldImage"] = copy.deepcopy(record["dynamodb"]["NewImage"])
+    assert entries(record) == []
 
 
 def test_an_opt_in_without_a_write_time_is_dated_now():
@@ -328,11 +361,21 @@ def test_a_write_time_from_a_boto3_client_is_a_datetime_already():
     assert entry["Time"] == datetime(2026, 11, 26, 9, 0, 5, tzinfo=UTC)
 
 
-def test_the_five_detail_types():
+def test_an_erasure_event_carries_who_erased_and_never_the_contact():
+    erasure = {"erasure_id": "era_1", "client_id": "admin", "at": "2026-11-26T09:30:00.000Z", "number_ids": None}
+    detail_type, detail = events.erasure_event(erasure)
+    assert detail_type == "contact.erased"
+    assert detail == erasure
+
+
+def test_the_eight_detail_types():
     assert events.DETAIL_TYPES == (
         "message.received",
         "message.status_changed",
         "contact.opted_out",
         "contact.opted_in",
         "contact.help_requested",
+        "contact.consent_recorded",
+        "contact.consent_withdrawn",
+        "contact.erased",
     )

@@ -59,6 +59,20 @@ class Unauthorized(GatewayError):
     status = 401
 
 
+class InsufficientScope(GatewayError):
+    """The client key is valid but lacks the route's scope (`details.required`)."""
+
+    code = "insufficient_scope"
+    status = 403
+
+
+class NumberNotAllowed(GatewayError):
+    """The client key is limited to numbers, and the request names another."""
+
+    code = "number_not_allowed"
+    status = 403
+
+
 class NotFound(GatewayError):
     code = "not_found"
     status = 404

@@ -18,6 +18,7 @@ class Settings:
     ledger_table: str
     contacts_table: str
     callbacks_table: str
+    keys_table: str
     event_bus_name: str
     auto_replies: str
     aircall_api_base_url: str
@@ -35,6 +36,8 @@ class Settings:
     usage_alert_percent: float
     price_table_json: str
     message_retention_days: int
+    admin_key_secret: str
+    authorizer_cache_seconds: int
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -45,6 +48,7 @@ class Settings:
             ledger_table=_required(env, "LEDGER_TABLE"),
             contacts_table=_required(env, "CONTACTS_TABLE"),
             callbacks_table=_required(env, "CALLBACKS_TABLE"),
+            keys_table=_required(env, "KEYS_TABLE"),
             event_bus_name=env.get("EVENT_BUS_NAME", "default").strip() or "default",
             auto_replies=env.get("AUTO_REPLIES", "").strip(),
             aircall_api_base_url=env.get("AIRCALL_API_BASE_URL", "https://api.aircall.io").rstrip("/"),
@@ -62,6 +66,8 @@ class Settings:
             usage_alert_percent=_positive_float(env, "USAGE_ALERT_PERCENT", 80.0),
             price_table_json=env.get("PRICE_TABLE_JSON", "").strip(),
             message_retention_days=_non_negative_int(env, "MESSAGE_RETENTION_DAYS", 0),
+            admin_key_secret=env.get("ADMIN_KEY_SECRET", "aircall-sms-gateway/admin-key").strip(),
+            authorizer_cache_seconds=_int(env, "AUTHORIZER_CACHE_SECONDS", 300, minimum=0, maximum=300),
         )
 
 
@@ -86,7 +92,7 @@ def _non_negative_int(env: dict[str, str], name: str, default: int) -> int:
     return _int(env, name, default, minimum=0)
 
 
-def _int(env: dict[str, str], name: str, default: int, *, minimum: int) -> int:
+def _int(env: dict[str, str], name: str, default: int, *, minimum: int, maximum: int | None = None) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -96,6 +102,8 @@ def _int(env: dict[str, str], name: str, default: int, *, minimum: int) -> int:
         raise ConfigurationError(f"{name} must be an integer, not {raw!r}") from None
     if value < minimum:
         raise ConfigurationError(f"{name} must be positive" if minimum == 1 else f"{name} must not be negative")
+    if maximum is not None and value > maximum:
+        raise ConfigurationError(f"{name} must be at most {maximum}")
     return value
 
 

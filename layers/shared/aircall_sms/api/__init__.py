@@ -9,6 +9,7 @@ routes in the same process as the function's."""
 
 from __future__ import annotations
 
-API_KEY_SCHEME = "apiKey"
-# The OpenAPI security requirement of the routes behind API Gateway's API key (template.yaml: ApiKeyRequired).
-API_KEY: list[dict[str, list[str]]] = [{API_KEY_SCHEME: []}]
+API_KEY_SCHEME = "clientKey"
+BEARER_SCHEME = "bearerKey"
+# The routes that need a client key (the document gives each its scope: `api.access.ROUTE_SCOPES`).
+API_KEY: list[dict[str, list[str]]] = [{API_KEY_SCHEME: []}, {BEARER_SCHEME: []}]

@@ -10,11 +10,11 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from aircall_sms.api import API_KEY
-from aircall_sms.api.resolver import json_response
+from aircall_sms.api.resolver import json_response, principal
 from aircall_sms.domain.pages import DEFAULT_LIMIT, MAX_LIMIT
-from aircall_sms.domain.requests import ConsentPurpose, ConsentRequest, NumberRequest, OptOutRequest
+from aircall_sms.domain.requests import ConsentPurpose, ConsentRequest, KeyRequest, NumberRequest, OptOutRequest
 from aircall_sms.domain.status import STATUSES
-from aircall_sms.use_cases import consent, erasure, messages, numbers, service, usage
+from aircall_sms.use_cases import client_keys, consent, erasure, messages, numbers, service, usage
 
 NumberIdQuery = Annotated[str | None, Query(max_length=18, description="Aircall's number_id.")]
 # The archive's parameters are read by the use case, which names the invalid one in `details.field`.
@@ -54,6 +54,7 @@ def register(app: APIGatewayRestResolver) -> None:
         return json_response(
             200,
             messages.list_messages(
+                principal(app),
                 number_id=number_id,
                 contact=contact,
                 direction=direction,
@@ -82,14 +83,14 @@ def register(app: APIGatewayRestResolver) -> None:
         limit: Annotated[str | None, Query(description=f"1-{messages.EXPORT_MAX_LINES} lines.")] = None,
         cursor: Annotated[str | None, Query(description="The X-Next-Cursor header of the previous page.")] = None,
     ) -> Response[str]:
-        page = messages.export_messages(since=since, until=until, limit=limit, cursor=cursor)
+        page = messages.export_messages(principal(app), since=since, until=until, limit=limit, cursor=cursor)
         headers = {"X-Next-Cursor": page.next_cursor} if page.next_cursor else {}
         return Response(status_code=200, content_type=EXPORT_CONTENT_TYPE, body=page.lines, headers=headers)
 
     # The path parameter is named as in the contract and the template (`{id}`), and so the argument.
     @app.get("/messages/<id>", summary="One message with its status history", tags=["messages"], security=API_KEY)
     def get_message(id: str) -> Response[str]:
-        return json_response(200, {"message": messages.get_message(id)})
+        return json_response(200, {"message": messages.get_message(principal(app), id)})
 
     @app.get(
         "/usage",
@@ -108,7 +109,7 @@ def register(app: APIGatewayRestResolver) -> None:
         month: MonthQuery = None,
         number_id: Annotated[str | None, Query(description="Aircall's number_id: that number only.")] = None,
     ) -> Response[str]:
-        return json_response(200, usage.usage_report(month, number_id))
+        return json_response(200, usage.usage_report(principal(app), month, number_id))
 
     @app.delete(
         "/contacts/<phone>",
@@ -123,17 +124,17 @@ def register(app: APIGatewayRestResolver) -> None:
         security=API_KEY,
     )
     def erase_contact(phone: str, number_id: NumberIdQuery = None) -> Response[str]:
-        answer = erasure.erase_contact(phone, number_id)
+        answer = erasure.erase_contact(principal(app), phone, number_id)
         return json_response(200 if answer.complete else 202, answer.body)
 
     @app.get("/numbers", summary="The numbers configured in the gateway", tags=["numbers"], security=API_KEY)
     def list_numbers() -> Response[str]:
-        items = numbers.list_configured()
+        items = numbers.list_configured(principal(app))
         return json_response(200, {"items": items, "next_cursor": None})
 
     @app.get("/numbers/<number_id>", summary="One configured number", tags=["numbers"], security=API_KEY)
     def get_number(number_id: str) -> Response[str]:
-        return json_response(200, {"number": numbers.get(number_id)})
+        return json_response(200, {"number": numbers.get(principal(app), number_id)})
 
     @app.put(
         "/numbers/<number_id>",
@@ -145,7 +146,9 @@ def register(app: APIGatewayRestResolver) -> None:
         security=API_KEY,
     )
     def put_number(number_id: str, body: NumberRequest) -> Response[str]:
-        answer = numbers.configure(number_id, body, request_callback_url=_callback_url(app.current_event.raw_event))
+        answer = numbers.configure(
+            principal(app), number_id, body, request_callback_url=_callback_url(app.current_event.raw_event)
+        )
         payload: dict[str, Any] = {"number": answer.number}
         if answer.warning:
             payload["warning"] = answer.warning
@@ -160,7 +163,7 @@ def register(app: APIGatewayRestResolver) -> None:
         security=API_KEY,
     )
     def delete_number(number_id: str) -> Response[str]:
-        return json_response(200, numbers.remove(number_id))
+        return json_response(200, numbers.remove(principal(app), number_id))
 
     @app.get(
         "/numbers/<number_id>/quota",
@@ -169,7 +172,7 @@ def register(app: APIGatewayRestResolver) -> None:
         security=API_KEY,
     )
     def get_number_quota(number_id: str) -> Response[str]:
-        return json_response(200, numbers.get_quota(number_id))
+        return json_response(200, numbers.get_quota(principal(app), number_id))
 
     @app.get(
         "/opt-outs",
@@ -182,7 +185,7 @@ def register(app: APIGatewayRestResolver) -> None:
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
         cursor: Annotated[str | None, Query(max_length=2048)] = None,
     ) -> Response[str]:
-        return json_response(200, consent.list_opt_outs(number_id, limit=limit, cursor=cursor))
+        return json_response(200, consent.list_opt_outs(principal(app), number_id, limit=limit, cursor=cursor))
 
     @app.put(
         "/opt-outs/<phone>",
@@ -192,7 +195,7 @@ def register(app: APIGatewayRestResolver) -> None:
         security=API_KEY,
     )
     def put_opt_out(phone: str, body: OptOutRequest | None = None) -> Response[str]:
-        answer = consent.opt_out(phone, body)
+        answer = consent.opt_out(principal(app), phone, body)
         return json_response(201 if answer.created else 200, {"opt_out": answer.opt_out})
 
     @app.delete(
@@ -202,13 +205,13 @@ def register(app: APIGatewayRestResolver) -> None:
         security=API_KEY,
     )
     def delete_opt_out(phone: str, number_id: NumberIdQuery = None) -> Response[str]:
-        return json_response(200, consent.remove_opt_out(phone, number_id))
+        return json_response(200, consent.remove_opt_out(principal(app), phone, number_id))
 
     @app.get(
         "/consents/<phone>", summary="A contact's consents with their evidence", tags=["consent"], security=API_KEY
     )
     def get_consents(phone: str) -> Response[str]:
-        return json_response(200, consent.consents_of(phone))
+        return json_response(200, consent.consents_of(principal(app), phone))
 
     @app.put(
         "/consents/<phone>",
@@ -217,13 +220,43 @@ def register(app: APIGatewayRestResolver) -> None:
         security=API_KEY,
     )
     def put_consent(phone: str, body: ConsentRequest) -> Response[str]:
-        return json_response(200, consent.record_consent(phone, body))
+        return json_response(200, consent.record_consent(principal(app), phone, body))
 
     @app.delete("/consents/<phone>", summary="Withdraw a contact's consent", tags=["consent"], security=API_KEY)
     def delete_consents(
         phone: str, number_id: NumberIdQuery = None, purpose: Annotated[ConsentPurpose, Query()] = "marketing"
     ) -> Response[str]:
-        return json_response(200, consent.withdraw_consent(phone, number_id, purpose))
+        return json_response(200, consent.withdraw_consent(principal(app), phone, number_id, purpose))
+
+    @app.post(
+        "/api-keys",
+        summary="Make a client key (scope admin); the key is shown once",
+        description="Scopes: `send`, `read`, `export`, `contacts`, `numbers`, `admin`. `number_ids` limits the "
+        "key to those numbers (it sends only from them and sees only their messages, quota and usage); absent or "
+        "null: every number. A key limited to numbers can only make keys limited to some of its numbers. Only the "
+        "key's digest is kept: store `key` now.",
+        tags=["access"],
+        security=API_KEY,
+    )
+    def post_api_key(body: KeyRequest) -> Response[str]:
+        return json_response(201, client_keys.create_key(principal(app), body))
+
+    @app.get("/api-keys", summary="The client keys, without their secrets", tags=["access"], security=API_KEY)
+    def list_api_keys(
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+        cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    ) -> Response[str]:
+        return json_response(200, client_keys.list_keys(limit, cursor))
+
+    @app.delete(
+        "/api-keys/<id>",
+        summary="Revoke a client key: it answers 401 from then on",
+        description="Deployed, within the authorizer's cache time (`AuthorizerCacheSeconds`, at most 300 s).",
+        tags=["access"],
+        security=API_KEY,
+    )
+    def delete_api_key(id: str) -> Response[str]:
+        return json_response(200, {"api_key": client_keys.revoke_key(principal(app), id)})
 
     @app.get(
         "/openapi.json",

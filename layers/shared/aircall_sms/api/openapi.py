@@ -21,10 +21,10 @@ from typing import Any
 import aws_lambda_powertools.event_handler as event_handler
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.openapi.compat import model_json
-from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, OpenAPI, Server, Tag
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer, OpenAPI, Server, Tag
 from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_swagger_html
 
-from aircall_sms.api import API_KEY_SCHEME
+from aircall_sms.api import API_KEY_SCHEME, BEARER_SCHEME, access
 
 Registration = Callable[[APIGatewayRestResolver], None]
 
@@ -34,8 +34,9 @@ DESCRIPTION = (
     "Send and receive SMS/MMS through the Aircall Messaging API: checked, archived and traceable to delivery. "
     'JSON in and out, UTF-8, times in ISO 8601 UTC. Errors are `{"error": {"code", "message", '
     '"details"}}`: branch on `code`. Every route but `/health` and '
-    "`/webhooks/aircall` needs the `x-api-key` header (a missing or wrong key is API Gateway's 403 "
-    '`{"message": "Forbidden"}`).'
+    "`/webhooks/aircall` needs a client key with the route's scope (`x-required-scope`), as `Authorization: "
+    "Bearer <key>` or `x-api-key`: without one, 401 `unauthorized`; without the scope, 403 `insufficient_scope`; "
+    "a key limited to numbers naming another, 403 `number_not_allowed`."
 )
 TAGS = [
     Tag(name="messages", description="Send, and read the archive."),
@@ -43,6 +44,7 @@ TAGS = [
     Tag(name="numbers", description="The Aircall numbers configured in the gateway and their quotas."),
     Tag(name="consent", description="Opt-outs, consents, and the right to erasure."),
     Tag(name="callbacks", description="What Aircall posts to the gateway."),
+    Tag(name="access", description="Client keys: scopes, numbers, revocation."),
     Tag(name="service", description="Health and this documentation."),
 ]
 ERROR = "Error"
@@ -66,15 +68,14 @@ ERROR_SCHEMA: dict[str, Any] = {
         }
     },
 }
-FORBIDDEN = "Forbidden"
-FORBIDDEN_SCHEMA: dict[str, Any] = {
-    "title": FORBIDDEN,
-    "type": "object",
-    "required": ["message"],
-    "properties": {"message": {"type": "string", "const": "Forbidden"}},
-    "description": "API Gateway's own answer to a missing or wrong API key.",
-}
-_NO_KEY = 'Missing or wrong x-api-key: API Gateway\'s `{"message": "Forbidden"}`.'
+_KEY_DESCRIPTION = (
+    "A client key (POST /api-keys), or the deployment's admin key: `Authorization: Bearer <key>` or `x-api-key`."
+)
+_UNAUTHORIZED = "`unauthorized`: no key, or a key that is unknown, revoked or malformed."
+_FORBIDDEN = (
+    "`insufficient_scope` (`details.required`: the route's scope), or `number_not_allowed`: the key is limited to "
+    "other numbers."
+)
 _INVALID = "`invalid_request` (`details.field` or `details.problems`)"
 _PHONE = "`invalid_phone`"
 _NOT_CONFIGURED = "`number_not_configured`"
@@ -88,7 +89,7 @@ RESPONSES: dict[tuple[str, str], dict[int, str]] = {
         202: 'json:Deferred: `{"message": Message}` with status `deferred` and `not_before`.',
         400: f"{_INVALID}, {_PHONE}, `empty_message`, `message_too_long`, `invalid_media`.",
         403: "A rule refused it (archived as `rejected`, no quota used): `not_domestic`, `opted_out`, "
-        f"`conversational_only`, `number_not_registered`, `consent_required`. Or: {_NO_KEY}",
+        "`conversational_only`, `number_not_registered`, `consent_required`.",
         404: f"{_NOT_CONFIGURED}: the sender is not configured in the gateway.",
         409: "`idempotency_conflict`: the Idempotency-Key was used with another body.",
         413: "`payload_too_large`: a body over 64 KB.",
@@ -101,16 +102,13 @@ RESPONSES: dict[tuple[str, str], dict[int, str]] = {
     ("get", "/messages"): {
         200: 'json:`{"items": [Message], "next_cursor": string | null}`, newest first.',
         400: f"{_INVALID}, or {_PHONE} for `contact`.",
-        403: _NO_KEY,
     },
     ("get", "/messages/export"): {
         200: "ndjson:One Message per line, oldest first; header `X-Next-Cursor` while more follow.",
         400: f"{_INVALID}: `since` missing or after `until`, a range over 31 days, a bad `limit` or `cursor`.",
-        403: _NO_KEY,
     },
     ("get", "/messages/{id}"): {
         200: 'json:`{"message": Message}` with its `status_history`.',
-        403: _NO_KEY,
         404: "`not_found`: no message with this id.",
     },
     ("get", "/usage"): {
@@ -119,27 +117,23 @@ RESPONSES: dict[tuple[str, str], dict[int, str]] = {
         '"estimated_cost": {"currency", "outbound", "inbound", "total", "unpriced_segments"} | null}], '
         '"next_cursor": null}`.',
         400: f"{_INVALID}: `month` is not YYYY-MM, or `number_id` is not a number id.",
-        403: _NO_KEY,
     },
     ("delete", "/contacts/{phone}"): {
         200: 'json:Erased: `{"contact", "complete": true, "erased": {"messages", "callbacks", '
         '"idempotency_records", "consents", "conversations"}, "kept": {"opt_outs"}}`.',
         202: "json:Erasure under way: the same object with `complete: false`; repeat the request.",
         400: f"{_PHONE}, or {_INVALID} for `number_id`.",
-        403: _NO_KEY,
     },
-    ("get", "/numbers"): {200: 'json:`{"items": [Number], "next_cursor": null}`.', 403: _NO_KEY},
+    ("get", "/numbers"): {200: 'json:`{"items": [Number], "next_cursor": null}`.'},
     ("get", "/numbers/{number_id}"): {
         200: 'json:`{"number": Number}`.',
         400: _INVALID,
-        403: _NO_KEY,
         404: _NOT_CONFIGURED,
     },
     ("put", "/numbers/{number_id}"): {
         200: 'json:Updated: `{"number": Number, "warning"?}`.',
         201: 'json:Configured: `{"number": Number, "warning"?}` (proxy mode: the Aircall apps lose SMS on it).',
         400: _INVALID,
-        403: _NO_KEY,
         404: "`number_not_found`: Aircall has no such number in the account.",
         429: "`rate_limited`: the company's Aircall request budget is spent.",
         502: "`aircall_error`: Aircall refused the configuration.",
@@ -148,7 +142,6 @@ RESPONSES: dict[tuple[str, str], dict[int, str]] = {
     ("delete", "/numbers/{number_id}"): {
         200: 'json:`{"number_id", "removed": true, "deferred_rejected"}`.',
         400: _INVALID,
-        403: _NO_KEY,
         404: _NOT_CONFIGURED,
         429: "`rate_limited`: the company's Aircall request budget is spent.",
         502: "`aircall_error`: Aircall refused to remove the configuration.",
@@ -157,43 +150,36 @@ RESPONSES: dict[tuple[str, str], dict[int, str]] = {
     ("get", "/numbers/{number_id}/quota"): {
         200: "json:Quota: `{number_id, limits, used, remaining, resets_at, company}`.",
         400: _INVALID,
-        403: _NO_KEY,
         404: _NOT_CONFIGURED,
     },
     ("get", "/opt-outs"): {
         200: 'json:`{"items": [{"contact", "number_id", "at", "source", "detail"}], "next_cursor"}`.',
         400: _INVALID,
-        403: _NO_KEY,
     },
     ("put", "/opt-outs/{phone}"): {
         200: 'json:Already opted out: `{"opt_out": ...}` (the first record).',
         201: 'json:`{"opt_out": {"contact", "number_id", "at", "source", "detail"}}`.',
         400: f"{_INVALID}, {_PHONE}.",
-        403: _NO_KEY,
         404: f"{_NOT_CONFIGURED}: the body's `number_id`.",
     },
     ("delete", "/opt-outs/{phone}"): {
         200: 'json:`{"removed": true}`.',
         400: f"{_INVALID}, {_PHONE}.",
-        403: _NO_KEY,
         404: "`not_found`: the contact had no such opt-out.",
     },
     ("get", "/consents/{phone}"): {
         200: 'json:`{"contact", "consents": [{"purpose", "number_id", "source", "captured_at", "text", '
         '"evidence_url", "recorded_at"}]}`.',
         400: _PHONE,
-        403: _NO_KEY,
     },
     ("put", "/consents/{phone}"): {
         200: 'json:`{"contact", "consent": {...}}`.',
         400: f"{_INVALID} (also `captured_at` in the future), {_PHONE}.",
-        403: _NO_KEY,
         404: f"{_NOT_CONFIGURED}: the body's `number_id`.",
     },
     ("delete", "/consents/{phone}"): {
         200: 'json:`{"removed": n}` (0 is not an error).',
         400: f"{_INVALID}, {_PHONE}.",
-        403: _NO_KEY,
     },
     ("post", "/webhooks/aircall"): {
         200: 'json:`{"received": true, "event", "result": "updated" | "unchanged" | "archived" | "duplicate" | '
@@ -202,9 +188,23 @@ RESPONSES: dict[tuple[str, str], dict[int, str]] = {
         401: "`unauthorized`: the token does not match the number's callback token; nothing is stored.",
         413: "`payload_too_large`: a body over 256 KB.",
     },
+    ("post", "/api-keys"): {
+        201: 'json:`{"id", "name", "scopes", "number_ids", "key", "created_at", "created_by", ...}`: `key` is shown '
+        "this once.",
+        400: f"{_INVALID}: an unknown scope, a `number_ids` entry that is not a number id.",
+    },
+    ("get", "/api-keys"): {
+        200: 'json:`{"items": [{"id", "name", "scopes", "number_ids", "created_at", "created_by", "revoked_at", '
+        '"revoked_by"}], "next_cursor"}` (never a key or its digest).',
+        400: _INVALID,
+    },
+    ("delete", "/api-keys/{id}"): {
+        200: 'json:`{"api_key": {... "revoked_at"}}`: the key answers 401 from then on.',
+        404: "`not_found`: no client key with this id.",
+    },
     ("get", "/health"): {200: 'json:`{"status": "ok"}`: the tables answer.'},
-    ("get", "/openapi.json"): {200: "json:This document.", 403: _NO_KEY},
-    ("get", "/docs"): {200: "html:Swagger UI on this document.", 403: _NO_KEY},
+    ("get", "/openapi.json"): {200: "json:This document."},
+    ("get", "/docs"): {200: "html:Swagger UI on this document."},
 }
 _MEDIA = {"json": "application/json", "ndjson": "application/x-ndjson", "html": "text/html"}
 
@@ -229,8 +229,9 @@ def document(server: str, registrations: tuple[Registration, ...]) -> dict[str, 
         tags=list(TAGS),
         security_schemes={
             API_KEY_SCHEME: APIKey.model_validate(
-                {"type": "apiKey", "in": APIKeyIn.header, "name": "x-api-key", "description": "The stack's API key."}
-            )
+                {"type": "apiKey", "in": APIKeyIn.header, "name": "x-api-key", "description": _KEY_DESCRIPTION}
+            ),
+            BEARER_SCHEME: HTTPBearer(description=_KEY_DESCRIPTION),
         },
     )
     spec: dict[str, Any] = json.loads(generated)
@@ -238,12 +239,18 @@ def document(server: str, registrations: tuple[Registration, ...]) -> dict[str, 
     for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
         schemas.pop(unused, None)
     schemas[ERROR] = ERROR_SCHEMA
-    schemas[FORBIDDEN] = FORBIDDEN_SCHEMA
     for path, operations in spec.get("paths", {}).items():
         for method, operation in operations.items():
-            operation["responses"] = {
-                str(status): _response(status, text) for status, text in sorted(RESPONSES[(method, path)].items())
-            }
+            scope = access.required_scope(method, path)
+            answers = dict(RESPONSES[(method, path)])
+            if scope is None:
+                operation.pop("security", None)
+            else:
+                operation["security"] = [{API_KEY_SCHEME: [scope]}, {BEARER_SCHEME: [scope]}]
+                operation["x-required-scope"] = scope
+                answers[401] = _UNAUTHORIZED
+                answers[403] = f"{answers[403]} Or {_FORBIDDEN}" if 403 in answers else _FORBIDDEN
+            operation["responses"] = {str(status): _response(status, text) for status, text in sorted(answers.items())}
     # The document must still be one: read back through Powertools' OpenAPI model.
     return json.loads(model_json(OpenAPI.model_validate(spec), by_alias=True, exclude_none=True))  # type: ignore[no-any-return]
 
@@ -276,10 +283,6 @@ def _response(status: int, text: str) -> dict[str, Any]:
     kind, _, description = text.partition(":") if status < 300 else ("", "", text)
     if status >= 300:
         error: dict[str, Any] = {"$ref": f"#/components/schemas/{ERROR}"}
-        if text == _NO_KEY:
-            error = {"$ref": f"#/components/schemas/{FORBIDDEN}"}
-        elif text.endswith(_NO_KEY):
-            error = {"oneOf": [error, {"$ref": f"#/components/schemas/{FORBIDDEN}"}]}
         return {"description": description, "content": {"application/json": {"schema": error}}}
     schema: dict[str, Any] = {"type": "string"} if kind != "json" else {"type": "object"}
     return {"description": description, "content": {_MEDIA[kind]: {"schema": schema}}}

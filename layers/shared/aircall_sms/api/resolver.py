@@ -9,8 +9,9 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from aircall_sms.api import proxy
-from aircall_sms.errors import GatewayError, PayloadTooLarge
+from aircall_sms.api import access, proxy
+from aircall_sms.domain.access import Principal
+from aircall_sms.errors import GatewayError, PayloadTooLarge, Unauthorized
 from aircall_sms.observability import logger
 
 MAX_BODY_BYTES = 64 * 1024
@@ -59,8 +60,8 @@ def build_resolver() -> APIGatewayRestResolver:
 
 
 def resolve(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Refuse oversized bodies and bodies that are not UTF-8 before any parsing, then let the resolver route
-    and validate."""
+    """Refuse oversized bodies, requests without the route's scope and bodies that are not UTF-8 before any
+    parsing, then let the resolver route and validate."""
     body = event.get("body") or ""
     if len(body) > MAX_BODY_BYTES * (4 / 3 if event.get("isBase64Encoded") else 1):
         return proxy.refusal(
@@ -69,12 +70,34 @@ def resolve(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) ->
             )
         )
     try:
+        acting = _principal_for_route(event)
         text = proxy.decode_body(event)
     except GatewayError as refused:
         return proxy.refusal(refused)
     if event.get("isBase64Encoded") and body:
         event = event | {"body": text, "isBase64Encoded": False}
+    app.clear_context()  # type: ignore[no-untyped-call]
+    if acting is not None:
+        app.append_context(principal=acting)  # type: ignore[no-untyped-call]
     return app.resolve(_as_json_request(event), context)
+
+
+def _principal_for_route(event: dict[str, Any]) -> Principal | None:
+    """The request's principal, checked for the route's scope (None: an open route)."""
+    scope = access.required_scope(str(event.get("httpMethod") or ""), str(event.get("resource") or ""))
+    if scope is None:
+        return None
+    acting = access.principal_of(event)
+    acting.require(scope)
+    return acting
+
+
+def principal(app: APIGatewayRestResolver) -> Principal:
+    """The principal of the request being resolved (checked by `resolve` before the route runs)."""
+    found = app.context.get("principal")
+    if not isinstance(found, Principal):  # a keyed route always has one: `resolve` put it there
+        raise Unauthorized("A valid client key is required (Authorization: Bearer <key>, or x-api-key).")
+    return found
 
 
 def _as_json_request(event: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Header
 
 from aircall_sms.api import API_KEY
-from aircall_sms.api.resolver import json_response
+from aircall_sms.api.resolver import json_response, principal
 from aircall_sms.domain.requests import SendRequest
 from aircall_sms.use_cases.send import send_message
 
@@ -40,5 +40,5 @@ def register(app: APIGatewayRestResolver) -> None:
         security=API_KEY,
     )
     def post_message(body: SendRequest, idempotency_key: IdempotencyKey = None) -> Response[str]:
-        outcome = send_message(body, idempotency_key=idempotency_key)
+        outcome = send_message(body, principal=principal(app), idempotency_key=idempotency_key)
         return json_response(outcome.status_code, outcome.body, outcome.headers)

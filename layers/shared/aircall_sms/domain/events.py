@@ -6,12 +6,19 @@
     a message archived, direction "outbound" message.status_changed   {"previous_status": null, "message"}
     a message whose `status` changed         message.status_changed   {"previous_status", "message"}
     an opt-out recorded                      contact.opted_out        {"contact", "number_id", "at", "source",
-                                                                       "detail"}
-    an opt-out removed                       contact.opted_in         the same fields, `at` the removal's
+                                                                       "detail", "client_id"}
+    an opt-out removed                       contact.opted_in         the same fields, `at` the removal's,
+                                                                       `client_id` the remover's (null: a START)
+    a consent recorded (or its evidence      contact.consent_recorded {"contact", "number_id", "purpose",
+    replaced)                                                          "source", "captured_at", "client_id"}
+    a consent withdrawn                      contact.consent_withdrawn the same fields, `client_id` the withdrawer's
+    a contact erased (published at once by   contact.erased           {"erasure_id", "client_id", "at",
+    the erasure, not from a stream)                                    "number_ids", "complete", "erased"}
 
-`message` is the contract's Message object; `number_id` of an opt-out is null when it covers every number.
-Nothing else publishes anything: a change that leaves the status alone, a message that expired or was erased,
-consents, conversations. Reading the changes out of DynamoDB's stream records is `store.streams`.
+`message` is the contract's Message object (its `client_id` names the key that sent it); `number_id` of an opt-out
+or a consent is null when it covers every number. Nothing else publishes anything: a change that leaves the
+status alone, a message that expired or was erased, conversations. Reading the changes out of DynamoDB's stream
+records is `store.streams`.
 """
 
 from __future__ import annotations
@@ -27,7 +34,19 @@ MESSAGE_STATUS_CHANGED = "message.status_changed"
 CONTACT_OPTED_OUT = "contact.opted_out"
 CONTACT_OPTED_IN = "contact.opted_in"
 CONTACT_HELP_REQUESTED = "contact.help_requested"
-DETAIL_TYPES = (MESSAGE_RECEIVED, MESSAGE_STATUS_CHANGED, CONTACT_OPTED_OUT, CONTACT_OPTED_IN, CONTACT_HELP_REQUESTED)
+CONTACT_CONSENT_RECORDED = "contact.consent_recorded"
+CONTACT_CONSENT_WITHDRAWN = "contact.consent_withdrawn"
+CONTACT_ERASED = "contact.erased"
+DETAIL_TYPES = (
+    MESSAGE_RECEIVED,
+    MESSAGE_STATUS_CHANGED,
+    CONTACT_OPTED_OUT,
+    CONTACT_OPTED_IN,
+    CONTACT_HELP_REQUESTED,
+    CONTACT_CONSENT_RECORDED,
+    CONTACT_CONSENT_WITHDRAWN,
+    CONTACT_ERASED,
+)
 
 Change = Literal["created", "modified", "removed"]
 Event = tuple[str, dict[str, Any]]
@@ -43,6 +62,20 @@ class OptOutChange:
     at: str | None
     source: str | None
     detail: str | None
+    client_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentChange:
+    """A consent of one scope recorded (or its evidence replaced) or withdrawn, and the client key that did it."""
+
+    recorded: bool
+    contact: str
+    number_id: str | None
+    purpose: str
+    source: str | None
+    captured_at: str | None
+    client_id: str | None
 
 
 def message_events(change: Change, message: dict[str, Any] | None, previous_status: str | None) -> list[Event]:
@@ -77,8 +110,31 @@ def opt_out_events(change: OptOutChange) -> list[Event]:
         "at": change.at,
         "source": change.source,
         "detail": change.detail,
+        "client_id": change.client_id,
     }
     return [(detail_type, detail)]
+
+
+def consent_events(changes: list[ConsentChange]) -> list[Event]:
+    return [
+        (
+            CONTACT_CONSENT_RECORDED if change.recorded else CONTACT_CONSENT_WITHDRAWN,
+            {
+                "contact": change.contact,
+                "number_id": change.number_id,
+                "purpose": change.purpose,
+                "source": change.source,
+                "captured_at": change.captured_at,
+                "client_id": change.client_id,
+            },
+        )
+        for change in changes
+    ]
+
+
+def erasure_event(erasure: dict[str, Any]) -> Event:
+    """`contact.erased`: who erased, when, how much (never the contact: an erasure must not keep it)."""
+    return (CONTACT_ERASED, dict(erasure))
 
 
 def entry(event: Event, *, bus: str, at: datetime) -> dict[str, Any]:

@@ -15,6 +15,7 @@ NumberId = Annotated[
     Field(description="Aircall's number_id of a configured number (an integer, or its digits as a string)."),
 ]
 Source = Annotated[StrictStr, Field(min_length=1, max_length=64)]
+Scope = Literal["send", "read", "export", "contacts", "numbers", "admin"]
 
 
 class SendRequest(BaseModel):
@@ -86,3 +87,21 @@ class ConsentRequest(BaseModel):
             if parts.scheme != "https" or not parts.hostname:
                 raise ValueError("evidence_url must be an https URL")
         return url
+
+
+class KeyRequest(BaseModel):
+    """POST /api-keys: a new client key, with what it may do (`scopes`) and from which numbers (`number_ids`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: StrictStr = Field(min_length=1, max_length=64, description="What the key is for, e.g. crm, support-desk.")
+    scopes: list[Scope] = Field(
+        min_length=1,
+        max_length=6,
+        description="send, read, export, contacts, numbers, admin (admin: every route, and /api-keys).",
+    )
+    number_ids: list[NumberId] | None = Field(
+        default=None,
+        max_length=100,
+        description="The numbers the key may use and see; absent or null: every number.",
+    )

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 from pynamodb.attributes import MapAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
@@ -58,13 +58,15 @@ class ContactItem(GatewayModel):
 
 @dataclass(frozen=True, slots=True)
 class OptOut:
-    """One opt-out as stored: who, from which number ("*": every number), when, from where."""
+    """One opt-out as stored: who, from which number ("*": every number), when, from where, and which client key
+    recorded it (None: the contact, by a keyword)."""
 
     contact: str
     scope: str
     at: str
     source: str
     detail: str | None
+    client_id: str | None = None
 
     def to_api(self) -> dict[str, Any]:
         return {
@@ -73,6 +75,7 @@ class OptOut:
             "at": self.at,
             "source": self.source,
             "detail": self.detail,
+            "client_id": self.client_id,
         }
 
     @classmethod
@@ -83,6 +86,7 @@ class OptOut:
             at=item["at"]["S"],
             source=item.get("source", {}).get("S", ""),
             detail=item.get("detail", {}).get("S"),
+            client_id=item.get("client_id", {}).get("S"),
         )
 
 
@@ -98,20 +102,38 @@ def conversation_sk(number_id: str) -> str:
     return f"conversation#{number_id}"
 
 
+class OptOutFacts(TypedDict, total=False):
+    """What an opt-out records (`opt_out_update`)."""
+
+    number_id: Required[str | None]  # None: every number
+    at: Required[datetime]
+    source: Required[str]
+    detail: str | None
+    client_id: str | None  # the client key that recorded it (None: the contact, by a keyword)
+
+
 def opt_out_update(
-    contact: str, *, number_id: str | None, at: datetime, source: str, detail: str | None = None
+    contact: str,
+    *,
+    number_id: str | None,
+    at: datetime,
+    source: str,
+    detail: str | None = None,
+    client_id: str | None = None,
 ) -> dict[str, Any]:
     """The write of an opt-out of `number_id` (None: of every number) as a TransactWriteItems `Update`: it
-    creates the record, and a repeated opt-out keeps the first one's time, source and detail (the audit trail)."""
+    creates the record, and a repeated opt-out keeps the first one's time, source, detail and client key (the
+    audit trail)."""
     scope = number_id or EVERY_NUMBER
     values: dict[str, Any] = {":scope": {"S": scope}, ":at": {"S": iso(at)}, ":source": {"S": source}}
     assignments = ["#scope = if_not_exists(#scope, :scope)", "#at = if_not_exists(#at, :at)"]
     assignments.append("#source = if_not_exists(#source, :source)")
     names = {"#scope": "scope", "#at": "at", "#source": "source"}
-    if detail is not None:
-        values[":detail"] = {"S": detail}
-        names["#detail"] = "detail"
-        assignments.append("#detail = if_not_exists(#detail, :detail)")
+    for name, value in (("detail", detail), ("client_id", client_id)):
+        if value is not None:
+            values[f":{name}"] = {"S": value}
+            names[f"#{name}"] = name
+            assignments.append(f"#{name} = if_not_exists(#{name}, :{name})")
     return {
         "Update": {
             "TableName": ContactItem.Meta.table_name,
@@ -174,10 +196,10 @@ def has_consent(item: dict[str, Any] | None, number_id: str) -> bool:
     return number_id in scopes or EVERY_NUMBER in scopes
 
 
-def opt_out(contact: str, *, number_id: str | None, at: datetime, source: str, detail: str | None = None) -> bool:
-    """The contact opts out of `number_id` (None: of every number). Repeating it keeps the first record;
+def opt_out(contact: str, **facts: Unpack[OptOutFacts]) -> bool:
+    """The contact opts out of `facts["number_id"]` (None: of every number). Repeating it keeps the first record;
     True when this call created it."""
-    update = opt_out_update(contact, number_id=number_id, at=at, source=source, detail=detail)["Update"]
+    update = opt_out_update(contact, **facts)["Update"]
     answer = raw_client().update_item(**update, ReturnValues="ALL_OLD")
     return "at" not in answer.get("Attributes", {})
 
@@ -218,34 +240,45 @@ def list_opt_outs(
     return [OptOut.from_wire(item) for item in items], last_key
 
 
-def opt_in(contact: str, *, number_id: str | None) -> bool:
-    """Remove the opt-out of `number_id` (None: the company-wide one); False when there was none."""
-    item = ContactItem(contact=contact, sk=optout_sk(number_id or EVERY_NUMBER))
+def opt_in(contact: str, *, number_id: str | None, removed_by: str, at: datetime) -> bool:
+    """Remove the opt-out of `number_id` (None: the company-wide one); False when there was none. The item first
+    records who removes it (`removed_by`, `removed_at`), so the removal's stream record (its old image) says so."""
+    client = raw_client()
+    key = _key(contact, optout_sk(number_id or EVERY_NUMBER))
     try:
-        item.delete(condition=ContactItem.sk.exists())
-    except Exception as failure:
-        if getattr(failure, "cause_response_code", None) == "ConditionalCheckFailedException":
-            return False
-        raise
+        client.update_item(
+            TableName=ContactItem.Meta.table_name,
+            Key=key,
+            UpdateExpression="SET removed_by = :by, removed_at = :at",
+            ConditionExpression="attribute_exists(sk)",
+            ExpressionAttributeValues={":by": {"S": removed_by}, ":at": {"S": iso(at)}},
+        )
+    except client.exceptions.ConditionalCheckFailedException:
+        return False
+    client.delete_item(TableName=ContactItem.Meta.table_name, Key=key)
     return True
 
 
-def record_consent(contact: str, *, purpose: str, number_id: str | None, evidence: dict[str, str]) -> None:
-    """Store the consent of `contact` for `purpose` from `number_id` (None: from every number)."""
+def record_consent(
+    contact: str, *, purpose: str, number_id: str | None, evidence: dict[str, str], changed_by: str
+) -> None:
+    """Store the consent of `contact` for `purpose` from `number_id` (None: from every number); `changed_by`,
+    the client key recording it, is kept on the item (its stream record says who changed it)."""
     client = raw_client()
     key = {"contact": {"S": contact}, "sk": {"S": consent_sk(purpose)}}
     value = {"M": {name: {"S": text} for name, text in evidence.items()}}
     table = ContactItem.Meta.table_name
     scope = number_id or EVERY_NUMBER
+    by = {":by": {"S": changed_by}}
     for _ in range(3):  # the item may be created by a concurrent consent between the two attempts
         try:
             client.update_item(
                 TableName=table,
                 Key=key,
-                UpdateExpression="SET scopes.#scope = :evidence",
+                UpdateExpression="SET scopes.#scope = :evidence, changed_by = :by",
                 ConditionExpression="attribute_exists(scopes)",
                 ExpressionAttributeNames={"#scope": scope},
-                ExpressionAttributeValues={":evidence": value},
+                ExpressionAttributeValues={":evidence": value} | by,
             )
             return
         except client.exceptions.ConditionalCheckFailedException:
@@ -254,9 +287,9 @@ def record_consent(contact: str, *, purpose: str, number_id: str | None, evidenc
             client.update_item(
                 TableName=table,
                 Key=key,
-                UpdateExpression="SET scopes = :scopes",
+                UpdateExpression="SET scopes = :scopes, changed_by = :by",
                 ConditionExpression="attribute_not_exists(scopes)",
-                ExpressionAttributeValues={":scopes": {"M": {scope: value}}},
+                ExpressionAttributeValues={":scopes": {"M": {scope: value}}} | by,
             )
             return
         except client.exceptions.ConditionalCheckFailedException:
@@ -283,22 +316,34 @@ def consents(contact: str) -> dict[str, dict[str, dict[str, str]]]:
     return found
 
 
-def withdraw_consent(contact: str, *, purpose: str, number_id: str | None) -> int:
+def withdraw_consent(contact: str, *, purpose: str, number_id: str | None, changed_by: str) -> int:
     """Remove the consent of `contact` for `purpose` from `number_id`, or every consent for `purpose` when
-    `number_id` is None; the number of consents removed."""
+    `number_id` is None; the number of consents removed. The item names who withdrew them (`changed_by`) first,
+    so the change's stream record says so (for every consent, the item is then deleted: its old image does)."""
     client = raw_client()
     key = {"contact": {"S": contact}, "sk": {"S": consent_sk(purpose)}}
     table = ContactItem.Meta.table_name
     if number_id is None:
+        try:
+            client.update_item(
+                TableName=table,
+                Key=key,
+                UpdateExpression="SET changed_by = :by",
+                ConditionExpression="attribute_exists(sk)",
+                ExpressionAttributeValues={":by": {"S": changed_by}},
+            )
+        except client.exceptions.ConditionalCheckFailedException:
+            return 0
         old = client.delete_item(TableName=table, Key=key, ReturnValues="ALL_OLD").get("Attributes") or {}
         return len(old.get("scopes", {}).get("M", {}))
     try:
         client.update_item(
             TableName=table,
             Key=key,
-            UpdateExpression="REMOVE scopes.#scope",
+            UpdateExpression="REMOVE scopes.#scope SET changed_by = :by",
             ConditionExpression="attribute_exists(scopes.#scope)",
             ExpressionAttributeNames={"#scope": number_id},
+            ExpressionAttributeValues={":by": {"S": changed_by}},
         )
     except client.exceptions.ConditionalCheckFailedException:
         return 0
@@ -326,10 +371,11 @@ def record_inbound(contact: str, *, number_id: str, at: datetime, message_id: st
         client.update_item(**conversation_update(contact, number_id=number_id, at=at, message_id=message_id)["Update"])
 
 
-def erase_facts(contact: str) -> dict[str, int]:
+def erase_facts(contact: str, *, number_ids: frozenset[str] | None = None) -> dict[str, int]:
     """Delete every item of `contact` but its opt-outs (the fact that keeps a STOP honoured): its consents and
-    conversations. Counts `consents` (one per number or "every number" a consent covered), `conversations`,
-    and the `opt_outs` kept."""
+    conversations; with `number_ids`, only what concerns those numbers (their conversations, and the consents'
+    scopes of those numbers). Counts `consents` (one per number or "every number" a consent covered),
+    `conversations`, and the `opt_outs` kept."""
     table = ContactItem.Meta.table_name
     request: dict[str, Any] = {
         "TableName": table,
@@ -345,9 +391,29 @@ def erase_facts(contact: str) -> dict[str, int]:
             counts["opt_outs"] += 1
             continue
         if sort_key.startswith(consent_sk("")):
-            counts["consents"] += len(item.get("scopes", {}).get("M", {}))
+            scopes = set(item.get("scopes", {}).get("M", {}))
+            if number_ids is not None and not scopes <= number_ids:
+                counts["consents"] += _erase_scopes(item, scopes & number_ids)
+                continue
+            counts["consents"] += len(scopes)
         elif sort_key.startswith(conversation_sk("")):
+            if number_ids is not None and sort_key.removeprefix(conversation_sk("")) not in number_ids:
+                continue
             counts["conversations"] += 1
         erased.append({"contact": item["contact"], "sk": item["sk"]})
     batch_delete(table, erased)
     return counts
+
+
+def _erase_scopes(item: dict[str, Any], scopes: set[str]) -> int:
+    """Remove these scopes of a consent item that keeps others (a key limited to numbers erasing its own)."""
+    if not scopes:
+        return 0
+    names = {f"#s{index}": scope for index, scope in enumerate(sorted(scopes))}
+    raw_client().update_item(
+        TableName=ContactItem.Meta.table_name,
+        Key={"contact": item["contact"], "sk": item["sk"]},
+        UpdateExpression="REMOVE " + ", ".join(f"scopes.{name}" for name in names),
+        ExpressionAttributeNames=names,
+    )
+    return len(scopes)

@@ -1,5 +1,5 @@
-"""Idempotency records in the ledger (`idempotency#<sha256 of the key>` / `-`): the only code that knows their
-keys and attributes.
+"""Idempotency records in the ledger (`idempotency#<sha256 of the client id and the key>` / `-`): the only code that
+knows their keys and attributes.
 
 A record holds the first request's fingerprint, the id of the message it archived and, once known, the answer
 it was given (`{"status", "body"}` as JSON), so a repeated request replays that answer instead of sending again.
@@ -20,9 +20,10 @@ from aircall_sms.store.base import raw_client
 from aircall_sms.store.transactions import put_new, text, transact_one
 
 
-def digest(idempotency_key: str) -> str:
-    """What the ledger keeps of a key: its SHA-256 (the key itself may carry an order number or an email)."""
-    return hashlib.sha256(idempotency_key.encode()).hexdigest()
+def digest(client_id: str, idempotency_key: str) -> str:
+    """What the ledger keeps of a key: the SHA-256 of the client key's id and the key (the key itself may carry
+    an order number or an email). Keys are scoped per client key: two clients' "order-1042" are two keys."""
+    return hashlib.sha256(f"{client_id}\n{idempotency_key}".encode()).hexdigest()
 
 
 def _key(key_digest: str) -> dict[str, Any]:
@@ -86,7 +87,7 @@ def record_answer(key_digest: str, status: int, body: dict[str, Any]) -> None:
     transact_one(answer_update(key_digest, status, body))
 
 
-def forget(idempotency_key: str, message_id: str) -> bool:
-    """Delete the record of `idempotency_key` (it holds the first answer: the message, its text and recipient)
-    if it still names `message_id` (erasure); True when deleted."""
-    return transact_one(release_item(digest(idempotency_key), message_id))
+def forget(client_id: str, idempotency_key: str, message_id: str) -> bool:
+    """Delete the record of `idempotency_key` of `client_id` (it holds the first answer: the message, its text and
+    recipient) if it still names `message_id` (erasure); True when deleted."""
+    return transact_one(release_item(digest(client_id, idempotency_key), message_id))

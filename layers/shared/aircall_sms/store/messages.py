@@ -193,6 +193,7 @@ class MessageRecord(GatewayModel):
     metadata = JSONAttribute(null=True)
     idempotency_key = UnicodeAttribute(null=True)
     human_author = UnicodeAttribute(null=True)  # who typed it, when a person did (French mobile lines)
+    client_id = UnicodeAttribute(null=True)  # outbound: the client key that sent it (audit); inbound: none
     keyword = UnicodeAttribute(null=True)  # inbound: "opt_out", "opt_in" or "help" when the text is a keyword
     unresolved_at = UnicodeAttribute(null=True)  # set while the Aircall outcome is unknown (index `unresolved`)
     reservation = JSONAttribute(null=True)  # the quota windows charged: {"hour": "2026-11-26T14", ...}
@@ -256,6 +257,7 @@ class MessageRecord(GatewayModel):
             "not_after": self.not_after,
             "metadata": self.metadata,
             "human_author": self.human_author,
+            "client_id": self.client_id,
             "keyword": self.keyword,
         }
 
@@ -521,8 +523,9 @@ def contact_message_ids(
 
 
 def erasure_facts(message_ids: list[str]) -> list[dict[str, str]]:
-    """`id`, and `aircall_id`, `idempotency_key`, `created_at` where set, of those of `message_ids` that still
-    exist (one consistent BatchGetItem per 100: an index may still show a message deleted a moment ago)."""
+    """`id`, `number_id`, and `aircall_id`, `idempotency_key`, `client_id`, `created_at` where set, of those of
+    `message_ids` that still exist (one consistent BatchGetItem per 100: an index may still show a message
+    deleted a moment ago)."""
     client = raw_client()
     table = MessageRecord.Meta.table_name
     found: list[dict[str, str]] = []
@@ -531,7 +534,7 @@ def erasure_facts(message_ids: list[str]) -> list[dict[str, str]]:
             table: {
                 "Keys": [{"id": {"S": message_id}} for message_id in message_ids[start : start + 100]],
                 "ConsistentRead": True,
-                "ProjectionExpression": "id, aircall_id, idempotency_key, created_at",
+                "ProjectionExpression": "id, number_id, aircall_id, idempotency_key, client_id, created_at",
             }
         }
         while request:

@@ -8,15 +8,16 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from aircall_sms.domain.events import Change, OptOutChange
+from aircall_sms.domain.events import Change, ConsentChange, OptOutChange
 from aircall_sms.domain.timeutil import iso
 from aircall_sms.settings import get_settings
-from aircall_sms.store.contacts import EVERY_NUMBER, optout_sk
+from aircall_sms.store.contacts import EVERY_NUMBER, consent_sk, optout_sk
 from aircall_sms.store.messages import MessageRecord
 
 Table = Literal["messages", "contacts"]
 _CHANGES: dict[str, Change] = {"INSERT": "created", "MODIFY": "modified", "REMOVE": "removed"}
 _OPT_OUT_PREFIX = optout_sk("")
+_CONSENT_PREFIX = consent_sk("")
 
 
 def source_table(record: Mapping[str, Any]) -> Table | None:
@@ -88,7 +89,54 @@ def opt_out_change(record: Mapping[str, Any], at: datetime) -> OptOutChange | No
         at=_string(image, "at") if change == "created" else iso(at),
         source=_string(image, "source"),
         detail=_string(image, "detail"),
+        client_id=_string(image, "client_id" if change == "created" else "removed_by"),
     )
+
+
+def consent_changes(record: Mapping[str, Any]) -> list[ConsentChange]:
+    """The consents a contacts record records, replaces or withdraws, one per scope (none for other items)."""
+    images = record.get("dynamodb") or {}
+    keys = images.get("Keys") or {}
+    sort_key = _string(keys, "sk") or ""
+    change = change_of(record)
+    if not sort_key.startswith(_CONSENT_PREFIX) or change is None:
+        return []
+    old = images.get("OldImage") if change != "created" else None
+    new = images.get("NewImage") if change != "removed" else None
+    old_scopes, new_scopes = _scopes(old), _scopes(new)
+    latest = new if new is not None else old
+    changed_by = _string(latest, "changed_by")
+    contact = _string(keys, "contact") or ""
+    purpose = sort_key.removeprefix(_CONSENT_PREFIX)
+
+    def consent(scope: str, evidence: Mapping[str, Any], recorded: bool) -> ConsentChange:
+        return ConsentChange(
+            recorded=recorded,
+            contact=contact,
+            number_id=None if scope == EVERY_NUMBER else scope,
+            purpose=purpose,
+            source=_string(evidence, "source"),
+            captured_at=_string(evidence, "captured_at"),
+            client_id=changed_by,
+        )
+
+    found = [
+        consent(scope, evidence, True)
+        for scope, evidence in sorted(new_scopes.items())
+        if old_scopes.get(scope) != evidence
+    ]
+    found += [
+        consent(scope, evidence, False) for scope, evidence in sorted(old_scopes.items()) if scope not in new_scopes
+    ]
+    return found
+
+
+def _scopes(image: object) -> dict[str, Mapping[str, Any]]:
+    """A consent image's scopes: scope -> evidence (DynamoDB JSON maps)."""
+    if not isinstance(image, Mapping):
+        return {}
+    scopes = (image.get("scopes") or {}).get("M") or {}
+    return {scope: value.get("M") or {} for scope, value in scopes.items() if isinstance(value, Mapping)}
 
 
 def _image(images: Mapping[str, Any], name: str) -> dict[str, Any]:

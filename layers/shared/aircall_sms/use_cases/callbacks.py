@@ -316,12 +316,13 @@ def _auto_reply(keyword: str, number: numbers.NumberRecord, contact: str, messag
     text = auto_replies().get(keyword)
     if not text:
         return
+    from aircall_sms.domain.access import GATEWAY
     from aircall_sms.domain.requests import SendRequest  # the send path is loaded only when a reply is configured
     from aircall_sms.use_cases.send import send_message
 
     request = SendRequest.model_validate({"from": number.number_id, "to": contact, "text": text})
     try:
-        send_message(request, idempotency_key=f"auto-reply:{message_id}", confirms_opt_out=True)
+        send_message(request, principal=GATEWAY, idempotency_key=f"auto-reply:{message_id}", confirms_opt_out=True)
     except GatewayError as refused:
         logger.warning("automatic reply not sent", extra={"keyword": keyword, "code": refused.code})
     except Exception:

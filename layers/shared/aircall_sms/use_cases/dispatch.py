@@ -31,12 +31,13 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from aircall_sms.domain import phone, quota, segments
+from aircall_sms.domain.access import ADMIN_CLIENT_ID, GATEWAY_CLIENT_ID
 from aircall_sms.domain.requests import SendRequest
 from aircall_sms.domain.timeutil import iso, parse_time, utcnow
-from aircall_sms.errors import GatewayError, NumberNotConfigured
+from aircall_sms.errors import GatewayError, NumberNotConfigured, Unauthorized
 from aircall_sms.observability import logger, metrics
 from aircall_sms.settings import get_settings
-from aircall_sms.store import budget, messages, numbers, usage
+from aircall_sms.store import budget, client_keys, messages, numbers, usage
 from aircall_sms.store.transactions import Guard, Plan, Refusal, transact
 from aircall_sms.use_cases.limits import number_windows
 from aircall_sms.use_cases.send import rules
@@ -301,6 +302,9 @@ def dispatch_deferred(record: messages.MessageRecord, now: datetime) -> Dispatch
     number = numbers.cached(record.number_id, get_settings().number_cache_seconds)
     if number is None:
         return _reject_deferred(record, NumberNotConfigured("The sender number is no longer configured."), now)
+    if record.client_id and revoked(record.client_id):
+        refusal = Unauthorized("The client key that sent this message was revoked before it could go out.")
+        return _reject_deferred(record, refusal, now)
     prepared = _prepared_from_record(record, number)
     static = prepared.static_refusal()
     if static is not None:
@@ -322,6 +326,29 @@ def dispatch_deferred(record: messages.MessageRecord, now: datetime) -> Dispatch
     except GatewayError:
         return Dispatched("failed")  # recorded on the message by the outcome
     return Dispatched("sent" if outcome.status_code == 201 else "requeued")
+
+
+_key_checks: dict[str, tuple[float, bool]] = {}
+KEY_CHECK_SECONDS = 60.0
+
+
+def forget_key_checks() -> None:
+    """Drop what this instance knows of keys' revocations (tests; a new instance knows nothing)."""
+    _key_checks.clear()
+
+
+def revoked(client_id: str) -> bool:
+    """Whether the stored client key `client_id` was revoked (or is gone); known for a minute per instance. The
+    deployment's admin key and the gateway itself have no record and are never revoked here."""
+    if client_id in (ADMIN_CLIENT_ID, GATEWAY_CLIENT_ID):
+        return False
+    checked = _key_checks.get(client_id)
+    if checked is not None and time.monotonic() - checked[0] < KEY_CHECK_SECONDS:
+        return checked[1]
+    record = client_keys.get(client_id)
+    answer = record is None or bool(record.revoked_at)
+    _key_checks[client_id] = (time.monotonic(), answer)
+    return answer
 
 
 def _dispatch_refused(
@@ -375,6 +402,7 @@ def _prepared_from_record(record: messages.MessageRecord, number: numbers.Number
         text=record.text,
         segmentation=segments.count(record.text or ""),
         not_after=parse_time(record.not_after) or utcnow(),
+        client_id=record.client_id or ADMIN_CLIENT_ID,
         from_queue=True,
     )
 

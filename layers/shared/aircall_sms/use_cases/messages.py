@@ -5,21 +5,27 @@ A cursor is DynamoDB's position in the index used plus a digest of the query it 
 index, the partition, the time range and the filters), so a cursor handed to another list is refused rather
 than read from the wrong place. A page is also cut short, with a cursor, before its answer could pass Lambda's
 6 MB response limit: each message counts as its ASCII-escaped JSON, the form it takes inside Lambda's answer.
+
+A key limited to numbers sees only their messages: naming another number is 403 `number_not_allowed`, another
+number's message is 404, and a list or export that names no number is one Query per allowed number, merged in
+order (its cursor carries each number's position).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aircall_sms.domain import pages, phone
+from aircall_sms.domain.access import Principal
 from aircall_sms.domain.status import STATUSES
 from aircall_sms.domain.timeutil import utcnow
 from aircall_sms.errors import InvalidPhone, InvalidRequest, NotFound
 from aircall_sms.store import archive, messages, numbers
+from aircall_sms.store.messages import MessageRecord
 from aircall_sms.use_cases.numbers import parse_number_id
 
 MAX_ID_LENGTH = 128
@@ -36,14 +42,15 @@ class ExportPage:
     next_cursor: str | None
 
 
-def get_message(message_id: str) -> dict[str, Any]:
+def get_message(principal: Principal, message_id: str) -> dict[str, Any]:
     record = messages.get(message_id) if 0 < len(message_id) <= MAX_ID_LENGTH else None
-    if record is None:
+    if record is None or not principal.allows(record.number_id):
         raise NotFound("No message with this id.", details={"id": message_id[:MAX_ID_LENGTH]})
     return record.to_api()
 
 
 def list_messages(
+    principal: Principal,
     *,
     number_id: str | None = None,
     contact: str | None = None,
@@ -57,6 +64,8 @@ def list_messages(
     """GET /messages: the archive newest first (equal times by id), filtered; `number_id` with `contact` is one
     conversation thread. `since` and `until` are inclusive."""
     named = parse_number_id(number_id) if number_id else None
+    if named is not None:
+        principal.require_number(named)
     filters = archive.Filters(
         number_id=named,
         contact=_contact(contact, named),
@@ -67,12 +76,17 @@ def list_messages(
     )
     _check_order(filters)
     page_limit = _limit(limit, pages.DEFAULT_LIMIT, pages.MAX_LIMIT)
-    items, next_cursor = _page("list", filters, page_limit, cursor, newest_first=True)
+    items, next_cursor = _page("list", _plans(principal, filters), page_limit, cursor, newest_first=True)
     return {"items": items, "next_cursor": next_cursor}
 
 
 def export_messages(
-    *, since: str | None, until: str | None = None, limit: str | None = None, cursor: str | None = None
+    principal: Principal,
+    *,
+    since: str | None,
+    until: str | None = None,
+    limit: str | None = None,
+    cursor: str | None = None,
 ) -> ExportPage:
     """GET /messages/export: every message created from `since` to `until` (default: now), oldest first, as
     JSON Lines, at most `limit` lines per answer; `next_cursor` continues it. The range spans at most
@@ -89,46 +103,132 @@ def export_messages(
             details={"field": "until" if filters.until else "since", "max_days": MAX_EXPORT_SPAN.days},
         )
     page_limit = _limit(limit, EXPORT_MAX_LINES, EXPORT_MAX_LINES)
-    items, next_cursor = _page("export", filters, page_limit, cursor, newest_first=False)
+    items, next_cursor = _page("export", _plans(principal, filters), page_limit, cursor, newest_first=False)
     lines = "".join(json.dumps(item, ensure_ascii=False, separators=(",", ":")) + "\n" for item in items)
     return ExportPage(lines=lines, next_cursor=next_cursor)
 
 
 # ------------------------------------------------------------------------------------------------ pages
+def _plans(principal: Principal, filters: archive.Filters) -> list[archive.Plan]:
+    """The Queries that serve `filters` for `principal`: one, or one per allowed number when the key is limited
+    to numbers and the filters name none."""
+    if filters.number_id is not None or principal.number_ids is None:
+        return [archive.plan(filters)]
+    return [archive.plan(replace(filters, number_id=number)) for number in sorted(principal.number_ids, key=int)]
+
+
 def _page(
-    route: str, filters: archive.Filters, limit: int, cursor: str | None, *, newest_first: bool
+    route: str, plans: list[archive.Plan], limit: int, cursor: str | None, *, newest_first: bool
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of Message objects and the cursor of the next one (None: this is the last)."""
-    plan = archive.plan(filters)
-    query = _digest(route, plan)
-    found = archive.read(plan, limit=limit, newest_first=newest_first, start=_start(cursor, plan, query))
+    """One page of Message objects and the cursor of the next one (None: this is the last). Several Queries are
+    each read for a page and merged by time (then id); each one's position follows what the page took of it."""
+    query = _digest(route, plans)
+    starts = _starts(cursor, plans, query)
+    found = [
+        archive.read(plan, limit=limit, newest_first=newest_first, start=start) if start is not _DONE else None
+        for plan, start in zip(plans, starts, strict=True)
+    ]
+    merged = sorted(
+        ((record, index) for index, page in enumerate(found) if page is not None for record in page.records),
+        key=lambda pair: (pair[0].created_key, pair[0].id),
+        reverse=newest_first,
+    )
+    # A Query that has more to read has read everything up to its position: only what is on this side of every
+    # such position is certainly in order (a Query whose filter dropped items may have stopped short of a page).
+    frontier = [
+        _order_key(plan, page.next_position)
+        for plan, page in zip(plans, found, strict=True)
+        if page and page.next_position
+    ]
     items: list[dict[str, Any]] = []
+    taken: list[MessageRecord | None] = [None] * len(plans)
     size = 0
-    for record in found.records:
+    for record, index in merged[:limit]:
+        if frontier and (
+            (record.created_key, record.id) < max(frontier)
+            if newest_first
+            else (record.created_key, record.id) > min(frontier)
+        ):
+            break
         item = record.to_api()
         size += len(json.dumps(item))
         if items and size > MAX_PAGE_BYTES:
-            return items, _cursor(plan.position(found.records[len(items) - 1]), query)
+            break
         items.append(item)
-    return items, _cursor(found.next_position, query)
+        taken[index] = record
+    positions: list[Any] = []
+    for index, (plan, page) in enumerate(zip(plans, found, strict=True)):
+        if page is None:
+            positions.append(_DONE)
+        elif (last := taken[index]) is not None and page.records and last is not page.records[-1]:
+            positions.append(plan.position(last))  # the page stopped inside this Query's results
+        elif taken[index] is not None or not page.records:
+            positions.append(page.next_position if page.next_position is not None else _DONE)
+        else:
+            positions.append(starts[index])  # nothing of it taken yet: it starts where it did
+    if all(position is _DONE for position in positions):
+        return items, None
+    return items, _cursor(plans, positions, query)
 
 
-def _digest(route: str, plan: archive.Plan) -> str:
-    query = [route, plan.index, plan.hash_value, plan.low, plan.high, sorted(plan.filters.items())]
+_DONE: Any = object()  # a Query with nothing more to read
+
+
+def _order_key(plan: archive.Plan, position: dict[str, Any]) -> tuple[str, str]:
+    """(created_key, id) of a position, whatever the index's sort key ("<number_id>#" before it, or not)."""
+    sort_key: str = position[plan.range_name]["S"]
+    created_key = sort_key.split("#", 1)[1] if plan.range_name == "number_created_key" else sort_key
+    return created_key, position["id"]["S"]
+
+
+def _digest(route: str, plans: list[archive.Plan]) -> str:
+    query = [route] + [
+        [plan.index, plan.hash_value, plan.low, plan.high, sorted(plan.filters.items())] for plan in plans
+    ]
     return hashlib.sha256(json.dumps(query).encode()).hexdigest()[:16]
 
 
-def _start(cursor: str | None, plan: archive.Plan, query: str) -> dict[str, Any] | None:
-    position = pages.decode_cursor(cursor, keys=plan.key_names | {_QUERY})
-    if position is None:
-        return None
-    if position.pop(_QUERY)["S"] != query or not plan.holds(position):
-        raise InvalidRequest("The cursor belongs to another list.", details={"field": "cursor"})
-    return position
+def _starts(cursor: str | None, plans: list[archive.Plan], query: str) -> list[Any]:
+    """Each Query's start position from the cursor (None: from the first; _DONE: nothing more)."""
+    if len(plans) == 1:
+        position = pages.decode_cursor(cursor, keys=plans[0].key_names | {_QUERY})
+        if position is None:
+            return [None]
+        if position.pop(_QUERY)["S"] != query or not plans[0].holds(position):
+            raise _foreign_cursor()
+        return [position]
+    names = {f"q{index}" for index in range(len(plans))}
+    document = pages.decode_cursor(cursor, keys=frozenset(names | {_QUERY}))
+    if document is None:
+        return [None] * len(plans)
+    if document[_QUERY]["S"] != query:
+        raise _foreign_cursor()
+    starts: list[Any] = []
+    for index, plan in enumerate(plans):
+        inner = document[f"q{index}"]["S"]
+        if inner in ("", "-"):
+            starts.append(_DONE if inner == "-" else None)
+            continue
+        position = pages.decode_cursor(inner, keys=plan.key_names)
+        if position is None or not plan.holds(position):
+            raise _foreign_cursor()
+        starts.append(position)
+    return starts
 
 
-def _cursor(position: dict[str, Any] | None, query: str) -> str | None:
-    return pages.encode_cursor(position | {_QUERY: {"S": query}}) if position else None
+def _cursor(plans: list[archive.Plan], positions: list[Any], query: str) -> str | None:
+    if len(plans) == 1:
+        (position,) = positions
+        return pages.encode_cursor(position | {_QUERY: {"S": query}}) if position not in (None, _DONE) else None
+    document = {_QUERY: {"S": query}}
+    for index, position in enumerate(positions):
+        inner = "-" if position is _DONE else "" if position is None else pages.encode_cursor(position)
+        document[f"q{index}"] = {"S": inner or ""}
+    return pages.encode_cursor(document)
+
+
+def _foreign_cursor() -> InvalidRequest:
+    return InvalidRequest("The cursor belongs to another list.", details={"field": "cursor"})
 
 
 # ------------------------------------------------------------------------------------------------ parsing

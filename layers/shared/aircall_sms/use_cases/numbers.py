@@ -8,6 +8,7 @@ from typing import Any
 
 from aircall_sms.clients.aircall import AircallFailure, AircallRateLimited, AircallRefused, count_failure, gateway_error
 from aircall_sms.domain import phone, quota
+from aircall_sms.domain.access import Principal
 from aircall_sms.domain.ids import is_number_id
 from aircall_sms.domain.requests import NumberRequest
 from aircall_sms.domain.timeutil import iso, utcnow
@@ -39,9 +40,12 @@ def parse_number_id(raw: str) -> str:
     return str(int(raw))
 
 
-def configure(number_id: str, request: NumberRequest, *, request_callback_url: str) -> NumberAnswer:
+def configure(
+    principal: Principal, number_id: str, request: NumberRequest, *, request_callback_url: str
+) -> NumberAnswer:
     """Create or update the gateway's configuration of an Aircall number (PUT /numbers/{number_id})."""
     number_id = parse_number_id(number_id)
+    principal.require_number(number_id)
     overrides = _checked_overrides(request.limits)
     client = services.aircall()
     try:
@@ -92,9 +96,10 @@ def configure(number_id: str, request: NumberRequest, *, request_callback_url: s
     )
 
 
-def remove(number_id: str) -> dict[str, Any]:
+def remove(principal: Principal, number_id: str) -> dict[str, Any]:
     """DELETE /numbers/{number_id}: remove the Aircall configuration (app messaging comes back) and forget it."""
     number_id = parse_number_id(number_id)
+    principal.require_number(number_id)
     record = numbers.get(number_id)
     if record is None:
         raise NumberNotConfigured(f"Number {number_id} is not configured in the gateway.")
@@ -122,17 +127,19 @@ def _reject_queue(number_id: str) -> int:
     return rejected
 
 
-def get(number_id: str) -> dict[str, Any]:
+def get(principal: Principal, number_id: str) -> dict[str, Any]:
     number_id = parse_number_id(number_id)
+    principal.require_number(number_id)
     record = numbers.get(number_id)
     if record is None:
         raise NumberNotConfigured(f"Number {number_id} is not configured in the gateway.")
     return record.to_api()
 
 
-def get_quota(number_id: str) -> dict[str, Any]:
+def get_quota(principal: Principal, number_id: str) -> dict[str, Any]:
     """GET /numbers/{number_id}/quota: the number's windows and the company budget, from one consistent read."""
     number_id = parse_number_id(number_id)
+    principal.require_number(number_id)
     record = numbers.get(number_id)
     if record is None:
         raise NumberNotConfigured(f"Number {number_id} is not configured in the gateway.")
@@ -149,8 +156,9 @@ def get_quota(number_id: str) -> dict[str, Any]:
     )
 
 
-def list_configured() -> list[dict[str, Any]]:
-    return [record.to_api() for record in numbers.list_all()]
+def list_configured(principal: Principal) -> list[dict[str, Any]]:
+    """The configured numbers (for a key limited to numbers: those of them)."""
+    return [record.to_api() for record in numbers.list_all() if principal.allows(record.number_id)]
 
 
 def _remove_aircall_configuration(number_id: str) -> None:

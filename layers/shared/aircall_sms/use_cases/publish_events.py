@@ -43,6 +43,7 @@ def entries(record: Mapping[str, Any], *, now: datetime | None = None) -> list[d
         opt_out = streams.opt_out_change(record, written_at)
         if opt_out is not None:
             found = events.opt_out_events(opt_out)
+        found += events.consent_events(streams.consent_changes(record))
     bus = get_settings().event_bus_name
     return [events.entry(event, bus=bus, at=written_at) for event in found]
 
@@ -76,6 +77,15 @@ def publish_changes(records: Sequence[Mapping[str, Any]]) -> list[str]:
     if retry:
         logger.warning("stream records left for a retry", extra={"records": len(retry), "first": retry[0]})
     return retry
+
+
+def publish_now(event: events.Event) -> bool:
+    """Publish one event at once, outside the streams (an erasure's: no table change says it); False when
+    EventBridge did not take it (logged and counted; the audit record stays the durable trace)."""
+    entry = events.entry(event, bus=get_settings().event_bus_name, at=datetime.now(UTC))
+    refused = _put([(0, entry)])
+    metrics.add_metric(name="EventsPublished" if not refused else "EventsFailed", unit="Count", value=1)
+    return not refused
 
 
 def _put(chunk: list[tuple[int, dict[str, Any]]]) -> list[int]:

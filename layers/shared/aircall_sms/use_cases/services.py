@@ -49,6 +49,21 @@ def _credentials() -> Credentials:
     return Credentials.from_mapping(secret)
 
 
+def admin_key() -> str | None:
+    """The deployment's admin key (the Secrets Manager secret `ADMIN_KEY_SECRET`, generated at deploy; cached like
+    the Aircall credentials); None when there is no such secret, or it is empty."""
+    from aws_lambda_powertools.utilities.parameters import get_secret
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+    settings = get_settings()
+    _install_secrets_provider()
+    try:
+        value = get_secret(settings.admin_key_secret, max_age=settings.credentials_max_age)
+    except GetParameterError:
+        return None
+    return value if isinstance(value, str) and value else None
+
+
 def _install_secrets_provider() -> None:
     """`get_secret` uses Powertools' default Secrets Manager provider, created on first use with a client of a
     new boto3 session: that session loads botocore's endpoint and partition data again (tens of ms of a cold

@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 from aircall_sms.domain import phone
+from aircall_sms.domain.access import Principal
 from aircall_sms.domain.prices import PriceTable
 from aircall_sms.domain.timeutil import utcnow
 from aircall_sms.domain.usage_counts import counts_of, report_item
@@ -63,15 +64,19 @@ def _country(contact: str) -> str | None:
 
 
 # ------------------------------------------------------------------------------------------------ the report
-def usage_report(month: str | None, number_id: str | None) -> dict[str, Any]:
+def usage_report(principal: Principal, month: str | None, number_id: str | None) -> dict[str, Any]:
     """GET /usage: every number's usage of `month` (default: the current UTC month), or `number_id`'s alone
-    (zeros when it had none), number by number."""
+    (zeros when it had none), number by number; a key limited to numbers sees those numbers only."""
     if month is None or month == "":
         month = utcnow().strftime("%Y-%m")
     elif not _MONTH.fullmatch(month):
         raise InvalidRequest("month is a UTC month as YYYY-MM, e.g. 2026-11.", details={"field": "month"})
     named = parse_number_id(number_id) if number_id else None
-    counters = month_counters.read_month(month, named)
+    if named is not None:
+        principal.require_number(named)
+    counters = {
+        number: found for number, found in month_counters.read_month(month, named).items() if principal.allows(number)
+    }
     if named is not None:
         counters.setdefault(named, {})
     prices = price_table()

@@ -13,6 +13,7 @@ Flow (docs/design.md, "Flow of one send"), one module per step:
 
 from __future__ import annotations
 
+from aircall_sms.domain.access import Principal
 from aircall_sms.domain.requests import SendRequest
 from aircall_sms.domain.timeutil import utcnow
 from aircall_sms.errors import ServiceBusy
@@ -26,12 +27,19 @@ NUMBER_ATTEMPTS = 3
 
 
 def send_message(
-    request: SendRequest, *, idempotency_key: str | None = None, confirms_opt_out: bool = False
+    request: SendRequest,
+    *,
+    principal: Principal,
+    idempotency_key: str | None = None,
+    confirms_opt_out: bool = False,
 ) -> SendOutcome:
-    """`confirms_opt_out`: the gateway's own answer to a keyword (the confirmation of a STOP goes to a contact
-    who has just opted out, as carriers expect); never set from the API."""
+    """Send for `principal` (its numbers only; the message records its client id, and its Idempotency-Key is
+    scoped to it). `confirms_opt_out`: the gateway's own answer to a keyword (the confirmation of a STOP goes to
+    a contact who has just opted out, as carriers expect); never set from the API."""
     now = utcnow()
-    prepared = prepare(request, now=now, idempotency_key=idempotency_key, confirms_opt_out=confirms_opt_out)
+    prepared = prepare(
+        request, principal=principal, now=now, idempotency_key=idempotency_key, confirms_opt_out=confirms_opt_out
+    )
     if request.dry_run:
         return SendOutcome(200, dry_run_verdict(prepared, now))
     for _ in range(NUMBER_ATTEMPTS):
@@ -39,5 +47,11 @@ def send_message(
             return send(prepared, now)
         except StartOver:
             numbers.forget(prepared.number.number_id)
-            prepared = prepare(request, now=now, idempotency_key=idempotency_key, confirms_opt_out=confirms_opt_out)
+            prepared = prepare(
+                request,
+                principal=principal,
+                now=now,
+                idempotency_key=idempotency_key,
+                confirms_opt_out=confirms_opt_out,
+            )
     raise ServiceBusy("The sender number keeps changing; retry shortly.", headers={"Retry-After": "1"})

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from aircall_sms.domain import compliance, phone, segments
+from aircall_sms.domain.access import Principal
 from aircall_sms.domain.ids import is_number_id, new_id
 from aircall_sms.domain.requests import SendRequest
 from aircall_sms.domain.timeutil import iso
@@ -51,6 +52,7 @@ class PreparedSend:
     text: str | None
     segmentation: segments.Segmentation
     not_after: datetime
+    client_id: str
     idempotency_key: str | None = None
     confirms_opt_out: bool = False
     from_queue: bool = False  # a deferred message sent by the dispatcher (nobody waits for the answer)
@@ -62,7 +64,8 @@ class PreparedSend:
 
     @property
     def key_digest(self) -> str | None:
-        return None if self.idempotency_key is None else idempotency.digest(self.idempotency_key)
+        """The Idempotency-Key as the ledger knows it: scoped to the client key that sent it."""
+        return None if self.idempotency_key is None else idempotency.digest(self.client_id, self.idempotency_key)
 
     @property
     def fingerprint(self) -> str:
@@ -102,16 +105,24 @@ class PreparedSend:
             metadata=request.metadata,
             idempotency_key=self.idempotency_key,
             human_author=request.human_author,
+            client_id=self.client_id,
             unresolved_at=iso(now) if status == "unknown" else None,
             expires_at=messages.retention_end(now, not_after=self.not_after),
         )
 
 
 def prepare(
-    request: SendRequest, *, now: datetime, idempotency_key: str | None = None, confirms_opt_out: bool = False
+    request: SendRequest,
+    *,
+    principal: Principal,
+    now: datetime,
+    idempotency_key: str | None = None,
+    confirms_opt_out: bool = False,
 ) -> PreparedSend:
-    """Everything that can be checked without side effects; raises the contract's 400 and 404 errors."""
+    """Everything that can be checked without side effects; raises the contract's 400, 403 `number_not_allowed`
+    and 404 errors."""
     number = resolve_number(request.sender)
+    principal.require_number(number.number_id)
     recipient = parse_recipient(request.to, number.region)
     text_value = request.text if request.text else None
     if text_value is None and not request.media_urls:
@@ -137,6 +148,7 @@ def prepare(
         text=text_value,
         segmentation=segments.count(text_value or ""),
         not_after=_not_after(request, now),
+        client_id=principal.client_id,
         idempotency_key=idempotency_key,
         confirms_opt_out=confirms_opt_out,
     )
