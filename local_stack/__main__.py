@@ -51,7 +51,7 @@ def _print_banner(stack: LocalStack) -> None:
     pollers = [f"{p.source.table_name} -> {p.name}" for p in stack.streams.pollers] if stack.streams else []
     lines = [
         "Aircall SMS gateway: local stack (no AWS, no Docker)",
-        f"  API              {stack.api_url}   (header x-api-key: {stack.api_key})",
+        f"  API              {stack.api_url}   (admin key: x-api-key: {stack.api_key}, or Authorization: Bearer)",
         f"  Aircall sandbox  {stack.aircall_url}   (controls under /_sandbox/, e.g. /_sandbox/health)",
         f"  Aircall credentials: api_id={config.api_id} api_token={config.api_token}"
         + (f"   (secret {stack.secret_name!r})" if stack.secret_name else ""),
@@ -62,7 +62,7 @@ def _print_banner(stack: LocalStack) -> None:
         "  Routes:",
         *(
             f"    {route.method:<6} {route.path:<28} -> {route.function_id}"
-            + ("" if route.api_key_required else "   (no API key)")
+            + ("" if route.api_key_required or route.authorizer is not None else "   (no key)")
             for route in routes
         ),
         "",
@@ -73,6 +73,8 @@ def _print_banner(stack: LocalStack) -> None:
         f"  curl -s -X POST {stack.api_url}/messages -H 'x-api-key: {stack.api_key}' "
         f"-H 'content-type: application/json' "
         f'-d \'{{"from": {_sample_number_id(stack)}, "to": "+14155550123", "text": "Hello from the local stack"}}\'',
+        f"  curl -s -X POST {stack.api_url}/api-keys -H 'x-api-key: {stack.api_key}' "
+        '-H \'content-type: application/json\' -d \'{"name": "crm", "scopes": ["send", "read"]}\'   (a client key)',
         f"  curl -s {stack.api_url}/_local/events   (what the gateway published on its event bus)",
         "",
         "Ctrl-C stops everything.",

@@ -1,7 +1,7 @@
 """`make demo`: start the local stack, configure a number, send a message, follow its callbacks, read the
-archive, receive a reply, defer a message past a full window and let the dispatcher send it, read what was
-published on the event bus, stop. Prints what happened; exits 0 when
-every step did what it should."""
+archive, receive a reply, make a client key limited to a number and a scope and see it refused elsewhere, defer a
+message past a full window and let the dispatcher send it, read what was published on the event bus, stop.
+Prints what happened; exits 0 when every step did what it should."""
 
 from __future__ import annotations
 
@@ -43,6 +43,7 @@ def main() -> int:
         aircall = httpx.Client(base_url=stack.aircall_url, timeout=15)
         try:
             sent_id = run(api, aircall)
+            access(api, stack)
             deferral(api, stack)
             events(api, sent_id)
         except (DemoFailed, httpx.HTTPError) as failure:
@@ -144,10 +145,31 @@ def run(api: httpx.Client, aircall: httpx.Client) -> str:
     return str(sent["id"])
 
 
+def access(api: httpx.Client, stack: LocalStack) -> None:
+    """A client key of its own for an integration: scope read, limited to the French mobile line."""
+    step(f"11. POST /api-keys: a key for a reporting tool (scope read, number {FR_MOBILE} only); shown once")
+    made = expect(api.post("/api-keys", json={"name": "reporting", "scopes": ["read"], "number_ids": [FR_MOBILE]}), 201)
+    show({key: made[key] for key in ("id", "name", "scopes", "number_ids", "created_by")})
+    reporting = httpx.Client(base_url=stack.api_url, headers={"Authorization": f"Bearer {made['key']}"}, timeout=15)
+    with reporting:
+        listed = expect(reporting.get("/messages", params={"limit": "2"}), 200)["items"]
+        seen = sorted({message["number_id"] for message in listed})
+        print(f"   it reads its number's archive: {len(listed)} message(s), of the numbers {seen}")
+        refused = reporting.post("/messages", json={"from": FR_MOBILE, "to": CONTACT, "text": "Hello"})
+        expect(refused, 403)
+        show(refused.json()["error"])
+        elsewhere = reporting.get(f"/numbers/{FR_FIXED}/quota")
+        expect(elsewhere, 403)
+        show(elsewhere.json()["error"])
+        expect(api.delete(f"/api-keys/{made['id']}"), 200)
+        print("   revoked (DELETE /api-keys/{id}); the key is refused from then on:")
+        expect(reporting.get("/messages"), 401)
+
+
 def deferral(api: httpx.Client, stack: LocalStack) -> None:
     """A full window defers a message; an hour later (a simulated hour, on the gateway's and the sandbox's
     clocks) the dispatcher sends it."""
-    step(f"11. A full window: PUT /numbers/{FR_FIXED} with an hourly limit of 1, one send, then on_limit: defer")
+    step(f"12. A full window: PUT /numbers/{FR_FIXED} with an hourly limit of 1, one send, then on_limit: defer")
     expect(api.put(f"/numbers/{FR_FIXED}", json={"mode": "proxy", "limits": {"hour": 1}}), 201, 200)
     body = {"from": FR_FIXED, "to": FR_FIXED_CONTACT, "purpose": "transactional"}
     expect(api.post("/messages", json=body | {"text": "Votre commande est prête."}), 201)
@@ -165,7 +187,7 @@ def deferral(api: httpx.Client, stack: LocalStack) -> None:
 
 
 def events(api: httpx.Client, sent_id: str) -> None:
-    step("12. GET /_local/events: what your systems received on the gateway's event bus (source aircall-sms)")
+    step("13. GET /_local/events: what your systems received on the gateway's event bus (source aircall-sms)")
     published = expect(api.get("/_local/events"), 200)["events"]
     for event in published:
         detail = event["detail"]

@@ -2,10 +2,16 @@
 
 It serves the routes `template.yaml` declares, builds the event API Gateway would build, calls the
 function's handler in-process (imported from `<CodeUri>/app.py` under a module name unique per function) with
-a fake Lambda context, and turns the handler's answer into the HTTP response. Like API Gateway it answers by
-itself, without calling a handler: 403 `Missing Authentication Token` for an unknown path or method,
-403 `Forbidden` for a missing or wrong `x-api-key` on a route that requires one, 413 for a body over 10 MB,
-and 502 `Internal server error` when the handler raises or answers something that is not a proxy response.
+a fake Lambda context, and turns the handler's answer into the HTTP response. A route behind a Lambda
+authorizer (the API's `Auth.DefaultAuthorizer`, or the event's `Auth.Authorizer`) first calls the authorizer's
+function in-process with API Gateway's REQUEST (or TOKEN) event: an `Unauthorized` error is 401, a policy that
+does not allow the method is 403, an allowed one puts the authorizer's `context` and `principalId` in the
+handler's `requestContext.authorizer`. Like API Gateway it answers by itself, without calling a handler:
+`Missing Authentication Token` for an unknown path or method, 403 `Forbidden` for a missing or wrong
+`x-api-key` on a route that requires one, 413 for a body over 10 MB, and 502 `Internal server error` when the
+handler raises or answers something that is not a proxy response; the API's `GatewayResponses` replace those
+answers' status and body as API Gateway's do. With an `AccessLogSetting`, each request appends one line in its
+`Format` to `access_log` (and to the file `LOCAL_ACCESS_LOG`, when set).
 
 Paths are served from the root (`/messages`, like `sam local start-api`); `/<stage>/messages` works too.
 Local routes (`add_local_route`, e.g. the stack's `GET /_local/events`) are answered before the template's
@@ -16,11 +22,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import fnmatch
 import hashlib
 import importlib.util
 import itertools
 import json
 import os
+import re
 import secrets
 import sys
 import threading
@@ -44,10 +52,14 @@ from werkzeug.wrappers import Request, Response
 from aircall_sandbox.http_server import BackgroundServer
 from local_stack.template import (
     ACCOUNT_ID,
+    Authorizer,
     FunctionSpec,
+    GatewayResponse,
     Route,
     TemplateError,
+    access_log_format,
     functions,
+    gateway_responses,
     load_template,
     merged_environment,
 )
@@ -221,6 +233,15 @@ class Front:
             **merged_environment({logical_id: spec.environment for logical_id, spec in self.functions.items()}),
             **dict(env_overrides or {}),
         }
+        api_ids = sorted({route.api_id for route in self.routes})
+        self._gateway_responses: dict[str, dict[str, GatewayResponse]] = {
+            api_id: gateway_responses(self.template, api_id, parameter_overrides) for api_id in api_ids
+        }
+        self._access_log_formats: dict[str, str | None] = {
+            api_id: access_log_format(self.template, api_id, parameter_overrides) for api_id in api_ids
+        }
+        self.access_log: list[str] = []
+        self._access_log_lock = threading.Lock()
         self._local_routes: dict[tuple[str, str], LocalAnswer] = {}
         self._number = next(_front_numbers)
         self._modules: dict[str, ModuleType] = {}
@@ -334,26 +355,127 @@ class Front:
             return _json(200, local())
         matched = self._match(raw_path)
         if matched is None:
-            return _missing_authentication_token()
+            return self._gateway_answer(None, "MISSING_AUTHENTICATION_TOKEN", request_id)
         resource, path_parameters, path = matched
         route = resource.routes.get(method) or resource.routes.get("ANY")
         if route is None:
-            return _missing_authentication_token()
+            return self._gateway_answer(None, "MISSING_AUTHENTICATION_TOKEN", request_id)
         api_key = _header(environ, "x-api-key")
         if route.api_key_required and self.api_key is not None and api_key != self.api_key:
-            return _error(403, "Forbidden", "ForbiddenException")
+            return self._gateway_answer(route, "INVALID_API_KEY", request_id)
         body = _read_body(request)
         if body is None:
-            return _error(413, "Request Too Long")
+            return self._gateway_answer(route, "REQUEST_TOO_LARGE", request_id)
         event = self._event(environ, route, method, path, raw_query, path_parameters, body, api_key, request_id)
         spec = self.functions[route.function_id]
+        if route.authorizer is not None:
+            refused = self._authorize(route, route.authorizer, event, request_id)
+            if refused is not None:
+                self._log_access(route, event, refused.status_code, request_id)
+                return refused
         try:
             result = self.invoke(route.function_id, event, LambdaContext.for_function(spec, self._region, request_id))
-            return _proxy_response(result)
+            response = _proxy_response(result)
         except Exception:  # the handler's failure is the client's 502, and the developer's traceback
             print(f"local_stack: {route.function_id} failed on {method} {path}:", file=sys.stderr)
             traceback.print_exc(file=sys.stderr)
-            return _error(502, "Internal server error", "InternalServerErrorException")
+            response = self._gateway_answer(route, "DEFAULT_5XX", request_id, status=502)
+        self._log_access(route, event, response.status_code, request_id)
+        return response
+
+    # -- the authorizer, API Gateway's own answers, the access log
+
+    def _authorize(
+        self, route: Route, authorizer: Authorizer, event: dict[str, Any], request_id: str
+    ) -> Response | None:
+        """Call the route's Lambda authorizer as API Gateway does; an answer when it refuses, else None (and the
+        event's `requestContext.authorizer` set from its answer)."""
+        headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+        if any(not headers.get(header.lower()) for header in authorizer.identity_headers):
+            return self._gateway_answer(route, "UNAUTHORIZED", request_id)  # identity missing: not even called
+        context = event["requestContext"]
+        method_arn = (
+            f"arn:aws:execute-api:{self._region}:{ACCOUNT_ID}:{API_ID}/{context['stage']}/{event['httpMethod']}"
+            f"{event['path']}"
+        )
+        if authorizer.payload_type == "TOKEN":
+            header = authorizer.identity_headers[0] if authorizer.identity_headers else "Authorization"
+            request: dict[str, Any] = {
+                "type": "TOKEN",
+                "authorizationToken": headers.get(header.lower()),
+                "methodArn": method_arn,
+            }
+        else:
+            request = {key: event[key] for key in _AUTHORIZER_EVENT_KEYS} | {"type": "REQUEST", "methodArn": method_arn}
+        spec = self.functions[authorizer.function_id]
+        try:
+            answer = self.invoke(
+                authorizer.function_id, request, LambdaContext.for_function(spec, self._region, request_id)
+            )
+        except Exception as error:
+            if str(error) == "Unauthorized":
+                return self._gateway_answer(route, "UNAUTHORIZED", request_id)
+            print(f"local_stack: the authorizer {authorizer.function_id} failed:", file=sys.stderr)
+            traceback.print_exc(file=sys.stderr)
+            return self._gateway_answer(route, "AUTHORIZER_FAILURE", request_id, status=500)
+        if not isinstance(answer, Mapping) or not _allows(answer.get("policyDocument"), method_arn):
+            return self._gateway_answer(route, "ACCESS_DENIED", request_id)
+        authorizer_context = {
+            str(name): value for name, value in (answer.get("context") or {}).items() if _scalar(value)
+        }
+        context["authorizer"] = authorizer_context | {"principalId": str(answer.get("principalId") or "")}
+        return None
+
+    def _gateway_answer(
+        self, route: Route | None, response_type: str, request_id: str, *, status: int | None = None
+    ) -> Response:
+        """API Gateway's own answer of `response_type`, as the API's `GatewayResponses` shape it (else its
+        default body `{"message": ...}` and status)."""
+        default_status, message = _GATEWAY_DEFAULTS[response_type]
+        api_ids = [route.api_id] if route is not None else sorted(self._gateway_responses)
+        declared: GatewayResponse | None = None
+        for api_id in api_ids:
+            responses = self._gateway_responses.get(api_id) or {}
+            family = "DEFAULT_5XX" if (status or default_status) >= 500 else "DEFAULT_4XX"
+            declared = responses.get(response_type) or responses.get(family)
+            if declared is not None:
+                break
+        if declared is None or declared.body is None:
+            return _error(status or default_status, message, _GATEWAY_ERROR_TYPES.get(response_type))
+        body = declared.body.replace("$context.requestId", request_id).replace("$context.error.messageString", message)
+        answer = Response(body, status=_status_line(declared.status or status or default_status))
+        answer.headers["Content-Type"] = "application/json"
+        for name, value in declared.headers.items():
+            answer.headers[name] = value
+        return answer
+
+    def _log_access(self, route: Route, event: dict[str, Any], status: int, request_id: str) -> None:
+        line_format = self._access_log_formats.get(route.api_id)
+        if not line_format:
+            return
+        context = event["requestContext"]
+        authorizer = context.get("authorizer") or {}
+        values = {
+            "$context.requestId": request_id,
+            "$context.requestTime": context.get("requestTime", ""),
+            "$context.httpMethod": event.get("httpMethod", ""),
+            "$context.resourcePath": route.path,
+            "$context.status": str(status),
+            "$context.identity.sourceIp": str((context.get("identity") or {}).get("sourceIp", "")),
+        }
+        line = line_format
+        for name in sorted(_CONTEXT_VARIABLE.findall(line_format), key=len, reverse=True):
+            if name.startswith("$context.authorizer."):
+                value = str(authorizer.get(name.removeprefix("$context.authorizer."), "-"))
+            else:
+                value = values.get(name, "-")
+            line = line.replace(name, value)
+        with self._access_log_lock:
+            self.access_log.append(line)
+            destination = os.environ.get("LOCAL_ACCESS_LOG")
+            if destination:
+                with open(destination, "a", encoding="utf-8") as log_file:
+                    log_file.write(line + "\n")
 
     def _match(self, raw_path: str) -> tuple[_Resource, dict[str, str], str] | None:
         """The most specific resource for the path, its path parameters and the path without the stage."""
@@ -595,8 +717,65 @@ def _status_line(status: int) -> str:
         return f"{status} Unknown"
 
 
-def _missing_authentication_token() -> Response:
-    return _error(403, "Missing Authentication Token", "MissingAuthenticationTokenException")
+# API Gateway's default status and message for the response types the front answers by itself.
+_GATEWAY_DEFAULTS: dict[str, tuple[int, str]] = {
+    "MISSING_AUTHENTICATION_TOKEN": (403, "Missing Authentication Token"),
+    "INVALID_API_KEY": (403, "Forbidden"),
+    "REQUEST_TOO_LARGE": (413, "Request Too Long"),
+    "UNAUTHORIZED": (401, "Unauthorized"),
+    "ACCESS_DENIED": (403, "User is not authorized to access this resource"),
+    "AUTHORIZER_FAILURE": (500, "Internal server error"),
+    "DEFAULT_5XX": (502, "Internal server error"),
+}
+_GATEWAY_ERROR_TYPES = {
+    "MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenException",  # an error type # nosec B105
+    "INVALID_API_KEY": "ForbiddenException",
+    "UNAUTHORIZED": "UnauthorizedException",
+    "ACCESS_DENIED": "AccessDeniedException",
+    "AUTHORIZER_FAILURE": "AuthorizerFailureException",
+    "DEFAULT_5XX": "InternalServerErrorException",
+}
+_AUTHORIZER_EVENT_KEYS = (
+    "resource",
+    "path",
+    "httpMethod",
+    "headers",
+    "multiValueHeaders",
+    "queryStringParameters",
+    "multiValueQueryStringParameters",
+    "pathParameters",
+    "stageVariables",
+    "requestContext",
+)
+_CONTEXT_VARIABLE = re.compile(r"\$context\.[A-Za-z0-9_.]+[A-Za-z0-9_]")
+
+
+def _allows(policy: Any, method_arn: str) -> bool:
+    """Whether an authorizer's IAM policy allows `execute-api:Invoke` on `method_arn` (and denies nothing of it)."""
+    if not isinstance(policy, Mapping):
+        return False
+    statements = policy.get("Statement") or []
+    allowed = False
+    for statement in statements if isinstance(statements, list) else [statements]:
+        if not isinstance(statement, Mapping):
+            continue
+        actions = statement.get("Action")
+        resources = statement.get("Resource")
+        actions = actions if isinstance(actions, list) else [actions]
+        resources = resources if isinstance(resources, list) else [resources]
+        if not any(action in ("execute-api:Invoke", "execute-api:*", "*") for action in actions):
+            continue
+        if not any(isinstance(resource, str) and fnmatch.fnmatchcase(method_arn, resource) for resource in resources):
+            continue
+        if statement.get("Effect") == "Deny":
+            return False
+        allowed = allowed or statement.get("Effect") == "Allow"
+    return allowed
+
+
+def _scalar(value: Any) -> bool:
+    """API Gateway passes only strings, numbers and booleans of an authorizer's context."""
+    return isinstance(value, str | int | float | bool)
 
 
 def _apigw_id() -> str:

@@ -1,7 +1,8 @@
 """`LocalStack`: the whole gateway on this machine, without AWS or Docker.
 
 In order: the DynamoDB emulator (moto's server, also Secrets Manager, EventBridge, SQS, SNS, CloudWatch),
-the template's tables (with their streams), the Aircall credentials secret, the Aircall sandbox, the HTTP front
+the template's tables (with their streams), the Aircall credentials secret and the template's own secrets (the
+admin key's holds LOCAL_API_KEY), the Aircall sandbox, the HTTP front
 calling the handlers in-process, the template's event buses with a capture of what is published on them
 (`published_events()`, `GET /_local/events`), one stream poller per `Type: DynamoDB` function event, calling
 the function in-process as Lambda's event source mapping would (`drain_streams()` waits for them), and, with
@@ -10,7 +11,9 @@ tears it down in reverse order, also when starting failed half-way.
 
 Settings (arguments win over the environment):
     LOCAL_DYNAMODB_PORT (8000), LOCAL_AIRCALL_PORT (3001), LOCAL_API_PORT (3000) — 0 picks a free port;
-    LOCAL_API_KEY ("local-api-key"); LOCAL_AIRCALL_* (the sandbox, see aircall_sandbox/README.md; the stack
+    LOCAL_API_KEY ("local-api-key": the admin client key, in the template's AdminKeySecret);
+    LOCAL_AUTHORIZER_CACHE_SECONDS (0: the authorizer decides every request afresh; the template's
+    AuthorizerCacheSeconds); LOCAL_AIRCALL_* (the sandbox, see aircall_sandbox/README.md; the stack
     sets LOCAL_AIRCALL_ALLOW_HTTP_LOOPBACK_CALLBACKS=true unless told otherwise: its callbacks are plain HTTP);
     AIRCALL_REQUESTS_PER_MINUTE (the template's AircallRequestsPerMinute, else its default);
     AWS_DEFAULT_REGION (us-east-1).
@@ -21,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -35,6 +39,8 @@ from local_stack.front import DEFAULT_API_KEY, DEFAULT_TEMPLATE, Front, FrontSer
 from local_stack.schedules import Schedules
 from local_stack.streams import POLL_INTERVAL, StreamPollers
 from local_stack.template import (
+    SECRET_TYPE,
+    Resolver,
     Template,
     event_buses,
     functions,
@@ -52,6 +58,8 @@ DEFAULT_DYNAMODB_PORT = 8000
 DEFAULT_AIRCALL_PORT = 3001
 DEFAULT_API_PORT = 3000
 CREDENTIALS_SECRET_PARAMETER = "AircallCredentialsSecretName"  # noqa: S105 - a parameter name # nosec B105
+ADMIN_KEY_SECRET = "AdminKeySecret"  # noqa: S105 - a logical id # nosec B105
+AUTHORIZER_CACHE_PARAMETER = "AuthorizerCacheSeconds"
 EVENTS_ROUTE = "/_local/events"
 
 # botocore reads AWS_ENDPOINT_URL_<service id>: "Secrets Manager" -> SECRETS_MANAGER, EventBridge -> EVENTBRIDGE.
@@ -105,6 +113,7 @@ class LocalStack:
             {"LOCAL_AIRCALL_ALLOW_HTTP_LOOPBACK_CALLBACKS": "true", **settings}
         )
         self._requests_per_minute = settings.get("AIRCALL_REQUESTS_PER_MINUTE") or None
+        self._authorizer_cache_seconds = settings.get("LOCAL_AUTHORIZER_CACHE_SECONDS") or "0"
         self._parameter_overrides = dict(parameter_overrides or {})
         self._host = host
         self._log_requests = log_requests
@@ -157,6 +166,7 @@ class LocalStack:
         create_tables(self.dynamodb.url, specs, region=self.region)
         self.tables = {logical_id: spec.table_name for logical_id, spec in specs.items()}
         self.secret_name = self._create_credentials_secret()
+        self._create_template_secrets()
         from aircall_sandbox import SandboxServer
 
         self.sandbox = SandboxServer(self.sandbox_config, host=self._host, port=self.aircall_port).start()
@@ -244,21 +254,31 @@ class LocalStack:
         }
         if self._requests_per_minute is not None:
             wanted["AircallRequestsPerMinute"] = self._requests_per_minute
+        wanted[AUTHORIZER_CACHE_PARAMETER] = self._authorizer_cache_seconds
         declared = {name: value for name, value in wanted.items() if name in self.template.parameters}
         return {**declared, **self._parameter_overrides}
+
+    def _create_template_secrets(self) -> None:
+        """Every `AWS::SecretsManager::Secret` of the template, under its name: the admin key's holds the stack's
+        API key; a generated one (`GenerateSecretString`) a fresh random value; a given one its `SecretString`."""
+        resolver = Resolver(self.template, self._parameter_overrides)
+        secretsmanager = self.client("secretsmanager")
+        for logical_id, resource in self.template.resources_of_type(SECRET_TYPE).items():
+            properties = resource.get("Properties") or {}
+            if logical_id == ADMIN_KEY_SECRET:
+                value = self.api_key
+            elif "SecretString" in properties:
+                value = str(resolver.resolve(properties["SecretString"]))
+            else:
+                value = secrets.token_urlsafe(32)
+            _put_secret(secretsmanager, resolver.secret_name(logical_id), value)
 
     def _create_credentials_secret(self) -> str | None:
         if CREDENTIALS_SECRET_PARAMETER not in self.template.parameters:
             return None
         name = parameter_value(self.template, CREDENTIALS_SECRET_PARAMETER, self._parameter_overrides)
         secret = json.dumps({"api_id": self.sandbox_config.api_id, "api_token": self.sandbox_config.api_token})
-        secretsmanager = self.client("secretsmanager")
-        try:
-            secretsmanager.create_secret(Name=name, SecretString=secret)
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ResourceExistsException":
-                raise
-            secretsmanager.put_secret_value(SecretId=name, SecretString=secret)
+        _put_secret(self.client("secretsmanager"), name, secret)
         return name
 
     # -- helpers for tests and demos
@@ -286,6 +306,16 @@ class LocalStack:
         with contextlib.suppress(TimeoutError, RuntimeError):
             self.drain_streams(timeout=5.0)
         return {"events": self.published_events()}
+
+
+def _put_secret(secretsmanager: Any, name: str, value: str) -> None:
+    """Create the secret `name` holding `value`, or give an existing one that value."""
+    try:
+        secretsmanager.create_secret(Name=name, SecretString=value)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ResourceExistsException":
+            raise
+        secretsmanager.put_secret_value(SecretId=name, SecretString=value)
 
 
 def _port(settings: Mapping[str, str], name: str, given: int | None, default: int) -> int:

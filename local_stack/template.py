@@ -7,6 +7,8 @@ Intrinsic functions are resolved to deterministic local values (see `Resolver`):
 - `!Ref` a parameter: the override given, else the parameter's `Default`;
 - `!Ref` a `AWS::DynamoDB::Table`: its local table name (`TableName` if set, else the logical id);
 - `!Ref` a `AWS::Events::EventBus`: its `Name` (as CloudFormation answers);
+- `!Ref` a `AWS::SecretsManager::Secret`: its `Name` (CloudFormation answers the ARN; Secrets Manager takes
+  either as a SecretId);
 - `!Ref` any other resource (an SNS topic, SQS queue, function, ...): its logical id;
 - `!GetAtt X.Arn` (and any attribute ending in `Arn`): `arn:aws:<service>:<region>:123456789012:<X>`
   (`...:table/<name>` for tables, `...:event-bus/<name>` for buses; a table's `StreamArn` is
@@ -39,6 +41,7 @@ IMPLICIT_API_STAGE = "Prod"
 
 TABLE_TYPE = "AWS::DynamoDB::Table"
 EVENT_BUS_TYPE = "AWS::Events::EventBus"
+SECRET_TYPE = "AWS::SecretsManager::Secret"  # noqa: S105 - a resource type # nosec B105
 FUNCTION_TYPE = "AWS::Serverless::Function"
 API_TYPE = "AWS::Serverless::Api"
 LAYER_TYPE = "AWS::Serverless::LayerVersion"
@@ -220,7 +223,14 @@ class Resolver:
             return self.table_name(name)
         if resource.get("Type") == EVENT_BUS_TYPE:
             return self.event_bus_name(name)
+        if resource.get("Type") == SECRET_TYPE:
+            return self.secret_name(name)
         return name
+
+    def secret_name(self, logical_id: str) -> str:
+        properties = self.template.resources[logical_id].get("Properties") or {}
+        name = self.resolve(properties.get("Name", NO_VALUE))
+        return logical_id if name is NO_VALUE or name in (None, "") else str(name)
 
     def table_name(self, logical_id: str) -> str:
         properties = self.template.resources[logical_id].get("Properties") or {}
@@ -439,6 +449,17 @@ def _throughput(throughput: Mapping[str, Any]) -> dict[str, int]:
 
 
 @dataclass(frozen=True)
+class Authorizer:
+    """A Lambda authorizer of an `AWS::Serverless::Api` (`Auth.Authorizers`): the function it calls, its payload
+    type (REQUEST or TOKEN), and the identity sources a request must carry for it to be called."""
+
+    name: str
+    function_id: str
+    payload_type: str
+    identity_headers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Route:
     """One `Type: Api` event: `method` upper-case (`ANY` for any), `path` with `{param}` placeholders."""
 
@@ -451,6 +472,16 @@ class Route:
     event_id: str
     api_id: str
     stage: str
+    authorizer: Authorizer | None = None
+
+
+@dataclass(frozen=True)
+class GatewayResponse:
+    """One of an API's `GatewayResponses`: the status, headers and JSON body template API Gateway answers with."""
+
+    status: int | None
+    headers: dict[str, str]
+    body: str | None
 
 
 @dataclass(frozen=True)
@@ -592,6 +623,7 @@ def _route(
     else:
         api_id = IMPLICIT_API_ID
     api_key_required = _api_key_required(template, resolver, api_id, properties.get("Auth") or {})
+    authorizer = _route_authorizer(template, resolver, api_id, properties.get("Auth") or {})
     method = str(method).upper()
     return Route(
         method="ANY" if method in ("ANY", "X-AMAZON-APIGATEWAY-ANY-METHOD") else method,
@@ -603,7 +635,74 @@ def _route(
         event_id=event_id,
         api_id=api_id,
         stage=_api_stage(template, resolver, api_id),
+        authorizer=authorizer,
     )
+
+
+def _api_auth(template: Template, resolver: Resolver, api_id: str) -> dict[str, Any]:
+    api = template.resources_of_type(API_TYPE).get(api_id)
+    api_properties = (api.get("Properties") or {}) if api is not None else {}
+    auth = resolver.resolve(api_properties.get("Auth", template.globals_for("Api").get("Auth", {}))) or {}
+    return auth if isinstance(auth, dict) else {}
+
+
+def _route_authorizer(
+    template: Template, resolver: Resolver, api_id: str, event_auth: Mapping[str, Any]
+) -> Authorizer | None:
+    """The route's Lambda authorizer: the event's `Auth.Authorizer` (`NONE`: none), else the API's default."""
+    api_auth = _api_auth(template, resolver, api_id)
+    name = event_auth.get("Authorizer", api_auth.get("DefaultAuthorizer"))
+    if not name or name in ("NONE", "AWS_IAM"):
+        return None
+    declared = (template.resources_of_type(API_TYPE).get(api_id) or {}).get("Properties", {}).get("Auth", {})
+    definition = (declared.get("Authorizers") or {}).get(name)
+    if not isinstance(definition, dict):
+        raise TemplateError(f"{api_id}: the authorizer {name!r} is not declared in Auth.Authorizers")
+    function_arn = definition.get("FunctionArn")
+    if not (isinstance(function_arn, dict) and "Fn::GetAtt" in function_arn):
+        raise TemplateError(f"{api_id}.{name}: FunctionArn must be !GetAtt <function>.Arn")
+    target = function_arn["Fn::GetAtt"]
+    function_id = target[0] if isinstance(target, list) else str(target).split(".", 1)[0]
+    identity = resolver.resolve(definition.get("Identity") or {})
+    return Authorizer(
+        name=str(name),
+        function_id=str(function_id),
+        payload_type=str(resolver.resolve(definition.get("FunctionPayloadType", "TOKEN"))).upper(),
+        identity_headers=tuple(str(header) for header in (identity.get("Headers") or [])),
+    )
+
+
+def gateway_responses(
+    template: TemplateSource, api_id: str, parameter_overrides: Mapping[str, str] | None = None
+) -> dict[str, GatewayResponse]:
+    """The API's `GatewayResponses` by response type (UNAUTHORIZED, ACCESS_DENIED, DEFAULT_4XX, ...)."""
+    template = _as_template(template)
+    resolver = Resolver(template, parameter_overrides)
+    api = template.resources_of_type(API_TYPE).get(api_id) or {}
+    declared = resolver.resolve((api.get("Properties") or {}).get("GatewayResponses") or {})
+    found: dict[str, GatewayResponse] = {}
+    for response_type, response in declared.items():
+        templates = response.get("ResponseTemplates") or {}
+        headers = {str(name): str(value).strip("'") for name, value in (response.get("ResponseHeaders") or {}).items()}
+        status = response.get("StatusCode")
+        found[str(response_type)] = GatewayResponse(
+            status=int(status) if status is not None else None,
+            headers=headers,
+            body=templates.get("application/json"),
+        )
+    return found
+
+
+def access_log_format(
+    template: TemplateSource, api_id: str, parameter_overrides: Mapping[str, str] | None = None
+) -> str | None:
+    """The API stage's access log format (`AccessLogSetting.Format`), if it logs."""
+    template = _as_template(template)
+    resolver = Resolver(template, parameter_overrides)
+    api = template.resources_of_type(API_TYPE).get(api_id) or {}
+    setting = resolver.resolve((api.get("Properties") or {}).get("AccessLogSetting") or {})
+    fmt = setting.get("Format") if isinstance(setting, dict) else None
+    return str(fmt) if fmt else None
 
 
 def _api_key_required(template: Template, resolver: Resolver, api_id: str, event_auth: Mapping[str, Any]) -> bool:

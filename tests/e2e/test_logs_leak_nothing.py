@@ -19,6 +19,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from aircall_sms.domain import access
 from aircall_sms.observability import MaskingFormatter, logger
 from tests import support
 
@@ -221,13 +222,29 @@ def test_a_whole_story_logs_no_phone_number_and_no_secret(stack, api, aircall, c
     assert api.get(f"/consents/{crm}").status_code == 200
     assert api.get(f"/numbers/{FR_LANDLINE}/quota").status_code == 200
 
+    # A client key made, used as a Bearer token, refused for a scope it lacks, revoked, then refused; forged keys
+    made = api.post("/api-keys", json={"name": "story", "scopes": ["read"], "number_ids": [FR_MOBILE]})
+    assert made.status_code == 201, made.text
+    client_key = made.json()["key"]
+    bearer = {"Authorization": f"Bearer {client_key}"}
+    assert httpx.get(f"{stack.api_url}/messages", params={"contact": CONTACT}, headers=bearer).status_code == 200
+    denied = httpx.post(
+        f"{stack.api_url}/messages", json={"from": FR_MOBILE, "to": CONTACT, "text": "x"}, headers=bearer
+    )
+    assert denied.json()["error"]["code"] == "insufficient_scope", denied.text
+    assert api.delete(f"/api-keys/{made.json()['id']}").status_code == 200
+    assert httpx.get(f"{stack.api_url}/numbers", headers=bearer).status_code == 401
+    tampered = client_key[:-1] + ("B" if client_key.endswith("A") else "A")
+    for forged_key in (tampered.encode(), (client_key + "x").encode(), b"x" * 600, "\xe9t\xe9".encode("latin-1")):
+        assert httpx.get(f"{stack.api_url}/numbers", headers={b"x-api-key": forged_key}).status_code == 401
+
     # Everything the stream functions still have to publish, published
     stack.drain_streams(10)
     # A probe through the gateway's logger: what is read is the formatter's output, numbers masked
     logger.info("capture probe", extra={"to": CONTACT})
 
-    secrets = secrets_of_the_story(stack)
-    lines = captured.every_line()
+    secrets = secrets_of_the_story(stack) | client_key_secrets(client_key)
+    lines = captured.every_line() + stack.front.access_log
     log_lines = captured.log_lines()
 
     # The capture worked: JSON lines from the gateway's logger, the story's messages among them...
@@ -247,6 +264,11 @@ def test_a_whole_story_logs_no_phone_number_and_no_secret(stack, api, aircall, c
     assert sum(entry.get("EventsPublished", [0.0])[0] for entry in emf) >= 1, emf
     assert any(event["detail_type"] == "contact.opted_out" for event in stack.published_events())
 
+    # API Gateway's access log names the principal of every keyed request, and the route, never its path
+    access = [json.loads(line) for line in stack.front.access_log]
+    assert {"admin", made.json()["id"]} <= {line["client_id"] for line in access}, access
+    assert any(line["resource"] == "/consents/{phone}" for line in access), access
+
     # No full phone number, in any shape
     leaks = {line: found for line in lines if (found := leaked_phones(line))}
     assert not leaks, leaks
@@ -265,6 +287,12 @@ def test_the_leak_check_finds_a_number_in_any_shape(shape):
 def test_the_leak_check_lets_masked_numbers_ids_and_timestamps_pass():
     line = '{"timestamp":"2026-11-26 10:00:00,123+0000","to":"+33*******79","number_id":"100004","n":1795745367409}'
     assert not leaked_phones(line)
+
+
+def client_key_secrets(client_key: str) -> dict[str, str]:
+    """A client key, its secret part and the digest the gateway keeps of it: none may be logged."""
+    secret = client_key.split(".", 1)[1]
+    return {"client_key": client_key, "client_key_secret": secret, "client_key_digest": access.digest(secret)}
 
 
 def secrets_of_the_story(stack) -> dict[str, str]:

@@ -24,10 +24,11 @@ def test_health_answers_without_an_api_key(stack):
     assert (answer.status_code, answer.json()) == (200, {"status": "ok"})
 
 
-@pytest.mark.parametrize("headers", [{}, {"x-api-key": "wrong"}])
-def test_a_missing_or_wrong_api_key_is_forbidden_as_api_gateway_answers(stack, headers):
+@pytest.mark.parametrize("headers", [{}, {"x-api-key": "wrong"}, {"Authorization": "Bearer wrong"}])
+def test_a_missing_or_wrong_key_is_401_in_the_contracts_shape(stack, headers):
     answer = httpx.post(f"{stack.api_url}/messages", json={}, headers=headers)
-    assert (answer.status_code, answer.json()) == (403, {"message": "Forbidden"})
+    assert answer.status_code == 401
+    assert answer.json()["error"]["code"] == "unauthorized"
 
 
 def test_a_message_is_sent_its_callbacks_arrive_and_the_archive_shows_it_delivered(stack, api, aircall):

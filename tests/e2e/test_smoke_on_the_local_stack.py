@@ -50,5 +50,5 @@ def test_make_smoke_passes_on_the_local_stack_and_its_real_send_reaches_the_arch
 def test_make_smoke_fails_with_exit_1_when_the_key_is_wrong(stack):
     done = smoke(stack.api_url, "not-the-key")
     assert done.returncode == 1
-    assert "FAIL openapi: the API key was refused: HTTP 403" in done.stdout
+    assert "FAIL openapi: the key was refused: HTTP 401" in done.stdout
     assert done.stdout.splitlines()[-1].startswith("smoke: 2 passed, 2 failed")

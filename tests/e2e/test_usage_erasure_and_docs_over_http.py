@@ -50,4 +50,4 @@ def test_the_documentation_answers_with_the_api_key_and_refuses_without_it(stack
     assert document.status_code == 200
     assert "/usage" in document.json()["paths"]
     assert (page.status_code, page.headers["content-type"]) == (200, "text/html; charset=utf-8")
-    assert [(answer.status_code, answer.json()) for answer in refused] == [(403, {"message": "Forbidden"})] * 3
+    assert [(answer.status_code, answer.json()["error"]["code"]) for answer in refused] == [(401, "unauthorized")] * 3

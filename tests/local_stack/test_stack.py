@@ -88,12 +88,14 @@ def test_the_aircall_credentials_secret_holds_the_sandbox_credentials(stack):
     }
 
 
-def test_the_front_answers_as_api_gateway_without_calling_a_handler(stack):
+def test_the_front_answers_as_api_gateway_without_calling_a_handler_in_the_templates_gateway_responses(stack):
     unknown = httpx.get(f"{stack.api_url}/no-such-route")
     without_key = httpx.post(f"{stack.api_url}/messages", json={})
 
-    assert (unknown.status_code, unknown.json()) == (403, {"message": "Missing Authentication Token"})
-    assert (without_key.status_code, without_key.json()) == (403, {"message": "Forbidden"})
+    # MISSING_AUTHENTICATION_TOKEN and UNAUTHORIZED, as the template's GatewayResponses shape them
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "not_found")
+    assert (without_key.status_code, without_key.json()["error"]["code"]) == (401, "unauthorized")
+    assert without_key.json()["error"]["details"]["request_id"] == without_key.headers["x-amzn-RequestId"]
 
 
 def test_the_handlers_environment_points_at_the_local_parts(stack):

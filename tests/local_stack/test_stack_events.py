@@ -67,8 +67,8 @@ def test_an_inbound_message_and_an_opt_out_are_published_in_order(stack):
     contact = "+33612345601"
     message = inbound("msg_in_events_1", contact, "HELP", keyword="help")
     stack.client("dynamodb").put_item(TableName=stack.tables["MessagesTable"], Item=message.serialize())
-    contacts.opt_out(contact, number_id=None, at=AT, source="api", detail="asked by phone")
-    contacts.opt_in(contact, number_id=None)
+    contacts.opt_out(contact, number_id=None, at=AT, source="api", detail="asked by phone", client_id="key_crm")
+    contacts.opt_in(contact, number_id=None, removed_by="admin", at=AT)
 
     # When the stream pollers have handed every change to the EventsFunction
     stack.drain_streams(10)
@@ -96,9 +96,11 @@ def test_an_inbound_message_and_an_opt_out_are_published_in_order(stack):
         "at": "2026-11-26T09:00:00.000Z",
         "source": "api",
         "detail": "asked by phone",
+        "client_id": "key_crm",  # the key that recorded it
     }
     assert by_type["contact.opted_in"]["number_id"] is None
     assert by_type["contact.opted_in"]["source"] == "api"
+    assert by_type["contact.opted_in"]["client_id"] == "admin"  # the key that removed it
     # Each table's events keep their order (the two streams are read side by side)
     contact_types = [event["detail_type"] for event in published if event["detail_type"].startswith("contact.opted")]
     assert contact_types == ["contact.opted_out", "contact.opted_in"]
@@ -157,4 +159,4 @@ def test_get_local_events_answers_the_published_events_without_an_api_key(stack)
 def test_other_methods_on_the_local_route_are_not_routes(stack):
     answer = httpx.post(f"{stack.api_url}/_local/events", timeout=15)
 
-    assert (answer.status_code, answer.json()) == (403, {"message": "Missing Authentication Token"})
+    assert (answer.status_code, answer.json()["error"]["code"]) == (404, "not_found")  # the template's answer

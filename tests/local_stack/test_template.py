@@ -266,12 +266,15 @@ def test_stage_name_is_the_api_stage(tiny_template):
     assert stage_name(tiny_template, parameter_overrides={"StageName": "v9"}) == "v9"
 
 
-def test_the_project_routes_follow_the_http_contract_on_api_keys():
-    # docs/http-api.md: every route except POST /webhooks/aircall and GET /health needs the x-api-key header, the API's
-    # own description (GET /openapi.json, GET /docs) included.
+def test_the_project_routes_follow_the_http_contract_on_client_keys():
+    # docs/http-api.md, Access: every route except POST /webhooks/aircall and GET /health needs a client key, checked by
+    # the Lambda authorizer, the API's own description (GET /openapi.json, GET /docs) included; no API Gateway API key.
     open_routes = {("POST", "/webhooks/aircall"), ("GET", "/health")}
     for route in routes(ROOT / "template.yaml"):
-        assert route.api_key_required is ((route.method, route.path) not in open_routes), route
+        keyed = (route.method, route.path) not in open_routes
+        assert (route.authorizer is not None) is keyed, route
+        assert route.authorizer is None or route.authorizer.function_id == "AuthorizerFunction"
+        assert not route.api_key_required, route
         assert route.code_uri is not None
 
 
