@@ -8,7 +8,17 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import archive_bench, cold_start, cost, drain, inbound_path, segments_bench, send_path, throughput
+from bench import (
+    archive_bench,
+    authorizer_path,
+    cold_start,
+    cost,
+    drain,
+    inbound_path,
+    segments_bench,
+    send_path,
+    throughput,
+)
 
 REPORT = Path(__file__).resolve().parent / "report.json"
 
@@ -20,6 +30,7 @@ def main() -> int:
         ("cold_start", cold_start),
         ("send_path", send_path),
         ("inbound_path", inbound_path),
+        ("authorizer_path", authorizer_path),
         ("throughput", throughput),
         ("cost", cost),
         ("archive", archive_bench),

@@ -40,7 +40,7 @@ module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 """
 
-HANDLERS = ("send", "inbound", "manage", "events", "usage", "quota_reset")
+HANDLERS = ("send", "inbound", "manage", "events", "usage", "quota_reset", "authorizer")
 
 
 def _subjects(functions: Path) -> dict[str, str]:
@@ -60,6 +60,7 @@ def _sample(python: Path, layer: Path, task_root: Path, body: str) -> float:
         "LEDGER_TABLE": "bench",
         "CONTACTS_TABLE": "bench",
         "CALLBACKS_TABLE": "bench",
+        "KEYS_TABLE": "bench",
         "AWS_DEFAULT_REGION": "us-east-1",
         "POWERTOOLS_TRACE_DISABLED": "true",
     }

@@ -180,6 +180,7 @@ def _world() -> Iterator[tuple[SandboxServer, Any]]:
 
 def _configure_numbers(sandbox: SandboxServer) -> None:
     """Configure every number (proxy mode) and the contacts' facts; Aircall posts no callback (no URL)."""
+    from aircall_sms.domain.access import ADMIN_PRINCIPAL
     from aircall_sms.domain.requests import NumberRequest
     from aircall_sms.use_cases import numbers as number_use_cases
 
@@ -187,7 +188,9 @@ def _configure_numbers(sandbox: SandboxServer) -> None:
     auth = (sandbox.config.api_id, sandbox.config.api_token)
     for number_id, registration in registrations.items():
         request = NumberRequest.model_validate({"mode": "proxy", "registration": registration})
-        number_use_cases.configure(number_id, request, request_callback_url="https://unused.invalid/webhooks")
+        number_use_cases.configure(
+            ADMIN_PRINCIPAL, number_id, request, request_callback_url="https://unused.invalid/webhooks"
+        )
         httpx.post(
             f"{sandbox.url}/v1/numbers/{number_id}/messages/configuration", json={"callbackUrl": None}, auth=auth
         ).raise_for_status()
@@ -248,6 +251,7 @@ def _seed_backlog() -> list[str]:
     for contact in consents:
         contacts.record_consent(
             contact,
+            changed_by="bench",
             purpose="marketing",
             number_id=None,
             evidence={"source": "bench", "captured_at": iso(now), "text": "yes"},

@@ -37,6 +37,8 @@ from local_stack.stack import LocalStack
 from local_stack.template import FunctionSpec, functions, table_specs
 
 NUMBERS_TABLE = "NumbersTable"  # logical id in template.yaml
+# What the authorizer hands the functions for the deployment's admin key (api.access.authorizer_context).
+ADMIN_CONTEXT = {"client_id": "admin", "scopes": "admin", "number_ids": "*", "principalId": "admin"}
 # What a fresh probe keeps from this process's environment (the rest is the function's, as in Lambda).
 _INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TEMP", "TMP", "SYSTEMROOT")
 _MARKER = "BENCH_PROBE_RESULT "
@@ -180,7 +182,9 @@ def aircall_since(stack: LocalStack, seq: int) -> list[dict[str, Any]]:
 def api_event(
     spec: FunctionSpec, method: str, path: str, headers: dict[str, str], body: str, api_key: str | None
 ) -> dict[str, Any]:
-    """One API Gateway (REST, proxy, payload v1) event for `method path` of `spec`, as the front builds it."""
+    """One API Gateway (REST, proxy, payload v1) event for `method path` of `spec`, as the front builds it; a
+    keyed route's event carries the authorizer's context of the stack's admin key (as the front's authorizer
+    would put it there)."""
     route = next(route for route in spec.routes if route.path == path)
     request_id = str(uuid.uuid4())
     now = datetime.now(UTC)
@@ -213,7 +217,8 @@ def api_event(
             "identity": identity,
             "domainName": "bench.execute-api.local",
             "apiId": "bench",
-        },
+        }
+        | ({"authorizer": dict(ADMIN_CONTEXT)} if route.authorizer is not None else {}),
         "body": body,
         "isBase64Encoded": False,
     }

@@ -14,7 +14,7 @@ What it does, in order, stopping at the first step that cannot succeed:
    `AIRCALL_ACCESS_TOKEN`, else asked for without echo. `--update-credentials` stores a new version. The values
    are validated (`{"api_id", "api_token"}` or `{"access_token"}`, non-empty strings) and never printed.
 4. `sam build`, then `sam deploy --config-env <profile> --region <region>` with every parameter of the profile.
-5. The stack's outputs: the API URL, the callback URL Aircall is given, the API key's id and how to read it.
+5. The stack's outputs: the API URL, the callback URL Aircall is given, the admin key's secret and how to read it.
 
 Runs with the dev venv's interpreter (stdlib and boto3); `sam` comes from the same venv under `make`.
 """
@@ -328,19 +328,20 @@ def stack_outputs(client: CloudFormationClient, name: str) -> dict[str, str]:
 
 def outputs_report(profile: Profile, region: str, outputs: Mapping[str, str], secret: str) -> list[str]:
     api_url = outputs.get("ApiUrl", "")
-    key_id = outputs.get("ApiKeyId", "")
-    read_key = f"aws apigateway get-api-key --api-key {key_id} --include-value --query value --output text"
+    admin_secret = outputs.get("AdminKeySecretName", "")
+    read_key = f"aws secretsmanager get-secret-value --secret-id {admin_secret} --query SecretString --output text"
     return [
         f"Deployed {profile.stack_name} (profile {profile.name}) in {region}.",
         f"  API URL       {api_url}",
         f"  Callback URL  {outputs.get('CallbackUrl', '')}   (PUT /numbers/{{number_id}} gives it to Aircall)",
-        f"  API key id    {key_id}   (its value: {read_key} --region {region})",
+        f"  Admin key     the secret {admin_secret}   (its value: {read_key} --region {region})",
         f"  Credentials   the secret {secret}",
         "Every output of the stack:",
         *(f"  {key:<18} {value}" for key, value in sorted(outputs.items())),
         "Next:",
         f'  export API={api_url} KEY="$({read_key} --region {region})"',
         '  make smoke URL="$API" KEY="$KEY"',
+        '  then make a client key per integration (POST /api-keys: docs/api.md, "Access")',
         '  then configure your numbers: docs/operations.md, "Connect your Aircall numbers"',
     ]
 
