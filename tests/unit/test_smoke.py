@@ -14,6 +14,7 @@ from tools import smoke
 
 KEY = "the-key"
 NUMBER = {"number_id": 100001, "e164": "+14244162288", "mode": "proxy"}
+UNAUTHORIZED = {"error": {"code": "unauthorized", "message": "A valid client key is required.", "details": {}}}
 OPENAPI = {"openapi": "3.1.0", "paths": {"/messages": {"post": {}}, "/health": {"get": {}}}}
 
 
@@ -33,7 +34,7 @@ def api(overrides: Mapping[Any, Answer] | None = None) -> httpx.MockTransport:
                 return overrides[route](request)
             return httpx.Response(200, json={"status": "ok"})
         if request.headers.get("x-api-key") != KEY and not (overrides and "open" in overrides):
-            return httpx.Response(403, json={"message": "Forbidden"})
+            return httpx.Response(401, json=UNAUTHORIZED)  # the authorizer's refusal, in the contract's shape
         if overrides and route in overrides:
             return overrides[route](request)
         if route == ("GET", "/openapi.json"):
@@ -89,7 +90,7 @@ def test_a_wrong_key_fails_the_checks_that_need_it_and_says_so():
     printed: list[str] = []
     report = smoke.run("https://api.example", "not-the-key", out=printed.append, transport=api())
     assert report.failed == 2
-    assert "FAIL openapi: the API key was refused: HTTP 403" in printed[2]
+    assert printed[2].startswith("FAIL openapi: the key was refused: HTTP 401")
 
 
 def test_an_api_that_does_not_enforce_its_key_fails():
