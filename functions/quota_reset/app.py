@@ -10,7 +10,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aircall_sms.domain.timeutil import utcnow
-from aircall_sms.observability import logger, metrics, tracer
+from aircall_sms.observability import logger, metrics
 from aircall_sms.use_cases import dispatch, rollover
 
 # Stop sending this long before Lambda's timeout: the last Aircall call and its record must fit.
@@ -18,7 +18,6 @@ SAFETY_MARGIN = timedelta(seconds=15)
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = event.get("task")

@@ -9,14 +9,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aircall_sms.api import send_routes
 from aircall_sms.api.resolver import build_resolver, resolve
-from aircall_sms.observability import logger, metrics, tracer
+from aircall_sms.observability import logger, metrics
 
 app = build_resolver()
 send_routes.register(app)
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return resolve(app, event, context)
