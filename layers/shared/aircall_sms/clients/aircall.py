@@ -16,13 +16,14 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from aircall_sms.domain.timeutil import iso, parse_time, utcnow
 from aircall_sms.errors import AircallError, AircallTimeout, GatewayError, RateLimited
 from aircall_sms.observability import metrics
+
+if TYPE_CHECKING:  # annotations only: httpx is imported by the first client made (see AircallClient)
+    import httpx
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +110,10 @@ class SentMessage:
 
 
 class AircallClient:
+    """httpx is imported when the first client is made, not with this module: the functions that never call
+    Aircall (events, usage, the authorizer, most manage routes) import the module for its outcomes and errors,
+    and would otherwise pay httpx's import (tens of ms) on every cold start."""
+
     def __init__(
         self,
         base_url: str,
@@ -118,6 +123,8 @@ class AircallClient:
         read_timeout: float,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        import httpx
+
         self._http = httpx.Client(
             base_url=base_url.rstrip("/") + "/v1",
             headers={"Authorization": credentials.authorization(), "Accept": "application/json"},
@@ -170,6 +177,8 @@ class AircallClient:
 
     # ------------------------------------------------------------------ transport
     def _request(self, method: str, path: str, *, json: Any = None) -> dict[str, Any]:
+        import httpx  # already loaded by __init__: a dictionary lookup
+
         try:
             response = self._http.request(method, path, json=json)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as failure:
