@@ -8,7 +8,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aircall_sms.observability import logger, metrics
+from aircall_sms.use_cases import snapshot
 from aircall_sms.use_cases.publish_events import publish_changes
+
+snapshot.register()  # SnapStart's hooks, when Lambda initializes this function for a snapshot
 
 
 @logger.inject_lambda_context(clear_state=True)
