@@ -4,9 +4,8 @@
    the local stack), imports the send handler and serves one `POST /messages`; the baseline is a fresh
    interpreter that imports boto3, creates a DynamoDB client and does one GetItem on the numbers table of the
    same emulator. The subjects are interleaved over the samples (a busy moment hits both alike) and the
-   medians are compared. X-Ray is the only thing turned off (there is no daemon here), as the stack does:
-   Powertools' Tracer still imports the X-Ray SDK, but neither patches the libraries (`patch_all`) nor records
-   subsegments, which it does in Lambda (`Tracing: Active`).
+   medians are compared. The functions hold no tracer (Lambda's active tracing needs none in the function), so
+   nothing differs from Lambda there.
    Both run as in Lambda, not in the dev venv: `.venv-lambda/bin/python -s` (see `bench.lambda_env`: a venv
    holding exactly `layers/shared/requirements.txt`, built on first use), with only the function's code
    directory and the layers on the path (/var/task and /opt/python in Lambda; copies as deployed: the layer
