@@ -87,6 +87,13 @@ NEEDED: dict[str, list[tuple[str, str]]] = {
         ("sns:Subscribe", arn("sns", f"{STACK}-AlarmTopic-1A2B3C4D")),
         ("sns:Unsubscribe", arn("sns", f"{STACK}-AlarmTopic-1A2B3C4D:6f1e2d3c-aaaa-bbbb-cccc-ddddeeeeffff")),
     ],
+    "AWS::Logs::LogGroup": [
+        *(
+            (action, arn("logs", f"log-group:/aws/lambda/{STACK}-SendFunction-Ab12Cd34:*"))
+            for action in ("logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:DeleteLogGroup")
+        ),
+        ("logs:DescribeLogGroups", arn("logs", "log-group:*")),
+    ],
     "AWS::CloudWatch::Alarm": [
         ("cloudwatch:PutMetricAlarm", arn("cloudwatch", f"alarm:{STACK}-UsageAlarm-1A2B3C4D")),
         ("cloudwatch:DeleteAlarms", arn("cloudwatch", f"alarm:{STACK}-UsageAlarm-1A2B3C4D")),
@@ -267,6 +274,7 @@ def test_the_policy_allows_sams_deploy_steps_and_the_credentials_secret():
 def test_the_policy_reaches_nothing_of_another_stack_or_another_secret():
     assert not allowed("lambda:DeleteFunction", arn("lambda", "function:payments-api-Handler-1A2B"))
     assert not allowed("dynamodb:DeleteTable", arn("dynamodb", "table/orders"))
+    assert not allowed("logs:DeleteLogGroup", arn("logs", "log-group:/aws/lambda/payments-api-Handler-1A2B:*"))
     assert not allowed("iam:CreateRole", "arn:aws:iam::123456789012:role/admin")
     assert not allowed("secretsmanager:GetSecretValue", arn("secretsmanager", "secret:prod/database-AbCdEf"))
     assert not allowed("cloudformation:DeleteStack", arn("cloudformation", "stack/payments/0a1b"))
