@@ -94,6 +94,32 @@ NEEDED: dict[str, list[tuple[str, str]]] = {
         ),
         ("logs:DescribeLogGroups", arn("logs", "log-group:*")),
     ],
+    "AWS::SNS::TopicPolicy": [("sns:SetTopicAttributes", arn("sns", f"{STACK}-AlarmTopic-1A2B3C4D"))],
+    "AWS::KMS::Key": [
+        ("kms:CreateKey", "*"),
+        *(
+            (action, arn("kms", "key/0a1b2c3d-1111-2222-3333-444455556666"))
+            for action in (
+                "kms:DescribeKey",
+                "kms:PutKeyPolicy",
+                "kms:EnableKeyRotation",
+                "kms:GetKeyRotationStatus",
+                "kms:ScheduleKeyDeletion",
+                "kms:TagResource",
+            )
+        ),
+    ],
+    "AWS::KMS::Alias": [
+        *(
+            (action, resource)
+            for action in ("kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias")
+            for resource in (
+                arn("kms", f"alias/{STACK}-alarms"),
+                arn("kms", "key/0a1b2c3d-1111-2222-3333-444455556666"),
+            )
+        ),
+        ("kms:ListAliases", "*"),
+    ],
     "AWS::CloudWatch::Alarm": [
         ("cloudwatch:PutMetricAlarm", arn("cloudwatch", f"alarm:{STACK}-UsageAlarm-1A2B3C4D")),
         ("cloudwatch:DeleteAlarms", arn("cloudwatch", f"alarm:{STACK}-UsageAlarm-1A2B3C4D")),
@@ -271,9 +297,25 @@ def test_the_policy_allows_sams_deploy_steps_and_the_credentials_secret():
     assert not missing, "\n".join(missing)
 
 
+def test_the_deployer_makes_and_manages_keys_only_through_cloudformation():
+    for statement in POLICY["Statement"]:
+        actions = as_list(statement["Action"])
+        managing = [action for action in actions if action.startswith("kms:") and action not in READ_ONLY_KMS]
+        if not managing or statement["Sid"] == "AlarmTopicKeyAlias":
+            continue
+        condition = statement.get("Condition", {})
+        called_via = condition.get("ForAnyValue:StringEquals", {}).get("aws:CalledVia")
+        via_service = condition.get("StringLike", {}).get("kms:ViaService")
+        assert called_via == "cloudformation.amazonaws.com" or via_service, statement["Sid"]
+
+
+READ_ONLY_KMS = {"kms:ListAliases"}
+
+
 def test_the_policy_reaches_nothing_of_another_stack_or_another_secret():
     assert not allowed("lambda:DeleteFunction", arn("lambda", "function:payments-api-Handler-1A2B"))
     assert not allowed("dynamodb:DeleteTable", arn("dynamodb", "table/orders"))
+    assert not allowed("kms:DeleteAlias", arn("kms", "alias/payments-key"))
     assert not allowed("logs:DeleteLogGroup", arn("logs", "log-group:/aws/lambda/payments-api-Handler-1A2B:*"))
     assert not allowed("iam:CreateRole", "arn:aws:iam::123456789012:role/admin")
     assert not allowed("secretsmanager:GetSecretValue", arn("secretsmanager", "secret:prod/database-AbCdEf"))
