@@ -108,3 +108,170 @@ def test_make_prove_alarms_runs_the_script_and_the_runbook_says_when():
     operations = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
     assert "make prove-alarms" in operations
     assert "prove alarm delivery after a deploy" in operations.lower()
+
+
+# ------------------------------------------------------------------------------------ least privilege
+
+# The internet-facing webhook function's policies are another change's (callback intake); every other function's
+# are checked here.
+EXEMPT = {"InboundFunction"}
+BROAD_TEMPLATES = {
+    "DynamoDBCrudPolicy",
+    "DynamoDBReadPolicy",
+    "DynamoDBWritePolicy",
+    "AWSSecretsManagerGetSecretValuePolicy",
+}
+STREAM_ACTIONS = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"}
+SECRET_ARN = (
+    "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
+    "${AircallCredentialsSecretName}-??????"
+)
+
+
+def transformed() -> dict[str, Any]:
+    """The template as CloudFormation sees it after the Serverless transform (with SAM's managed policy names)."""
+    from samtranslator.translator.transform import transform  # type: ignore[import-untyped]
+    from samtranslator.yaml_helper import yaml_parse  # type: ignore[import-untyped]
+
+    template = yaml_parse((ROOT / "template.yaml").read_text(encoding="utf-8"))
+    for resource in template["Resources"].values():
+        for key in ("CodeUri", "ContentUri"):
+            if key in resource.get("Properties", {}):
+                resource["Properties"][key] = "s3://bucket/key"
+
+    class ManagedPolicies:
+        def load(self) -> dict[str, str]:
+            return {
+                "AWSLambdaDynamoDBExecutionRole": "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole",
+                "AWSXrayWriteOnlyAccess": "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
+                "AWSLambdaBasicExecutionRole": "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+                "AWSLambdaSQSQueueExecutionRole": "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole",
+            }
+
+    import os
+
+    previous = os.environ.get("AWS_DEFAULT_REGION")
+    os.environ["AWS_DEFAULT_REGION"] = "eu-west-1"
+    try:
+        result: dict[str, Any] = transform(template, {}, ManagedPolicies())
+    finally:
+        if previous is None:
+            del os.environ["AWS_DEFAULT_REGION"]
+        else:
+            os.environ["AWS_DEFAULT_REGION"] = previous
+    return result
+
+
+TRANSFORMED = transformed()["Resources"]
+
+
+def role_of(function: str) -> dict[str, Any]:
+    role = TRANSFORMED[function]["Properties"]["Role"]
+    (logical_id, _) = role["Fn::GetAtt"]
+    return dict(TRANSFORMED[logical_id]["Properties"])
+
+
+def statements_of(function: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for policy in role_of(function).get("Policies", []):
+        for statement in policy["PolicyDocument"]["Statement"]:
+            found.append(statement)
+    return found
+
+
+def actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else list(action)
+
+
+def resources(statement: dict[str, Any]) -> list[Any]:
+    resource = statement["Resource"]
+    return resource if isinstance(resource, list) else [resource]
+
+
+def refers_to(resource: Any, logical_id: str) -> bool:
+    return f"'{logical_id}'" in repr(resource) or "${" + logical_id in repr(resource)
+
+
+CHECKED = sorted(set(FUNCTIONS) - EXEMPT)
+
+
+def test_no_function_but_the_webhooks_uses_a_broad_sam_policy_template():
+    for name in CHECKED:
+        for policy in FUNCTIONS[name]["Properties"].get("Policies", []):
+            if isinstance(policy, dict):
+                assert not set(policy) & BROAD_TEMPLATES, f"{name}: {set(policy) & BROAD_TEMPLATES}"
+
+
+def test_no_function_may_scan_or_delete_single_items_from_the_archive_the_contacts_or_the_callbacks_by_accident():
+    # Scans are for the small tables whose whole content a route lists (numbers, client keys); deletes only where
+    # a route deletes: ManageFunction (opt-ins, withdrawn consents) on the contacts.
+    allowed_deletes = {("ManageFunction", "ContactsTable"), ("ManageFunction", "NumbersTable")}
+    allowed_deletes |= {(name, "LedgerTable") for name in ("ManageFunction", "QuotaResetFunction", "SendFunction")}
+    for name in CHECKED:
+        for statement in statements_of(name):
+            for table in ("MessagesTable", "ContactsTable", "CallbacksTable", "LedgerTable"):
+                if not any(refers_to(resource, table) for resource in resources(statement)):
+                    continue
+                assert "dynamodb:Scan" not in actions(statement), f"{name} may Scan {table}"
+                if (name, table) not in allowed_deletes:
+                    assert "dynamodb:DeleteItem" not in actions(statement), f"{name} may DeleteItem on {table}"
+            assert "dynamodb:*" not in actions(statement), name
+
+
+def test_stream_reads_are_scoped_to_the_two_stream_arns_and_no_role_reads_every_stream():
+    for logical_id, resource in TRANSFORMED.items():
+        if resource["Type"] != "AWS::IAM::Role" or logical_id.startswith("InboundFunction"):
+            continue
+        managed = repr(resource["Properties"].get("ManagedPolicyArns", []))
+        assert "AWSLambdaDynamoDBExecutionRole" not in managed, f"{logical_id} reads every stream of the account"
+    streams = {
+        "EventsFunction": [
+            {"Fn::GetAtt": ["MessagesTable", "StreamArn"]},
+            {"Fn::GetAtt": ["ContactsTable", "StreamArn"]},
+        ],
+        "UsageFunction": [{"Fn::GetAtt": ["MessagesTable", "StreamArn"]}],
+    }
+    for name, expected in streams.items():
+        reading = [statement for statement in statements_of(name) if STREAM_ACTIONS & set(actions(statement))]
+        assert reading, f"{name} cannot read its streams"
+        for statement in reading:
+            assert set(actions(statement)) == STREAM_ACTIONS
+            assert resources(statement) == expected, name
+    # And every stream mapping reads a stream its function's role names.
+    for resource in TRANSFORMED.values():
+        if resource["Type"] == "AWS::Lambda::EventSourceMapping" and "Stream" in repr(resource["Properties"]):
+            function = resource["Properties"]["FunctionName"]["Ref"]
+            assert resource["Properties"]["EventSourceArn"] in streams[function]
+
+
+def test_the_aircall_secret_is_named_exactly_never_by_a_wildcard():
+    holders = []
+    for name in CHECKED:
+        for statement in statements_of(name):
+            if "secretsmanager:GetSecretValue" in actions(statement):
+                for resource in resources(statement):
+                    text = repr(resource)
+                    if "AircallCredentialsSecretName" in text:
+                        holders.append(name)
+                        assert resource == {"Fn::Sub": SECRET_ARN}, f"{name}: {resource}"
+                    else:
+                        assert resource == {"Ref": "AdminKeySecret"}, f"{name}: {resource}"
+    assert set(holders) == {"SendFunction", "QuotaResetFunction", "ManageFunction"}
+
+
+def test_the_stream_functions_log_only_to_their_own_log_group_and_write_only_what_they_must():
+    for name, writes in {
+        "EventsFunction": {"events:PutEvents", "sqs:SendMessage"},
+        "UsageFunction": {"dynamodb:PutItem", "dynamodb:UpdateItem", "sqs:SendMessage"},
+    }.items():
+        statements = statements_of(name)
+        (logs,) = [statement for statement in statements if statement.get("Sid") == "Logs"]
+        assert resources(logs) == [
+            {
+                "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/"
+                f"${{AWS::StackName}}-{name}-*:*"
+            }
+        ]
+        granted = {action for statement in statements for action in actions(statement)}
+        assert granted == {"logs:CreateLogStream", "logs:PutLogEvents"} | STREAM_ACTIONS | writes, name
