@@ -145,6 +145,18 @@ NEEDED: dict[str, list[tuple[str, str]]] = {
         ("apigateway:GET", f"{RESTAPIS}/a1b2c3"),
         ("apigateway:DELETE", f"{RESTAPIS}/a1b2c3"),
     ],
+    # Only with EnableWaf (the transform keeps conditional resources).
+    "AWS::WAFv2::WebACL": [
+        (action, arn("wafv2", f"regional/webacl/{STACK}-api/0a1b2c3d-1111-2222-3333-444455556666"))
+        for action in ("wafv2:CreateWebACL", "wafv2:GetWebACL", "wafv2:UpdateWebACL", "wafv2:DeleteWebACL")
+    ]
+    + [("wafv2:CreateWebACL", arn("wafv2", "regional/managedruleset/AWS/AWSManagedRulesKnownBadInputsRuleSet"))],
+    "AWS::WAFv2::WebACLAssociation": [
+        ("wafv2:AssociateWebACL", arn("wafv2", f"regional/webacl/{STACK}-api/0a1b2c3d-1111-2222-3333-444455556666")),
+        ("wafv2:AssociateWebACL", "arn:aws:apigateway:eu-west-1::/restapis/a1b2c3/stages/dev"),
+        ("apigateway:SetWebACL", "arn:aws:apigateway:eu-west-1::/restapis/a1b2c3/stages/dev"),
+        ("wafv2:DisassociateWebACL", "arn:aws:apigateway:eu-west-1::/restapis/a1b2c3/stages/dev"),
+    ],
     "AWS::ApiGateway::Deployment": [("apigateway:POST", f"{RESTAPIS}/a1b2c3/deployments")],
     "AWS::ApiGateway::Stage": [
         ("apigateway:POST", f"{RESTAPIS}/a1b2c3/stages"),

@@ -275,3 +275,71 @@ def test_the_stream_functions_log_only_to_their_own_log_group_and_write_only_wha
         ]
         granted = {action for statement in statements for action in actions(statement)}
         assert granted == {"logs:CreateLogStream", "logs:PutLogEvents"} | STREAM_ACTIONS | writes, name
+
+
+# ------------------------------------------------------------------------------------ the open routes
+
+
+def method_settings() -> dict[tuple[str, str], dict[str, Any]]:
+    settings = RESOURCES["Api"]["Properties"]["MethodSettings"]
+    return {(entry["ResourcePath"], entry["HttpMethod"]): entry for entry in settings}
+
+
+def test_the_stage_throttles_every_route_and_the_open_routes_with_their_own_limits():
+    settings = method_settings()
+    assert (settings[("/*", "*")]["ThrottlingRateLimit"], settings[("/*", "*")]["ThrottlingBurstLimit"]) == (50, 100)
+    webhook = settings[("/~1webhooks~1aircall", "POST")]
+    assert webhook["ThrottlingRateLimit"] == {"Ref": "WebhookRateLimit"}
+    assert webhook["ThrottlingBurstLimit"] == {"Ref": "WebhookBurstLimit"}
+    assert (PARAMETERS["WebhookRateLimit"]["Default"], PARAMETERS["WebhookBurstLimit"]["Default"]) == (50, 100)
+    health = settings[("/~1health", "GET")]
+    assert (health["ThrottlingRateLimit"], health["ThrottlingBurstLimit"]) == (5, 10)
+
+
+def test_the_web_acl_is_optional_off_by_default_and_rate_limits_the_webhook_per_ip_on_the_stage():
+    assert PARAMETERS["EnableWaf"]["Default"] == "false"
+    assert TEMPLATE.body["Conditions"]["HasWaf"] == {"Fn::Equals": [{"Ref": "EnableWaf"}, "true"]}
+    acl = RESOURCES["ApiWebAcl"]
+    association = RESOURCES["ApiWebAclAssociation"]
+    assert acl["Condition"] == association["Condition"] == "HasWaf"
+    assert acl["Properties"]["Scope"] == "REGIONAL"
+    assert acl["Properties"]["DefaultAction"] == {"Allow": {}}
+    (rate,) = [rule for rule in acl["Properties"]["Rules"] if "RateBasedStatement" in rule["Statement"]]
+    statement = rate["Statement"]["RateBasedStatement"]
+    assert statement["AggregateKeyType"] == "IP"
+    assert statement["Limit"] == {"Ref": "WafWebhookRequestsPer5Minutes"}
+    match = statement["ScopeDownStatement"]["ByteMatchStatement"]
+    assert (match["FieldToMatch"], match["SearchString"]) == ({"UriPath": {}}, "/webhooks/aircall")
+    assert rate["Action"]["Block"]["CustomResponse"]["ResponseCode"] == 429
+    assert association["Properties"]["WebACLArn"] == {"Fn::GetAtt": ["ApiWebAcl", "Arn"]}
+    # SAM resolves Api.Stage to the stage it creates: the association waits for it.
+    (resolved,) = [r for r in TRANSFORMED.values() if r["Type"] == "AWS::WAFv2::WebACLAssociation"]
+    assert resolved["Properties"]["ResourceArn"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${Api}/stages/${ApiStage}"
+    }
+
+
+def routes_of(function: str) -> set[tuple[str, str]]:
+    events = FUNCTIONS[function]["Properties"].get("Events") or {}
+    return {
+        (event["Properties"]["Method"].upper(), event["Properties"]["Path"])
+        for event in events.values()
+        if event["Type"] == "Api"
+    }
+
+
+def test_health_is_served_by_a_function_that_may_read_only_the_health_key_never_by_the_manage_function():
+    from aircall_sms.store import health
+
+    assert ("GET", "/health") not in routes_of("ManageFunction")
+    assert routes_of("HealthFunction") == {("GET", "/health")}
+    properties = FUNCTIONS["HealthFunction"]["Properties"]
+    assert properties["ReservedConcurrentExecutions"] <= 2
+    (policy,) = properties["Policies"]
+    (statement,) = policy["Statement"]
+    assert statement["Action"] == ["dynamodb:GetItem"]
+    assert statement["Resource"] == [{"Fn::GetAtt": ["MessagesTable", "Arn"]}, {"Fn::GetAtt": ["NumbersTable", "Arn"]}]
+    assert statement["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [health.HEALTH_KEY]}}
+    # Its role is that statement, X-Ray's and the logs': nothing of another table, no secret.
+    granted = {action for statement in statements_of("HealthFunction") for action in actions(statement)}
+    assert granted == {"dynamodb:GetItem"}
