@@ -62,6 +62,7 @@ from aircall_sms.use_cases.send import send_message
 from aircall_sms.use_cases.send.outcome import SendOutcome
 from local_stack.clock import SimulatedClock
 from local_stack.dynamodb import client as aws_client
+from tests.support import FakeContext, load_event, load_handler
 
 FR_FIXED = "100005"  # +33 1 86 95 42 10, "other" limits, no registration needed
 CONTACT = "+33612348080"  # written to by no other module: no other test's callback can claim these messages
@@ -876,6 +877,48 @@ def test_a_throttled_write_of_aircalls_refusal_still_answers_the_refusal_and_sta
     assert dynamodb_faults.hits["TransactWriteItems"] == 1
     assert error.details["message_id"] == assert_unknown_and_charged(world, text, error=None)
     assert world.in_aircall() == []
+    world.assert_properties()
+
+
+READS = [
+    ("manage_list_messages", "Query"),
+    ("manage_get_message", "GetItem"),
+    ("manage_list_numbers", "Scan"),
+    ("manage_get_number_quota", "GetItem"),
+]
+
+
+@pytest.mark.parametrize(("event", "operation"), READS, ids=[f"{event} {operation}" for event, operation in READS])
+def test_a_read_throttled_past_botocores_retries_is_service_busy_with_retry_after(
+    world, dynamodb_faults, event, operation
+):
+    """DynamoDB answers every attempt of a route's read (GetItem, Query, Scan: outside any transaction) with its
+    throttling answer. Once botocore's retries are spent the route answers `503 service_busy` with Retry-After,
+    as a throttled write does, never a 5xx of its own; the same request answers normally once DynamoDB keeps
+    up."""
+    dynamodb_faults.throttle_on_the_wire(operation, 100)
+    handler = load_handler("manage").lambda_handler
+    answer = handler(load_event(event), FakeContext())
+    assert answer["statusCode"] == 503, answer["body"]
+    assert json.loads(answer["body"])["error"]["code"] == "service_busy"
+    assert answer["multiValueHeaders"]["Retry-After"] == ["1"]
+    assert dynamodb_faults.hits[operation] >= 2  # botocore retried before giving up
+    dynamodb_faults.clear()
+    assert handler(load_event(event), FakeContext())["statusCode"] in (200, 404)
+
+
+def test_a_send_whose_reads_are_throttled_is_service_busy_and_leaves_nothing(world, dynamodb_faults):
+    """Every read of the send path (the number, the contact's facts, the quota) is throttled past botocore's
+    retries: `503 service_busy` with Retry-After before anything is reserved; nothing archived, charged or sent."""
+    numbers.forget()  # the number is read from DynamoDB, not from this instance's cache
+    for operation in ("GetItem", "Query", "BatchGetItem"):
+        dynamodb_faults.throttle_on_the_wire(operation, 100)
+    error = refused(world.text("throttled reads"))
+    assert (error.status, error.code, error.headers.get("Retry-After")) == (503, "service_busy", "1")
+    dynamodb_faults.clear()
+    assert world.archived() == []
+    assert [world.quota(window) for window in WINDOWS] == [0, 0, 0]
+    assert world.aircall_sends() == []
     world.assert_properties()
 
 

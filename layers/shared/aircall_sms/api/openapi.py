@@ -71,6 +71,9 @@ ERROR_SCHEMA: dict[str, Any] = {
 _KEY_DESCRIPTION = (
     "A client key (POST /api-keys), or the deployment's admin key: `Authorization: Bearer <key>` or `x-api-key`."
 )
+_BUSY = "`service_busy`: DynamoDB is throttling the gateway (nothing was changed); retry after `Retry-After`."
+# Routes that answer without DynamoDB (the document and its viewer): no `service_busy`.
+_NO_TABLES = frozenset({("get", "/openapi.json"), ("get", "/docs")})
 _UNAUTHORIZED = "`unauthorized`: no key, or a key that is unknown, revoked or malformed."
 _FORBIDDEN = (
     "`insufficient_scope` (`details.required`: the route's scope), or `number_not_allowed`: the key is limited to "
@@ -96,7 +99,8 @@ RESPONSES: dict[tuple[str, str], dict[int, str]] = {
         429: "`quota_exceeded` (details `window`, `limit`, `used`, `retry_after`) or `rate_limited`; "
         "`Retry-After` header.",
         502: "`aircall_error`: Aircall refused it (details: its status and error key); the quota is released.",
-        503: "`service_busy`: too many concurrent reservations on the same counters; retry after `Retry-After`.",
+        503: "`service_busy`: too many concurrent reservations on the same counters, DynamoDB throttling, or too "
+        "little of the invocation's time left to call Aircall; nothing was sent; retry after `Retry-After`.",
         504: "`aircall_timeout`: the outcome is unknown (status `unknown`); never retried automatically.",
     },
     ("get", "/messages"): {
@@ -243,6 +247,8 @@ def document(server: str, registrations: tuple[Registration, ...]) -> dict[str, 
         for method, operation in operations.items():
             scope = access.required_scope(method, path)
             answers = dict(RESPONSES[(method, path)])
+            if (method, path) not in _NO_TABLES:
+                answers.setdefault(503, _BUSY)
             if scope is None:
                 operation.pop("security", None)
             else:

@@ -1,5 +1,9 @@
 """What every table model shares: the table name comes from the settings when first used, not at import, and
-one pynamodb connection serves every table."""
+one pynamodb connection serves every table.
+
+A throttled call is `ServiceBusy` (503 with Retry-After) wherever it is made: reads (GetItem, Query, Scan,
+BatchGetItem) and single writes alike, through pynamodb or the raw client, once botocore's own retries are spent.
+The shared client answers so after the call (`_busy_when_throttled`), so no call site can forget it."""
 
 from __future__ import annotations
 
@@ -11,9 +15,15 @@ from pynamodb.connection import Connection, TableConnection
 from pynamodb.models import Model
 from pynamodb.settings import get_settings_value
 
+from aircall_sms.errors import ServiceBusy
+from aircall_sms.observability import logger
 from aircall_sms.settings import get_settings
 
 _shared: Connection | None = None
+
+# DynamoDB's throttling answers. botocore has already retried them with backoff when they reach the gateway; a
+# throttled request did nothing, so the caller is told to come back (503 service_busy), never left with a crash.
+THROTTLED = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
 
 
 class TableName:
@@ -44,11 +54,35 @@ class GatewayModel(Model):
         return table_connection
 
 
+class _GatewayConnection(Connection):
+    """pynamodb's connection whose botocore client turns throttling into `ServiceBusy` (pynamodb makes a new
+    client when the old one lost its credentials: each one gets the hook)."""
+
+    @property
+    def client(self) -> Any:
+        made: Any = super().client
+        if not getattr(made, "_gateway_hooks", False):
+            made.meta.events.register("after-call.dynamodb", _busy_when_throttled)
+            made._gateway_hooks = True
+        return made
+
+
+def _busy_when_throttled(http_response: Any, parsed: dict[str, Any], model: Any, **_: Any) -> None:
+    """botocore's `after-call` event: the last attempt's answer, once its retries are spent, before botocore
+    raises it. A throttling answer is `ServiceBusy`, with the operation (never its keys) in the log."""
+    if getattr(http_response, "status_code", 200) < 300:
+        return
+    code = (parsed.get("Error") or {}).get("Code")
+    if code in THROTTLED:
+        logger.warning("DynamoDB throttled a call", extra={"code": code, "operation": getattr(model, "name", "")})
+        raise ServiceBusy("DynamoDB is throttling the gateway; retry shortly.", headers={"Retry-After": "1"})
+
+
 def connection() -> Connection:
     """The one pynamodb connection of this instance (pynamodb's default settings, as its models would get)."""
     global _shared
     if _shared is None:
-        _shared = Connection(
+        _shared = _GatewayConnection(
             region=get_settings_value("region"),
             host=get_settings_value("host"),
             connect_timeout_seconds=get_settings_value("connect_timeout_seconds"),
