@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from aircall_sms.api import access, proxy
-from aircall_sms.domain import json_depth
+from aircall_sms.domain import deadline, json_depth
 from aircall_sms.domain.access import Principal
 from aircall_sms.errors import GatewayError, InvalidRequest, PayloadTooLarge, Unauthorized
 from aircall_sms.observability import logger
@@ -82,7 +82,9 @@ def resolve(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) ->
     app.clear_context()  # type: ignore[no-untyped-call]
     if acting is not None:
         app.append_context(principal=acting)  # type: ignore[no-untyped-call]
-    return app.resolve(_as_json_request(event), context)
+    # Every outbound call of the request (DynamoDB, Aircall) takes its deadline from the time Lambda has left.
+    with deadline.invocation(deadline.remaining_ms_of(context)):
+        return app.resolve(_as_json_request(event), context)
 
 
 def too_deep() -> InvalidRequest:

@@ -15,6 +15,7 @@ from pynamodb.connection import Connection, TableConnection
 from pynamodb.models import Model
 from pynamodb.settings import get_settings_value
 
+from aircall_sms.domain import deadline
 from aircall_sms.errors import ServiceBusy
 from aircall_sms.observability import logger
 from aircall_sms.settings import get_settings
@@ -62,9 +63,24 @@ class _GatewayConnection(Connection):
     def client(self) -> Any:
         made: Any = super().client
         if not getattr(made, "_gateway_hooks", False):
+            made.meta.events.register("before-send.dynamodb", _refuse_past_the_deadline)
             made.meta.events.register("after-call.dynamodb", _busy_when_throttled)
             made._gateway_hooks = True
         return made
+
+
+def _refuse_past_the_deadline(event_name: str = "", **_: Any) -> None:
+    """botocore's `before-send` event, before every HTTP attempt (retries included): an attempt starts only
+    while a whole attempt (connect + read timeouts) fits in the invocation's budget (`domain.deadline`), so none
+    is cut off by Lambda's timeout. Not starting one is `ServiceBusy`: this attempt changed nothing."""
+    budget = deadline.current()
+    if budget is None:
+        return
+    needed = get_settings().dynamodb_attempt_seconds
+    if not budget.fits(needed):
+        operation = event_name.rsplit(".", 1)[-1]
+        logger.warning("no time left for a DynamoDB attempt", extra={"operation": operation, "left": budget.left()})
+        raise ServiceBusy("The gateway ran out of time for this request; retry shortly.", headers={"Retry-After": "1"})
 
 
 def _busy_when_throttled(http_response: Any, parsed: dict[str, Any], model: Any, **_: Any) -> None:
@@ -79,15 +95,20 @@ def _busy_when_throttled(http_response: Any, parsed: dict[str, Any], model: Any,
 
 
 def connection() -> Connection:
-    """The one pynamodb connection of this instance (pynamodb's default settings, as its models would get)."""
+    """The one pynamodb connection of this instance, with explicit timeouts and retries (settings
+    `DYNAMODB_CONNECT_TIMEOUT`, `DYNAMODB_READ_TIMEOUT`, `DYNAMODB_MAX_ATTEMPTS`; botocore's `standard` retry
+    mode: backoff with jitter on throttling and transient errors, no client-side rate limiter that would sleep
+    through an invocation's time)."""
     global _shared
     if _shared is None:
+        settings = get_settings()
         _shared = _GatewayConnection(
             region=get_settings_value("region"),
             host=get_settings_value("host"),
-            connect_timeout_seconds=get_settings_value("connect_timeout_seconds"),
-            read_timeout_seconds=get_settings_value("read_timeout_seconds"),
-            max_retry_attempts=get_settings_value("max_retry_attempts"),
+            connect_timeout_seconds=settings.dynamodb_connect_timeout,
+            read_timeout_seconds=settings.dynamodb_read_timeout,
+            max_retry_attempts=settings.dynamodb_max_attempts - 1,
+            retry_configuration={"mode": "standard", "total_max_attempts": settings.dynamodb_max_attempts},
             max_pool_connections=get_settings_value("max_pool_connections"),
             extra_headers=get_settings_value("extra_headers"),
         )
@@ -104,6 +125,21 @@ def raw_client() -> Any:
     """The botocore DynamoDB client of the shared connection (same endpoint, region, retries and pool), for the
     calls pynamodb does not express: multi-table transactions with per-item cancellation reasons."""
     return connection().client
+
+
+def aws_client(service: str) -> Any:
+    """A client of another AWS service (Secrets Manager, EventBridge) made from the tables' botocore session,
+    with the same explicit timeouts and retries as the tables' (botocore's defaults are 60 s per read and
+    legacy retries: far longer than an invocation)."""
+    from botocore.config import Config
+
+    settings = get_settings()
+    config = Config(
+        connect_timeout=settings.dynamodb_connect_timeout,
+        read_timeout=settings.dynamodb_read_timeout,
+        retries={"mode": "standard", "total_max_attempts": settings.dynamodb_max_attempts},
+    )
+    return botocore_session().create_client(service, config=config)
 
 
 def botocore_session() -> Any:
