@@ -93,7 +93,7 @@ RESPONSES: dict[tuple[str, str], dict[int, str]] = {
         400: f"{_INVALID}, {_PHONE}, `empty_message`, `message_too_long`, `invalid_media`.",
         403: "A rule refused it (archived as `rejected`, no quota used): `not_domestic`, `opted_out`, "
         "`conversational_only`, `number_not_registered`, `consent_required`.",
-        404: f"{_NOT_CONFIGURED}: the sender is not configured in the gateway.",
+        404: f"{_NOT_CONFIGURED}: the sender is not configured in the gateway, or its configuration is `configuring`.",
         409: "`idempotency_conflict`: the Idempotency-Key was used with another body.",
         413: "`payload_too_large`: a body over 64 KB.",
         429: "`quota_exceeded` (details `window`, `limit`, `used`, `retry_after`) or `rate_limited`; "
@@ -141,7 +141,9 @@ RESPONSES: dict[tuple[str, str], dict[int, str]] = {
         404: "`number_not_found`: Aircall has no such number in the account.",
         429: "`rate_limited`: the company's Aircall request budget is spent.",
         502: "`aircall_error`: Aircall refused the configuration.",
-        504: "`aircall_timeout`: Aircall did not answer in time.",
+        503: "`service_busy`: DynamoDB is throttling, or too little of the invocation's time was left to call "
+        "Aircall; retry after `Retry-After` (a configuration cut off is finished by the next PUT).",
+        504: "`aircall_timeout`: Aircall did not answer in time (the number stays `configuring`: PUT again).",
     },
     ("delete", "/numbers/{number_id}"): {
         200: 'json:`{"number_id", "removed": true, "deferred_rejected"}`.',
