@@ -12,6 +12,9 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from aircall_sms.store.base import GatewayModel, TableName
 from aircall_sms.store.transactions import condition_check
 
+CONFIGURING = "configuring"
+CONFIGURED = "configured"
+
 
 class ByE164(GlobalSecondaryIndex["NumberRecord"]):  # type: ignore[no-untyped-call]
     class Meta:
@@ -35,6 +38,10 @@ class NumberRecord(GatewayModel):
     limits = JSONAttribute(null=True)  # per-number overrides: {"hour": 50, ...}
     callback_token_sha256 = UnicodeAttribute(null=True)  # the token itself is never stored
     callback_url = UnicodeAttribute(null=True)
+    # "configuring" from just before the gateway asks Aircall to configure the number until the token Aircall
+    # answers is stored; absent once configured. A configuration cut off in between (a Lambda timeout, a lost
+    # answer) stays "configuring": the next PUT finishes it, and undoes it in Aircall for another mode.
+    state = UnicodeAttribute(null=True)
     configured_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
 
@@ -51,9 +58,22 @@ class NumberRecord(GatewayModel):
             "registration": self.registration,
             "limits_override": self.limits or {},
             "callback_url": self.callback_url,
+            "state": self.state or CONFIGURED,
             "configured_at": self.configured_at,
             "updated_at": self.updated_at,
         }
+
+
+def copy_of(record: NumberRecord) -> NumberRecord:
+    """An independent copy of `record` (to put it back as it was)."""
+    copy = NumberRecord()
+    copy.from_dynamodb_dict(record.to_dynamodb_dict())
+    return copy
+
+
+def is_configuring_without_token(record: NumberRecord) -> bool:
+    """A proxy configuration cut off before Aircall's token was stored: callbacks cannot be authenticated."""
+    return record.state == CONFIGURING and not record.callback_token_sha256
 
 
 def unchanged_check(record: NumberRecord) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from aircall_sms.domain import keywords, phone, segments
+from aircall_sms.domain import json_depth, keywords, phone, segments
 from aircall_sms.domain.ids import is_number_id
 from aircall_sms.domain.status import from_aircall
 from aircall_sms.domain.timeutil import iso, parse_time, utcnow
@@ -142,6 +142,11 @@ def _parse(raw_body: str | None) -> dict[str, Any]:
     if len(raw_body) > MAX_CALLBACK_BYTES or len(raw_body.encode("utf-8", "surrogatepass")) > MAX_CALLBACK_BYTES:
         raise PayloadTooLarge(
             f"The callback body is larger than {MAX_CALLBACK_BYTES} bytes.", details={"limit_bytes": MAX_CALLBACK_BYTES}
+        )
+    if json_depth.too_deep(raw_body):
+        raise InvalidRequest(
+            f"The callback body nests arrays and objects deeper than {json_depth.MAX_DEPTH} levels.",
+            details={"max_depth": json_depth.MAX_DEPTH},
         )
     try:
         payload = json.loads(raw_body)

@@ -11,6 +11,7 @@ from typing import Any
 
 from aircall_sms.clients.aircall import (
     AircallFailure,
+    AircallNotStarted,
     AircallOutcomeUnknown,
     AircallRateLimited,
     AircallUnreachable,
@@ -155,7 +156,8 @@ def _failed(
         plan.add(messages.error_update(record.id, error_body), Guard("message"))
         answer = (error.status, error.to_body())
     else:
-        final = "rejected" if isinstance(failure, AircallRateLimited) else "failed"
+        # Not sent for want of time or of Aircall's budget: the gateway's refusal, not Aircall's.
+        final = "rejected" if isinstance(failure, AircallRateLimited | AircallNotStarted) else "failed"
         plan.add(
             messages.advance_update(
                 record.id, final, at=now, source="aircall_send", detail=error.code, error=error_body
@@ -190,6 +192,8 @@ def _requeue_at(prepared: PreparedSend, failure: AircallFailure, now: datetime) 
     """When a message Aircall did not take may be tried again, and why it waits (None: it may not)."""
     if isinstance(failure, AircallRateLimited):
         return max(failure.reset_at, now), "Aircall's request budget is spent"
+    if isinstance(failure, AircallNotStarted) and prepared.from_queue:
+        return now, "the dispatch run's time was up"
     if isinstance(failure, AircallUnreachable) and prepared.from_queue:
         return now + UNREACHABLE_PAUSE, "Aircall is unreachable"
     return None, ""

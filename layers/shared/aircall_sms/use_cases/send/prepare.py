@@ -185,6 +185,11 @@ def resolve_number(sender: str | int) -> numbers.NumberRecord:
             "The sender is not a number configured in this gateway (PUT /numbers/{number_id} first).",
             details={"from": raw if is_number_id(raw) else None},
         )
+    if numbers.is_configuring_without_token(record):
+        raise NumberNotConfigured(
+            "The sender's configuration in Aircall did not finish: PUT /numbers/{number_id} again.",
+            details={"from": raw if is_number_id(raw) else None, "state": numbers.CONFIGURING},
+        )
     return record
 
 
