@@ -688,3 +688,25 @@ def test_a_text_of_exactly_1600_characters_and_metadata_of_4_kb_are_accepted(wor
     message = assert_sent(world, text="a" * 1600, metadata=metadata)
     assert message["segments"] == 11
     assert message["metadata"] == metadata
+
+
+def test_a_french_number_refuses_a_text_over_670_characters_before_any_quota_is_touched(world, subtests):
+    # Aircall caps a message from a French number at 670 characters (1,600 elsewhere).
+    world.configure(FR_FIXED)
+    world.configure(FR_MOBILE)
+    for number_id, dry_run in ((FR_FIXED, False), (FR_FIXED, True), (FR_MOBILE, False), (FR_MOBILE, True)):
+        with subtests.test(number_id=number_id, dry_run=dry_run):
+            counters, sends, known = world.counters(), len(world.aircall_sends()), world.message_ids()
+            error = refused(**{"from": number_id, "text": "a" * 671, "dry_run": dry_run})
+            assert (error.status, error.code) == (400, "message_too_long")
+            assert error.details == {"characters": 671, "limit": 670}
+            assert "670" in error.message
+            assert world.counters() == counters, "a text too long reserved something"
+            assert len(world.aircall_sends()) == sends
+            assert world.message_ids() == known
+
+
+def test_a_french_number_sends_a_text_of_670_characters(world):
+    world.configure(FR_FIXED)
+    message = assert_sent(world, text="a" * 670)
+    assert message["segments"] == 5
