@@ -389,7 +389,7 @@ def test_an_inbound_time_is_read_from_created_at_or_else_the_envelope_timestamp_
         assert iso(before) <= stored(outcome.message_id).created_at <= iso(utcnow())
 
 
-def test_inbound_media_is_archived_from_media_url_or_media_details(gw, subtests):
+def test_inbound_media_is_archived_from_media_url_or_media_details_each_file_once(gw, subtests):
     gw.configure(FR_FIXED)
     details = [
         {"file_name": "photo.jpg", "file_type": "image/jpeg", "presigned_url": "https://media.example.com/p.jpg?s=1"},
@@ -411,6 +411,15 @@ def test_inbound_media_is_archived_from_media_url_or_media_details(gw, subtests)
         (
             "media_details",
             {"media_details": details},
+            [item["presigned_url"] for item in details],
+            [
+                {"url": item["presigned_url"], "file_name": item["file_name"], "file_type": item["file_type"]}
+                for item in details
+            ],
+        ),
+        (
+            "the same files as media_details and as media_url",
+            {"media_details": details, "media_url": [item["presigned_url"] for item in details]},
             [item["presigned_url"] for item in details],
             [
                 {"url": item["presigned_url"], "file_name": item["file_name"], "file_type": item["file_type"]}

@@ -412,7 +412,7 @@ def _contact(raw: object, number: numbers.NumberRecord) -> str | None:
 
 
 def _media(data: dict[str, Any]) -> list[dict[str, str]]:
-    """Media of an inbound MMS: `media_details` ({file_name, file_type, presigned_url}) or plain `media_url`."""
+    """Media of an inbound MMS: `media_details` ({file_name, file_type, presigned_url}), plain `media_url`, or both."""
     found: list[dict[str, str]] = []
     details = data.get("media_details")
     if isinstance(details, list):
@@ -426,7 +426,11 @@ def _media(data: dict[str, Any]) -> list[dict[str, str]]:
     plain = data.get("media_url")
     urls = plain if isinstance(plain, list) else [plain] if isinstance(plain, str) and plain else []
     found.extend({"url": url} for url in urls if isinstance(url, str) and _usable(url))
-    return found[:10]
+    # Aircall may give the same files both ways: each URL once, with its details when it has them.
+    unique: dict[str, dict[str, str]] = {}
+    for entry in found:
+        unique.setdefault(entry["url"], entry)
+    return list(unique.values())[:10]
 
 
 def _usable(url: str) -> bool:
