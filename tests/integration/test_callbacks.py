@@ -987,12 +987,13 @@ def test_a_send_whose_outcome_is_unknown_is_claimed_by_a_status_callback_with_it
     text = f"Votre rendez-vous est confirmé ({uuid.uuid4().hex[:8]})"
     message_id, in_aircall = send_that_times_out(gw, monkeypatch, text)
     assert message_id in unresolved_ids()
-    # Aircall's status callbacks carry its id (new to the gateway), the contact and the text.
+    # Aircall's status callbacks carry its id (new to the gateway), the contact (as raw digits only) and the text.
     gw.sandbox_api.post("/_sandbox/callbacks/drain", json={"timeout_s": 5})
     attempts = gw.sandbox_api.get("/_sandbox/callbacks", params={"message_id": in_aircall["id"]}).json()
     by_status = {attempt["payload"]["data"]["status"]: attempt["payload"] for attempt in attempts["callbacks"]}
     sent = by_status["sent"]
-    assert (sent["data"]["external_number"], sent["data"]["body"]) == (CONTACT, text)
+    assert (sent["data"]["raw_digits"], sent["data"]["body"]) == (CONTACT.lstrip("+"), text)
+    assert "external_number" not in sent["data"]
     claimed = gw.post(sent)
     assert (claimed.result, claimed.message_id) == ("updated", message_id)
     record = raw_message(message_id)
