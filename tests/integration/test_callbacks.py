@@ -1311,3 +1311,13 @@ def test_callbacks_for_a_number_not_configured_here_cost_one_read_per_cache_peri
     assert gw.refused(json.dumps(mobile)).code == "unauthorized"
     gw.configure(FR_MOBILE)
     assert gw.post(mobile | {"token": gw.tokens[FR_MOBILE]}).result == "archived"
+
+
+def test_the_sweep_reports_how_long_the_oldest_pending_callback_has_waited(gw, monkeypatch):
+    gw.configure(FR_FIXED)
+    assert gw.post(gw.status(aircall_id(), "sent")).result == "pending"  # no message has that Aircall id yet
+    emitted: list[tuple[str, float]] = []
+    monkeypatch.setattr(metrics, "add_metric", lambda name, unit, value: emitted.append((name, value)))
+    reconcile(now=utcnow() + timedelta(minutes=20))
+    [age] = [value for name, value in emitted if name == "CallbacksPendingOldestAge"]
+    assert 20 * 60 - 5 <= age <= 20 * 60 + 5

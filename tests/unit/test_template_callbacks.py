@@ -65,9 +65,10 @@ def alarmed_metrics(alarm: dict[str, Any]) -> set[str]:
     return {query["MetricStat"]["Metric"]["MetricName"] for query in properties["Metrics"] if "MetricStat" in query}
 
 
-def test_refused_abandoned_and_misunderstood_callbacks_each_raise_an_alarm_on_the_alarm_topic():
+def test_refused_abandoned_pending_too_long_and_misunderstood_callbacks_each_raise_an_alarm():
     alarms = {name: body for name, body in RESOURCES.items() if body["Type"] == "AWS::CloudWatch::Alarm"}
     watched = {metric: name for name, body in alarms.items() for metric in alarmed_metrics(body)}
-    for metric in ("CallbacksRefused", "CallbacksAbandoned", "CallbacksUnknownStatus", "CallbacksUnusable"):
+    metrics = ("CallbacksRefused", "CallbacksAbandoned", "CallbacksUnknownStatus", "CallbacksUnusable")
+    for metric in (*metrics, "CallbacksPendingOldestAge"):
         assert metric in watched, f"no alarm on {metric}"
         assert alarms[watched[metric]]["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]

@@ -110,7 +110,11 @@ def reconcile(now: datetime | None = None) -> dict[str, int]:
     """The sweep: apply the callbacks that are still pending (oldest first, a batch per run)."""
     moment = now or utcnow()
     counts = {"applied": 0, "pending": 0, "abandoned": 0}
-    for stored in callbacks.pending_before(moment - SWEEP_DELAY, SWEEP_BATCH):
+    batch = callbacks.pending_before(moment - SWEEP_DELAY, SWEEP_BATCH)
+    if batch:  # oldest first: how long the oldest callback has waited (CallbacksPendingTooLongAlarm)
+        waited = moment - (parse_time(batch[0].received_at) or moment)
+        metrics.add_metric(name="CallbacksPendingOldestAge", unit="Seconds", value=max(0.0, waited.total_seconds()))
+    for stored in batch:
         # `attempts` counts the live attempt and every sweep: a callback gets SWEEP_ATTEMPTS sweeps.
         last_chance = stored.attempts + 1 > SWEEP_ATTEMPTS
         number = numbers.get(stored.number_id)
