@@ -53,7 +53,9 @@ class CallbackRecord(GatewayModel):
     aircall_id = UnicodeAttribute(null=True)
     received_at = UnicodeAttribute()
     payload = UnicodeAttribute()  # the JSON body without its token
-    state = UnicodeAttribute()  # received | applied | unmatched | ignored | abandoned
+    state = (
+        UnicodeAttribute()
+    )  # received | applied | unmatched | failed | ignored | unknown_status | unusable | abandoned
     result = UnicodeAttribute(null=True)
     message_id = UnicodeAttribute(null=True)
     pending = UnicodeAttribute(null=True)  # PENDING while not applied (sparse index)

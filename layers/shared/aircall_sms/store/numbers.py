@@ -92,6 +92,7 @@ def get(number_id: str) -> NumberRecord | None:
         record = NumberRecord.get(number_id, consistent_read=True)
     except DoesNotExist:
         _cache.pop(number_id, None)
+        _remember_absence(number_id)
         return None
     _remember(record)
     return record
@@ -108,18 +109,38 @@ def find_by_e164(e164: str) -> NumberRecord | None:
 # the one it read (a changed or deleted number refuses the transaction, and the send reads it again).
 _cache: dict[str, tuple[float, NumberRecord]] = {}
 _number_id_by_e164: dict[str, str] = {}
+# Numbers found absent, and when: a callback naming a number not configured here (a stale Aircall configuration,
+# a probe of the open webhook) costs one read per `max_age`, not one per callback. Bounded: ids come from the
+# internet, and the oldest absences are forgotten first.
+_absent: dict[str, float] = {}
+MAX_ABSENT = 4096
 
 
 def _remember(record: NumberRecord) -> None:
     _cache[record.number_id] = (time.monotonic(), record)
     _number_id_by_e164[record.e164] = record.number_id
+    _absent.pop(record.number_id, None)
 
 
-def cached(number_id: str, max_age: float) -> NumberRecord | None:
-    """The number from this instance's cache when younger than `max_age` seconds, else read."""
+def _remember_absence(number_id: str) -> None:
+    _absent.pop(number_id, None)
+    _absent[number_id] = time.monotonic()
+    while len(_absent) > MAX_ABSENT:
+        del _absent[next(iter(_absent))]
+
+
+def cached(number_id: str, max_age: float, *, absence_too: bool = False) -> NumberRecord | None:
+    """The number from this instance's cache when younger than `max_age` seconds, else read. `absence_too`: a
+    number read as absent less than `max_age` ago is absent still, without a read (the callback path: a number
+    configured since then is heard within `max_age`; the send path always reads a number it does not know)."""
+    now = time.monotonic()
     entry = _cache.get(number_id)
-    if entry is not None and time.monotonic() - entry[0] < max_age:
+    if entry is not None and now - entry[0] < max_age:
         return entry[1]
+    if absence_too:
+        absent_since = _absent.get(number_id)
+        if absent_since is not None and now - absent_since < max_age:
+            return None
     return get(number_id)
 
 
@@ -137,8 +158,10 @@ def forget(number_id: str | None = None) -> None:
     if number_id is None:
         _cache.clear()
         _number_id_by_e164.clear()
+        _absent.clear()
     else:
         _cache.pop(number_id, None)
+        _absent.pop(number_id, None)
 
 
 def list_all() -> list[NumberRecord]:

@@ -88,6 +88,7 @@ def configure(
     record.mode = request.mode
     record.state = None
     record.save()
+    numbers.forget(number_id)  # this instance read it as absent, or as it was
     logger.info("number configured", extra={"number_id": number_id, "mode": request.mode})
     return NumberAnswer(
         number=record.to_api(),
