@@ -199,13 +199,19 @@ def test_a_contact_lists_its_messages_with_every_number(corner):
 
 
 def test_no_filter_lists_the_whole_archive_newest_first(gateway):
-    # The latest times any test writes: this list's first page is these messages.
-    late = Corner(start=datetime(2999, 12, 31, tzinfo=UTC))
+    # No message is created in the future, so a list without `until` starts at the current month (the other tests'
+    # corners, years ahead, are listed with `until`): this list's first page is these messages, the latest of now.
+    late = Corner(start=utcnow() + timedelta(hours=12))
     newest = archived(late.message(1), late.message(2, number=1, direction="inbound"), late.message(3, contact=2))
+    # and one older, two months back: the list walks the time index month by month, through empty ones
+    (older,) = archived(Corner(start=utcnow() - timedelta(days=62)).message(0))
     status, body = list_messages(limit="3")
     assert status == 200
     assert [item["id"] for item in body["items"]] == newest
     assert body["next_cursor"]
+    rest, _ = every_page(limit="50", cursor=body["next_cursor"])
+    assert older in rest
+    assert not set(newest) & set(rest)
 
 
 def test_without_number_or_contact_since_and_until_bound_the_whole_archive(corner):
@@ -342,15 +348,16 @@ def test_a_page_is_cut_short_before_lambdas_response_limit_and_the_next_one_goes
 
 
 def test_a_filtered_page_stops_reading_at_its_budget_and_the_next_one_goes_on(corner, monkeypatch):
-    # Given a thread whose failed messages are few among many
-    records = [corner.message(minute, status="failed" if minute % 4 == 0 else "delivered") for minute in range(12)]
+    # Given a thread whose delivered messages are few among many (`delivered` has no index of its own: it is
+    # checked on the messages read)
+    records = [corner.message(minute, status="delivered" if minute % 4 == 0 else "failed") for minute in range(12)]
     archived(*records)
-    failed = newest_first_where(records, status="failed")
+    delivered = newest_first_where(records, status="delivered")
     monkeypatch.setattr(archive, "MAX_ITEMS_READ", 5)
-    # When the failed ones are listed, a page reading at most 5 items (after its first Query)
-    seen, sizes = every_page(number_id=corner.numbers[0], contact=corner.contacts[0], status="failed", limit="2")
-    # Then pages may be short, and together they hold every failed message once, newest first
-    assert seen == failed
+    # When the delivered ones are listed, a page reading at most 5 items (after its first Query)
+    seen, sizes = every_page(number_id=corner.numbers[0], contact=corner.contacts[0], status="delivered", limit="2")
+    # Then pages may be short, and together they hold every delivered message once, newest first
+    assert seen == delivered
     assert len(sizes) > 2
 
 
