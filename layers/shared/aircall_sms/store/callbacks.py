@@ -20,7 +20,7 @@ from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 
 from aircall_sms.domain.timeutil import iso
-from aircall_sms.store.base import GatewayModel, TableName, batch_delete
+from aircall_sms.store.base import GatewayModel, PackedTextAttribute, TableName, batch_delete
 
 RETENTION = timedelta(days=30)
 PENDING = "pending"
@@ -52,7 +52,7 @@ class CallbackRecord(GatewayModel):
     event = UnicodeAttribute()
     aircall_id = UnicodeAttribute(null=True)
     received_at = UnicodeAttribute()
-    payload = UnicodeAttribute()  # the JSON body without its token
+    payload = PackedTextAttribute()  # the JSON body without its token (deflated: the item stays within 1 KB)
     state = UnicodeAttribute()  # received | applied | unmatched | ignored | abandoned
     result = UnicodeAttribute(null=True)
     message_id = UnicodeAttribute(null=True)
