@@ -66,7 +66,10 @@ def test_every_shape_of_the_archive_reads_at_most_a_page_and_one_index_item(arch
     items_read = archive_reads["archive_items_read_per_page"]
     assert isinstance(items_read, dict)
     assert set(items_read) == set(archive_bench.SHAPES)
-    assert {name: max(pages) for name, pages in items_read.items()} == dict.fromkeys(items_read, 11)
+    assert [name for name, pages in items_read.items() if max(pages) > 11] == []
+    # a page followed by another read exactly the page and one more
+    assert all(pages[:-1] == [11] * (len(pages) - 1) for pages in items_read.values())
+    assert sum(len(pages) > 1 for pages in items_read.values()) >= 10
     assert archive_reads["archive_shapes_within_target"] == "13 of 13"
 
 
@@ -74,7 +77,7 @@ def test_a_page_fetches_its_own_messages_and_no_others(archive_reads):
     fetched, returned = archive_reads["archive_messages_fetched_per_page"], archive_reads["archive_items_per_page"]
     assert fetched == returned
     assert isinstance(returned, dict)
-    assert all(pages[0] == 10 for pages in returned.values())  # every shape has more than a page
+    assert all(pages[:-1] == [10] * (len(pages) - 1) for pages in returned.values())
 
 
 def test_a_page_is_one_query_but_where_the_time_index_crosses_a_month(archive_reads):

@@ -25,6 +25,7 @@ from aircall_sms.domain.pages import encode_cursor
 from aircall_sms.domain.requests import NumberRequest
 from aircall_sms.domain.timeutil import iso, utcnow
 from aircall_sms.store import archive, messages, numbers
+from aircall_sms.store.base import raw_client
 from aircall_sms.use_cases import messages as message_use_cases
 from aircall_sms.use_cases import numbers as number_use_cases
 from aircall_sms.use_cases.callbacks import handle_callback
@@ -553,3 +554,43 @@ def test_cursors_of_the_list_and_of_the_export_do_not_mix(corner):
     assert refused(list_messages(**corner.window(), cursor=first.next_cursor)) == (400, "invalid_request", "cursor")
     mixed = export(**corner.window(), cursor=page["next_cursor"])
     assert (mixed.status, (mixed.error or {}).get("details")) == (400, {"field": "cursor"})
+
+
+# ------------------------------------------------------------------------------------------------ upgrading
+def _as_archived_before_the_current_indexes(record: messages.MessageRecord) -> dict[str, Any]:
+    """`record`'s item as the gateway wrote it before (keys of the indexes that are gone, none of today's)."""
+    item = record.serialize()
+    for name in ("month", "listed_status", "number_status", "thread_status", "contact_status"):
+        item.pop(name, None)
+    item["archive"] = {"S": "all"}
+    item["number_created_key"] = {"S": f"{record.number_id}#{item['created_key']['S']}"}
+    return item
+
+
+def test_the_backfill_gives_older_messages_their_listing_keys_and_changes_nothing_else(corner):
+    from tools import archive_keys
+
+    old = [corner.message(1, status="failed"), corner.message(2, direction="inbound"), corner.message(3)]
+    table = messages.MessageRecord.Meta.table_name
+    for record in old:
+        raw_client().put_item(TableName=table, Item=_as_archived_before_the_current_indexes(record))
+    ids = {record.id: record for record in old}
+    before = {message_id: messages.get(message_id).to_api() for message_id in ids}  # type: ignore[union-attr]
+    # Given messages archived before: the time index and the status lists do not know them
+    assert listed(**corner.window()) == []
+    assert listed(number_id=corner.numbers[0], status="failed") == []
+    # When the backfill runs (twice: the second run finds nothing to do)
+    assert archive_keys.main(["--table", table, "--page-size", "100"]) == 0
+    second, start = messages.backfill_listing_keys(page_size=1000)
+    while start is not None:
+        updated, start = messages.backfill_listing_keys(start=start, page_size=1000)
+        second += updated
+    # Then every list shows them, their Message objects are unchanged, the old keys are gone
+    assert set(listed(**corner.window())) == set(ids)
+    assert listed(number_id=corner.numbers[0], status="failed") == [old[0].id]
+    assert listed(number_id=corner.numbers[0], direction="inbound") == [old[1].id]
+    assert {message_id: messages.get(message_id).to_api() for message_id in ids} == before  # type: ignore[union-attr]
+    for message_id in ids:
+        item = raw_client().get_item(TableName=table, Key={"id": {"S": message_id}})["Item"]
+        assert not {"archive", "number_created_key"} & set(item)
+    assert second == 0

@@ -105,7 +105,7 @@ def test_a_position_in_the_time_index_belongs_to_the_month_of_its_time():
 
 def _record(**fields: str) -> messages.MessageRecord:
     return messages.MessageRecord(
-        **{
+        **{  # type: ignore[arg-type]
             "id": "msg_a",
             "number_id": NUMBER,
             "sender": CONTACT,

@@ -187,7 +187,7 @@ class _Reader:
         if self.plan.filters or self.plan.checks:
             batch = wanted * self.items_read // self.matched + 1 if self.matched else max(wanted, 2 * wanted)
         batch = max(1, min(batch, MAX_ITEMS_READ - self.items_read))
-        answer = raw_client().query(**_request(self.plan, partition, self.newest_first, batch, start))
+        answer: dict[str, Any] = raw_client().query(**_request(self.plan, partition, self.newest_first, batch, start))
         self.items_read += answer["ScannedCount"]
         self._month_found = self._month_found or answer["ScannedCount"] > 0
         if not self.plan.checks:

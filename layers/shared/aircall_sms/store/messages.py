@@ -590,3 +590,67 @@ def erasure_facts(message_ids: list[str]) -> list[dict[str, str]]:
 
 def delete_all(message_ids: list[str]) -> int:
     return batch_delete(MessageRecord.Meta.table_name, [{"id": {"S": message_id}} for message_id in message_ids])
+
+
+# ------------------------------------------------------------------------------------------------ migration
+_LISTING_FACTS = "id, number_id, contact, created_at, #status, #month, #archive, number_created_key"
+
+
+def backfill_listing_keys(*, start: dict[str, Any] | None = None, page_size: int = 500) -> tuple[int, Any]:
+    """One page of a Scan of the archive (operations only: `tools/archive_keys.py`, after an upgrade): every
+    message archived before its listing keys existed gets them (`created_key`, `thread`, `month`, the sparse status
+    keys) in one UpdateItem that changes nothing else, and loses the keys of the indexes that are gone (`archive`,
+    `number_created_key`). Returns (messages updated, where the next page starts: None at the end)."""
+    client = raw_client()
+    request: dict[str, Any] = {
+        "TableName": MessageRecord.Meta.table_name,
+        "ProjectionExpression": _LISTING_FACTS,
+        "ExpressionAttributeNames": {"#status": "status", "#month": "month", "#archive": "archive"},
+        "Limit": page_size,
+    }
+    if start is not None:
+        request["ExclusiveStartKey"] = start
+    answer = client.scan(**request)
+    updated = 0
+    for item in answer.get("Items", []):
+        if "month" in item and "archive" not in item and "number_created_key" not in item:
+            continue
+        facts = {name: item[name]["S"] for name in ("id", "number_id", "contact", "created_at", "status")}
+        for _ in range(3):  # a message that moves meanwhile is read again: its keys follow its status then
+            if _backfill_one(client, facts):
+                updated += 1
+                break
+            found = get(facts["id"])
+            if found is None:
+                break
+            facts["status"] = found.status
+    return updated, answer.get("LastEvaluatedKey") or None
+
+
+def _backfill_one(client: Any, facts: dict[str, str]) -> bool:
+    keys = {
+        "created_key": f"{facts['created_at']}#{facts['id']}",
+        "thread": f"{facts['number_id']}#{facts['contact']}",
+        "month": facts["created_at"][:7],
+    } | {
+        name: value
+        for name, value in listing_keys(facts["status"], number_id=facts["number_id"], contact=facts["contact"]).items()
+        if value is not None
+    }
+    names = {f"#k{index}": name for index, name in enumerate(keys)}
+    values = {f":k{index}": {"S": value} for index, value in enumerate(keys.values())}
+    try:
+        client.update_item(
+            TableName=MessageRecord.Meta.table_name,
+            Key={"id": {"S": facts["id"]}},
+            UpdateExpression="SET "
+            + ", ".join(f"#k{i} = :k{i}" for i in range(len(keys)))
+            + " REMOVE #archive, number_created_key",
+            # Only with the status it was read with (a move in between would want other status keys).
+            ConditionExpression="#status = :status",
+            ExpressionAttributeNames=names | {"#status": "status", "#archive": "archive"},
+            ExpressionAttributeValues=values | {":status": {"S": facts["status"]}},
+        )
+    except client.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
