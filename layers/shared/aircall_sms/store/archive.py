@@ -175,8 +175,9 @@ class _Reader:
     def __init__(self, plan: Plan, newest_first: bool) -> None:
         self.plan = plan
         self.newest_first = newest_first
-        self.items_read = 0
-        self.matched = 0  # index items that passed the filters so far
+        self.items_read = 0  # index items and messages
+        self.index_read = 0
+        self.matched = 0  # index items (or, with `checks`, messages) that passed the filters so far
         self.empty_months = 0
         self._month_found = False
 
@@ -185,10 +186,11 @@ class _Reader:
         # the share that matched so far predicts how many the rest of the page needs (none yet: twice as many).
         batch = wanted
         if self.plan.filters or self.plan.checks:
-            batch = wanted * self.items_read // self.matched + 1 if self.matched else max(wanted, 2 * wanted)
+            batch = wanted * self.index_read // self.matched + 1 if self.matched else 2 * wanted
         batch = max(1, min(batch, MAX_ITEMS_READ - self.items_read))
         answer: dict[str, Any] = raw_client().query(**_request(self.plan, partition, self.newest_first, batch, start))
         self.items_read += answer["ScannedCount"]
+        self.index_read += answer["ScannedCount"]
         self._month_found = self._month_found or answer["ScannedCount"] > 0
         if not self.plan.checks:
             self.matched += len(answer["Items"])
