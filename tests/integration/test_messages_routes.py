@@ -132,11 +132,10 @@ def listed(**query: str) -> list[str]:
     return [item["id"] for item in body["items"]]
 
 
-def every_page(**query: str) -> tuple[list[str], list[int]]:
-    """Follow a list to its end: the ids in order and the size of each page."""
+def every_page(cursor: str | None = None, **query: str) -> tuple[list[str], list[int]]:
+    """Follow a list to its end (from `cursor`, if given): the ids in order and the size of each page."""
     seen: list[str] = []
     sizes: list[int] = []
-    cursor = None
     while True:
         status, page = list_messages(**query, **({"cursor": cursor} if cursor else {}))
         assert status == 200, page
