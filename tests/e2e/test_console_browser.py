@@ -190,7 +190,8 @@ def test_the_numbers_page_shows_the_quota_gauges_move_after_a_send(stack, api, a
     hour = card.locator(f'[data-gauge="{FR_MOBILE}-hour"]')
     expect(hour).to_be_visible()
     used = int(hour.get_attribute("data-used") or "0")
-    expect(hour.get_by_role("img")).to_have_attribute("aria-label", re.compile(r"This hour \(segments\): \d+ of \d+ used"))
+    described = re.compile(r"This hour \(segments\): \d+ of \d+ used")
+    expect(hour.get_by_role("img")).to_have_attribute("aria-label", described)
     expect(page.locator('[data-gauge="company"]')).to_contain_text("This minute")
     # When a message goes out from the number
     inbound(aircall, "Vous êtes là ?")
