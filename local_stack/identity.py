@@ -226,7 +226,7 @@ autocomplete="current-password" required>
         groups = list(person.groups)
         id_claims = common | {
             "aud": CLIENT_ID,
-            "token_use": "id",
+            "token_use": "id",  # nosec B105 - a claim of the token, not a password
             "cognito:username": subject,  # as Cognito names people when the e-mail is the sign-in name
             "cognito:groups": groups,
             "email": person.email,
@@ -235,7 +235,7 @@ autocomplete="current-password" required>
         }
         access_claims = common | {
             "client_id": CLIENT_ID,
-            "token_use": "access",
+            "token_use": "access",  # nosec B105 - a claim of the token, not a password
             "username": subject,
             "cognito:groups": groups,
             "scope": "openid email profile",
@@ -245,7 +245,7 @@ autocomplete="current-password" required>
             "id_token": self.key.sign(id_claims),
             "access_token": self.key.sign(access_claims),
             "expires_in": TOKEN_SECONDS,
-            "token_type": "Bearer",
+            "token_type": "Bearer",  # nosec B105 - the OAuth token type, not a password
         }
 
     def _redirect_ok(self, uri: str) -> bool:
