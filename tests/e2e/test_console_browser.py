@@ -81,6 +81,16 @@ def sign_in(page: Page, stack: Any, email: str = AGENT, *, screenshot: bool = Fa
     expect(page.locator("#person")).to_be_visible()
 
 
+UNLABELLED = """() => [...document.querySelectorAll("input:not([type=hidden]), textarea, select, button")]
+    .filter((control) => !(control.labels && control.labels.length) && !control.getAttribute("aria-label")
+        && !control.textContent.trim())
+    .map((control) => control.outerHTML)"""
+
+
+def assert_every_control_is_labelled(page: Page) -> None:
+    assert page.evaluate(UNLABELLED) == []
+
+
 def inbound(aircall: httpx.Client, text: str, sender: str = CONTACT) -> None:
     answer = aircall.post("/_sandbox/inbound", json={"number_id": FR_MOBILE, "from": sender, "body": text})
     assert answer.status_code in (200, 201), answer.text
@@ -132,6 +142,7 @@ def test_sign_in_read_an_inbound_message_reply_and_see_it_delivered(stack, api, 
     # And type a reply with typographic characters: the segment count and encoding follow, the characters named
     reply = page.get_by_label(re.compile("Reply to"))
     reply.fill("C’est parti – livraison demain…")
+    assert_every_control_is_labelled(page)
     expect(page.locator("#reply-count")).to_contain_text("1 segment · UCS-2")
     non_gsm = page.locator(".non-gsm-list li")
     expect(non_gsm).to_have_text(
@@ -220,6 +231,7 @@ def test_contacts_erasure_asks_first_and_needs_the_contacts_scope(stack, api, ai
     sign_in(page, stack, SUPERVISOR)
     page.get_by_role("link", name="Contacts").click()
     page.get_by_label("Phone number").fill(erased)
+    assert_every_control_is_labelled(page)
     # Cancelling erases nothing
     page.get_by_role("button", name="Erase…").click()
     expect(page.get_by_role("dialog")).to_contain_text("Erase this contact?")
