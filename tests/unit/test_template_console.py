@@ -19,6 +19,7 @@ def test_the_console_s_pages_are_open_routes_of_the_console_function_only():
         ("GET", "/console/{asset+}"),
     }
     assert all(route.authorizer is None for route in console.routes)
+    assert console.code_uri is not None
     assert (console.code_uri / "static" / "index.html").is_file()
     others = [route for name, spec in functions(TEMPLATE).items() if name != "ConsoleFunction" for route in spec.routes]
     assert not [route for route in others if route.path.startswith("/console")]
