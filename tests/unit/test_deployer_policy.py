@@ -26,6 +26,7 @@ def arn(service: str, resource: str) -> str:
 FUNCTION = arn("lambda", f"function:{STACK}-SendFunction-Ab12Cd34")
 ROLE = f"arn:aws:iam::123456789012:role/{STACK}-SendFunctionRole-Ab12Cd34"
 RESTAPIS = "arn:aws:apigateway:eu-west-1::/restapis"
+USER_POOL = arn("cognito-idp", "userpool/eu-west-1_Ab12Cd34")
 # For each resource type of the transformed template: the actions CloudFormation needs to create, update and
 # delete it, on a resource as CloudFormation names it.
 NEEDED: dict[str, list[tuple[str, str]]] = {
@@ -201,6 +202,44 @@ NEEDED: dict[str, list[tuple[str, str]]] = {
             )
         ),
         ("iam:PassRole", f"arn:aws:iam::123456789012:role/{STACK}-AccessLogDeliveryRole-Ab12Cd34"),
+    ],
+    # The console's people: a pool's id is Cognito's choice (eu-west-1_Ab12Cd34), not the stack's name.
+    "AWS::Cognito::UserPool": [
+        ("cognito-idp:CreateUserPool", "*"),
+        *(
+            (action, USER_POOL)
+            for action in (
+                "cognito-idp:DescribeUserPool",
+                "cognito-idp:UpdateUserPool",
+                "cognito-idp:DeleteUserPool",
+                "cognito-idp:SetUserPoolMfaConfig",
+                "cognito-idp:GetUserPoolMfaConfig",
+                "cognito-idp:TagResource",
+            )
+        ),
+    ],
+    "AWS::Cognito::UserPoolDomain": [
+        ("cognito-idp:DescribeUserPoolDomain", "*"),
+        ("cognito-idp:CreateUserPoolDomain", USER_POOL),
+        ("cognito-idp:DeleteUserPoolDomain", USER_POOL),
+    ],
+    "AWS::Cognito::UserPoolClient": [
+        (action, USER_POOL)
+        for action in (
+            "cognito-idp:CreateUserPoolClient",
+            "cognito-idp:DescribeUserPoolClient",
+            "cognito-idp:UpdateUserPoolClient",
+            "cognito-idp:DeleteUserPoolClient",
+        )
+    ],
+    "AWS::Cognito::UserPoolGroup": [
+        (action, USER_POOL)
+        for action in (
+            "cognito-idp:CreateGroup",
+            "cognito-idp:GetGroup",
+            "cognito-idp:UpdateGroup",
+            "cognito-idp:DeleteGroup",
+        )
     ],
 }
 STACK_ARN = arn("cloudformation", f"stack/{STACK}/0a1b2c3d-1111-2222-3333-444455556666")

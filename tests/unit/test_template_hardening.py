@@ -294,6 +294,10 @@ def test_the_stage_throttles_every_route_and_the_open_routes_with_their_own_limi
     assert (PARAMETERS["WebhookRateLimit"]["Default"], PARAMETERS["WebhookBurstLimit"]["Default"]) == (50, 100)
     health = settings[("/~1health", "GET")]
     assert (health["ThrottlingRateLimit"], health["ThrottlingBurstLimit"]) == (5, 10)
+    for console in ("/~1console", "/~1console~1{asset+}"):
+        page = settings[(console, "GET")]
+        assert (page["ThrottlingRateLimit"], page["ThrottlingBurstLimit"]) == (20, 40)
+    assert FUNCTIONS["ConsoleFunction"]["Properties"]["ReservedConcurrentExecutions"] == 3
 
 
 def test_the_web_acl_is_optional_off_by_default_and_rate_limits_the_webhook_per_ip_on_the_stage():

@@ -41,6 +41,7 @@ class Settings:
     message_retention_days: int
     admin_key_secret: str
     authorizer_cache_seconds: int
+    sign_in_issuer: str = ""
 
     @property
     def dynamodb_attempt_seconds(self) -> float:
@@ -80,6 +81,7 @@ class Settings:
             message_retention_days=_non_negative_int(env, "MESSAGE_RETENTION_DAYS", 0),
             admin_key_secret=env.get("ADMIN_KEY_SECRET", "aircall-sms-gateway/admin-key").strip(),
             authorizer_cache_seconds=_int(env, "AUTHORIZER_CACHE_SECONDS", 300, minimum=0, maximum=300),
+            sign_in_issuer=env.get("SIGN_IN_ISSUER", "").strip().rstrip("/"),
         )
 
 
