@@ -24,6 +24,8 @@ ALLOWED = {
     "usage": set(),
     "quota_reset": set(),
     "authorizer": set(),
+    "health": {"aws_lambda_powertools.event_handler", "asyncio"},
+    "console": set(),
 }
 _PROBE = """
 import importlib.util, json, sys

@@ -41,9 +41,10 @@ def register(environment: dict[str, str] | None = None) -> bool:
 
 def before_snapshot() -> None:
     """Load what the first request would load, so the snapshot holds it; connect to nothing."""
-    import httpx  # noqa: F401 - the Aircall client's library, loaded by the first client made
-
+    from aircall_sms.clients import aircall
     from aircall_sms.domain import requests
+
+    aircall.preload()  # httpx, which the first Aircall client made would load
 
     requests.SendRequest.model_json_schema()  # pydantic's validator and serializer for the send model, built
 
