@@ -103,10 +103,11 @@ def test_every_handler_registers_the_hooks():
 
 
 def test_before_the_snapshot_the_first_requests_libraries_are_loaded(monkeypatch):
-    for name in [name for name in sys.modules if name == "httpx" or name.startswith("httpx.")]:
-        monkeypatch.delitem(sys.modules, name)
+    for library in ("httpx", "phonenumbers"):
+        for name in [name for name in sys.modules if name == library or name.startswith(f"{library}.")]:
+            monkeypatch.delitem(sys.modules, name)
     snapshot.before_snapshot()
-    assert "httpx" in sys.modules
+    assert "httpx" in sys.modules and "phonenumbers" in sys.modules
 
 
 def test_after_a_restore_random_differs_and_connections_and_credentials_are_rebuilt(monkeypatch):

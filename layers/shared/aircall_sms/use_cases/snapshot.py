@@ -3,8 +3,8 @@
 With SnapStart, Lambda initializes a function once, when a version is published, snapshots its memory, and
 restores that snapshot in every new execution environment. Whatever the snapshot holds is then shared by every
 environment restored from it, so:
-- before the snapshot: the libraries that the first request would otherwise load (httpx, pydantic's send
-  model) are loaded, so a restored environment does not pay for them, and nothing is connected yet;
+- before the snapshot: the libraries that the first request would otherwise load (httpx, phonenumbers,
+  pydantic's send model) are loaded, so a restored environment does not pay for them, and nothing is connected yet;
 - after each restore: `random` is re-seeded (every restored environment would draw the same retry jitter), and
   the connections and credentials made from the snapshot's state are dropped (the DynamoDB connection and its
   botocore session, the Aircall and EventBridge clients, Powertools' cached secrets and their provider): the
@@ -42,9 +42,10 @@ def register(environment: dict[str, str] | None = None) -> bool:
 def before_snapshot() -> None:
     """Load what the first request would load, so the snapshot holds it; connect to nothing."""
     from aircall_sms.clients import aircall
-    from aircall_sms.domain import requests
+    from aircall_sms.domain import phone, requests
 
     aircall.preload()  # httpx, which the first Aircall client made would load
+    phone.preload()  # phonenumbers, which the first number parsed would load
 
     requests.SendRequest.model_json_schema()  # pydantic's validator and serializer for the send model, built
 
