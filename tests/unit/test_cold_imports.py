@@ -24,7 +24,7 @@ ALLOWED = {
     "usage": set(),
     "quota_reset": set(),
     "authorizer": set(),
-    "health": {"aws_lambda_powertools.event_handler", "asyncio"},
+    "health": set(),
     "console": set(),
 }
 _PROBE = """

@@ -31,10 +31,8 @@ def error_response(error: GatewayError) -> Response[str]:
     return json_response(error.status, error.to_body(), error.headers)
 
 
-def build_resolver(*, validation: bool = True) -> APIGatewayRestResolver:
-    """`validation`: Powertools' request validation (pydantic, loaded with it); off only for a function none of
-    whose routes takes parameters or a body (GET /health), whose cold start then does not load pydantic."""
-    app = APIGatewayRestResolver(enable_validation=validation)
+def build_resolver() -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver(enable_validation=True)
 
     @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
     def invalid_request(failure: RequestValidationError) -> Response[str]:
