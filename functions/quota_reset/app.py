@@ -12,15 +12,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aircall_sms.domain import deadline
 from aircall_sms.domain.timeutil import utcnow
-from aircall_sms.observability import logger, metrics, tracer
-from aircall_sms.use_cases import dispatch, number_repair, rollover
+from aircall_sms.observability import logger, metrics
+from aircall_sms.use_cases import dispatch, number_repair, rollover, snapshot
 
 # Stop sending this long before Lambda's timeout: the last Aircall call and its record must fit.
 SAFETY_MARGIN = timedelta(seconds=15)
 
+snapshot.register()  # SnapStart's hooks, when Lambda initializes this function for a snapshot
+
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = event.get("task")

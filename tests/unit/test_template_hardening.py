@@ -241,7 +241,8 @@ def test_stream_reads_are_scoped_to_the_two_stream_arns_and_no_role_reads_every_
     # And every stream mapping reads a stream its function's role names.
     for resource in TRANSFORMED.values():
         if resource["Type"] == "AWS::Lambda::EventSourceMapping" and "Stream" in repr(resource["Properties"]):
-            function = resource["Properties"]["FunctionName"]["Ref"]
+            # the function's alias `live` (AutoPublishAlias: SnapStart's published versions)
+            function = resource["Properties"]["FunctionName"]["Ref"].removesuffix("Aliaslive")
             assert resource["Properties"]["EventSourceArn"] in streams[function]
 
 
