@@ -74,7 +74,9 @@ class MediaClient:
             with self._client.stream("GET", url, timeout=timeout) as response:
                 if response.status_code != 200:
                     transient = response.status_code >= 500 or response.status_code == 429
-                    raise MediaFetchFailed(media.UNAVAILABLE, transient=transient, detail=f"HTTP {response.status_code}")
+                    raise MediaFetchFailed(
+                        media.UNAVAILABLE, transient=transient, detail=f"HTTP {response.status_code}"
+                    )
                 media_type = media.normal_type(declared_type) or media.normal_type(response.headers.get("content-type"))
                 if media_type is None or media_type not in media.KEPT_TYPES:
                     raise MediaFetchFailed(media.UNSUPPORTED_TYPE, transient=False, detail=media_type)

@@ -65,7 +65,12 @@ _UNSIGNED = frozenset(
         "text/calendar",
     }
 )
-_ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "audio/mp3": "audio/mpeg", "video/3gp": "video/3gpp"}
+_ALIASES = {
+    "image/jpg": "image/jpeg",
+    "image/pjpeg": "image/jpeg",
+    "audio/mp3": "audio/mpeg",
+    "video/3gp": "video/3gpp",
+}
 KEPT_TYPES = frozenset(_SIGNATURES) | _UNSIGNED
 SNIFF_BYTES = 16  # what `matches` needs of a file's start
 

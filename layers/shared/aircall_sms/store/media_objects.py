@@ -36,6 +36,11 @@ def _client() -> Any:
     return botocore_session().create_client("s3", config=config)
 
 
+def forget() -> None:
+    """Forget the S3 client (a new endpoint or new settings: tests)."""
+    _client.cache_clear()
+
+
 def _bucket() -> str:
     return get_settings().media_bucket
 

@@ -296,7 +296,6 @@ class MessageRecord(GatewayModel):
             "keyword": self.keyword,
         }
 
-
     def media_entries(self) -> list[dict[str, Any]] | None:
         """The files of an inbound MMS as the contract shows them (without links): the copies once tried, the
         files Aircall announced while pending; None without media."""
@@ -585,8 +584,8 @@ def contact_message_ids(
 
 
 def erasure_facts(message_ids: list[str]) -> list[dict[str, str]]:
-    """`id`, `number_id`, and `aircall_id`, `idempotency_key`, `client_id`, `created_at`, `media` (JSON) where set, of those of
-    `message_ids` that still exist (one consistent BatchGetItem per 100: an index may still show a message
+    """`id`, `number_id`, and `aircall_id`, `idempotency_key`, `client_id`, `created_at`, `media` (JSON) where set,
+    of those of `message_ids` that still exist (one consistent BatchGetItem per 100: an index may still show a message
     deleted a moment ago)."""
     client = raw_client()
     table = MessageRecord.Meta.table_name
