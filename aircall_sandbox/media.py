@@ -118,7 +118,7 @@ class MediaFiles:
                 raise ControlError(f"'content_base64' holds at most {MAX_STORED_BYTES} bytes (use 'size_bytes')")
             size = len(content)
         else:
-            size = _number(document, "size_bytes", 1024, maximum=MAX_GENERATED_BYTES)
+            size = int(_number(document, "size_bytes", 1024, maximum=MAX_GENERATED_BYTES))
             if size < 1:
                 raise ControlError("'size_bytes' must be positive")
         expires_in = int(_number(document, "expires_in_s", DEFAULT_EXPIRES_S, maximum=7 * 86400))

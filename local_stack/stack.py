@@ -1,14 +1,14 @@
 """`LocalStack`: the whole gateway on this machine, without AWS or Docker.
 
-In order: the DynamoDB emulator (moto's server, also Secrets Manager, EventBridge, SQS, SNS, CloudWatch, S3),
-the template's tables (with their streams), the Aircall credentials secret and the template's own secrets (the
-admin key's holds LOCAL_API_KEY), the template's buckets (empty), the Aircall sandbox, the local sign-in provider
+In order: the DynamoDB emulator (moto's server, also Secrets Manager, EventBridge, SQS, SNS, CloudWatch, S3), the
+template's tables (with their streams), the Aircall credentials secret and the template's own secrets (the admin
+key's holds LOCAL_API_KEY), the template's buckets (empty), the Aircall sandbox, the local sign-in provider
 (`local_stack.identity`: the console's people sign in there as deployed through Cognito; its URL is the template's
 SignInProviderUrl), the HTTP front calling the handlers in-process, the template's event buses with a capture of
-what is published on them (`published_events()`, `GET /_local/events`), one stream poller per `Type: DynamoDB` function event, calling
-the function in-process as Lambda's event source mapping would (`drain_streams()` waits for them), and, with
-`run_schedules=True` (as `make local` does), the `Type: Schedule` events (`local_stack.schedules`). `stop()`
-tears it down in reverse order, also when starting failed half-way.
+what is published on them (`published_events()`, `GET /_local/events`), one stream poller per `Type: DynamoDB`
+function event, calling the function in-process as Lambda's event source mapping would (`drain_streams()` waits for
+them), and, with `run_schedules=True` (as `make local` does), the `Type: Schedule` events
+(`local_stack.schedules`). `stop()` tears it down in reverse order, also when starting failed half-way.
 
 Settings (arguments win over the environment):
     LOCAL_DYNAMODB_PORT (8000), LOCAL_AIRCALL_PORT (3001), LOCAL_API_PORT (3000), LOCAL_SIGN_IN_PORT (0)
