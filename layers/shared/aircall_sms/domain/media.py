@@ -15,8 +15,8 @@ from typing import Any
 
 MAX_FILES = 10  # per message, as Aircall's MMS (more are not archived)
 MAX_FILE_BYTES = 5 * 1024 * 1024  # per file: carriers cap an MMS well below (about 1 MB in the US)
-FILE_SECONDS = 20.0  # the most one file's download may take, first byte to last
-MESSAGE_SECONDS = 60.0  # the most one message's downloads may take together
+# The most one file's download may take (first byte to last) and one message's together: the settings
+# MEDIA_FILE_SECONDS (20) and MEDIA_MESSAGE_SECONDS (60).
 ATTEMPTS = 3  # copies of one message tried before a file that could not be fetched is recorded as failed
 
 PENDING, STORED, FAILED = "pending", "stored", "failed"

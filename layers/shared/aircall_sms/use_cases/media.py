@@ -74,9 +74,10 @@ def copy_message(message: MessageRecord, client: MediaClient) -> str | None:
     entries: list[dict[str, Any]] = []
     put: list[str] = []
     incomplete: list[str] = []
-    ends = time.monotonic() + media.MESSAGE_SECONDS
+    settings = get_settings()
+    ends = time.monotonic() + settings.media_message_seconds
     for source in media.sources(message.media_details):
-        seconds = min(media.FILE_SECONDS, ends - time.monotonic())
+        seconds = min(settings.media_file_seconds, ends - time.monotonic())
         try:
             downloaded = client.download(source.url, declared_type=source.file_type, seconds=seconds)
         except MediaFetchFailed as failure:
