@@ -65,7 +65,8 @@ class Harness:
     def file(self, **fields: Any) -> dict[str, Any]:
         answer = self.sandbox.post("/_sandbox/media", json={"file_name": "cat.png", "file_type": "image/png"} | fields)
         assert answer.status_code == 201, answer.text
-        return answer.json()
+        made: dict[str, Any] = answer.json()
+        return made
 
     def send(self, files: list[dict[str, Any]], text: str | None = "Regarde") -> str:
         details = [{name: file[name] for name in ("file_name", "file_type", "presigned_url")} for file in files]
@@ -95,7 +96,7 @@ class Harness:
 
     def downloads(self, file: dict[str, Any]) -> int:
         files = self.sandbox.get("/_sandbox/media").json()["files"]
-        return next(found["downloads"] for found in files if found["id"] == file["id"])
+        return int(next(found["downloads"] for found in files if found["id"] == file["id"]))
 
     def advance_clock(self, seconds: float) -> None:
         self.sandbox.post("/_sandbox/clock", json={"advance_seconds": seconds}).raise_for_status()

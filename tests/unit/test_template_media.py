@@ -7,6 +7,7 @@ deletes (erasures), nobody else."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from tests.unit.test_template_hardening import (
     FUNCTIONS,
@@ -88,7 +89,7 @@ def test_the_copy_runs_on_the_archives_stream_for_new_pending_media_with_retries
     assert not [s for s in inbound_statements() if any(action.startswith("s3:") for action in actions(s))]
 
 
-def inbound_statements() -> list[dict]:
+def inbound_statements() -> list[dict[str, Any]]:
     (policies,) = [FUNCTIONS["InboundFunction"]["Properties"]["Policies"]]
     return [statement for policy in policies for statement in policy["Statement"]]
 
