@@ -442,7 +442,9 @@ def test_inbound_media_is_archived_from_media_url_or_media_details_each_file_onc
         outcome = gw.post(gw.inbound(None, media_details=details[:1]))
         message = stored(outcome.message_id).to_api()
         assert (message["text"], message["media_urls"], message["media_status"]) == (None, [], "pending")
-        assert message["media"] == [{"file_name": "photo.jpg", "content_type": "image/jpeg", "status": "pending"}]
+        assert message["media"] == [
+            {"file_name": "photo.jpg", "content_type": "image/jpeg", "size_bytes": None, "status": "pending"}
+        ]
 
 
 def test_an_unknown_event_is_acknowledged_and_recorded_as_ignored(gw, subtests):

@@ -154,7 +154,12 @@ def failed_entry(source: Source, code: str, detail: str | None = None) -> dict[s
 
 
 def pending_entry(source: Source) -> dict[str, Any]:
-    return {"file_name": source.file_name, "content_type": normal_type(source.file_type), "status": PENDING}
+    return {
+        "file_name": source.file_name,
+        "content_type": normal_type(source.file_type),
+        "size_bytes": None,
+        "status": PENDING,
+    }
 
 
 def outcome(entries: Sequence[Mapping[str, Any]]) -> str:
