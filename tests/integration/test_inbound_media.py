@@ -162,19 +162,25 @@ def test_each_bad_file_ends_as_an_error_recorded_on_the_message_and_the_good_one
 def test_a_link_that_times_out_is_retried_then_recorded_as_a_timeout(mms, monkeypatch):
     monkeypatch.setenv("MEDIA_FILE_SECONDS", "0.3")
     get_settings.cache_clear()
+    good = mms.file(content_base64=base64.b64encode(PNG).decode())
     slow = mms.file(file_name="slow.png", delay_s=1.0)
-    message_id = mms.send([slow])
+    message_id = mms.send([good, slow])
     record = mms.stream_record(message_id)
-    # The first attempts fail (Lambda retries the record), the message's media still pending
+    # The first attempts fail (Lambda retries the record), the message's media still pending, and no copy is
+    # left behind by an attempt that did not record its outcome (nothing would delete it on an erasure)
     for attempt in range(1, media.ATTEMPTS):
         assert copy_batch([record]) == ["7"], attempt
         assert get_message(ADMIN, message_id)["media_status"] == "pending"
-    # and the last one records the timeout
+        with pytest.raises(ClientError):
+            media_objects.read(media.object_key(message_id, 0))
+    # and the last one records the timeout, and keeps the good file
     assert copy_batch([record]) == []
     message = get_message(ADMIN, message_id)
     assert message["media_status"] == "failed"
-    assert message["media"][0]["error"]["code"] == "media_timeout"
+    assert [entry["status"] for entry in message["media"]] == ["stored", "failed"]
+    assert message["media"][1]["error"]["code"] == "media_timeout"
     assert mms.downloads(slow) == media.ATTEMPTS
+    assert media_objects.read(media.object_key(message_id, 0))[0] == PNG
 
 
 def test_a_redelivered_record_copies_nothing_again(mms):

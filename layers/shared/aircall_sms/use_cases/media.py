@@ -20,13 +20,14 @@ copies just made are deleted.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from aircall_sms.clients.media import MediaClient, MediaFetchFailed
+from aircall_sms.clients.media import Downloaded, MediaClient, MediaFetchFailed
 from aircall_sms.domain import media
 from aircall_sms.domain.timeutil import iso, utcnow
 from aircall_sms.observability import logger, metrics
@@ -71,33 +72,28 @@ def copy_message(message: MessageRecord, client: MediaClient) -> str | None:
     if attempt is None:
         return None
     final = attempt >= media.ATTEMPTS
-    entries: list[dict[str, Any]] = []
-    put: list[str] = []
-    incomplete: list[str] = []
+    # Every file is fetched first (at most MAX_FILES x MAX_FILE_BYTES in memory), and put only when none is due
+    # another attempt: an attempt that does not record its outcome leaves no object behind, which nothing would
+    # delete if the message were erased before the next one.
+    outcomes: list[tuple[media.Source, Downloaded | MediaFetchFailed]] = []
     settings = get_settings()
     ends = time.monotonic() + settings.media_message_seconds
     for source in media.sources(message.media_details):
         seconds = min(settings.media_file_seconds, ends - time.monotonic())
         try:
-            downloaded = client.download(source.url, declared_type=source.file_type, seconds=seconds)
+            outcomes.append((source, client.download(source.url, declared_type=source.file_type, seconds=seconds)))
         except MediaFetchFailed as failure:
-            if failure.transient and not final:
-                incomplete.append(failure.code)
-                continue
-            entries.append(media.failed_entry(source, failure.code, failure.detail))
-            continue
-        key = media.object_key(message.id, source.index)
-        media_objects.put(key, downloaded.content, downloaded.content_type)
-        put.append(key)
-        size = len(downloaded.content)
-        entries.append(media.stored_entry(source, key=key, content_type=downloaded.content_type, size=size))
+            outcomes.append((source, failure))
+    incomplete = sorted(
+        {got.code for _, got in outcomes if isinstance(got, MediaFetchFailed) and got.transient and not final}
+    )
     if incomplete:
-        # The files stored on this attempt are put again by the next one (same keys): nothing is left behind.
         logger.warning(
             "media not fetched yet: the copy is retried",
-            extra={"message_id": message.id, "attempt": attempt, "codes": sorted(set(incomplete))},
+            extra={"message_id": message.id, "attempt": attempt, "codes": incomplete},
         )
         raise CopyIncomplete(message.id)
+    entries, put = _store(message.id, outcomes)
     if not messages.record_media(message.id, entries, utcnow()):
         # Erased or expired meanwhile (or recorded by a concurrent delivery, whose keys are these same ones).
         current = messages.get(message.id)
@@ -114,6 +110,30 @@ def copy_message(message: MessageRecord, client: MediaClient) -> str | None:
         codes = sorted({entry["error"]["code"] for entry in entries if entry["status"] == media.FAILED})
         logger.warning("media files not kept", extra={"message_id": message.id, "failed": failed, "codes": codes})
     return status
+
+
+def _store(
+    message_id: str, outcomes: list[tuple[media.Source, Downloaded | MediaFetchFailed]]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Put the fetched files in the bucket: (the media entries, the keys put). A put that fails deletes the ones
+    made before it, and the attempt fails (the stream retries it)."""
+    entries: list[dict[str, Any]] = []
+    put: list[str] = []
+    try:
+        for source, got in outcomes:
+            if isinstance(got, MediaFetchFailed):
+                entries.append(media.failed_entry(source, got.code, got.detail))
+                continue
+            key = media.object_key(message_id, source.index)
+            media_objects.put(key, got.content, got.content_type)
+            put.append(key)
+            entries.append(media.stored_entry(source, key=key, content_type=got.content_type, size=len(got.content)))
+    except Exception:
+        if put:
+            with contextlib.suppress(Exception):
+                media_objects.delete(put)
+        raise
+    return entries, put
 
 
 # ------------------------------------------------------------------------------------------------ answers
