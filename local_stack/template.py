@@ -777,6 +777,7 @@ class StreamSource:
     maximum_retry_attempts: int
     report_batch_item_failures: bool
     enabled: bool
+    filter_patterns: tuple[dict[str, Any], ...] = ()  # `FilterCriteria` (local_stack.event_filter)
 
 
 def stream_sources(
@@ -812,9 +813,19 @@ def stream_sources(
                     report_batch_item_failures="ReportBatchItemFailures"
                     in (properties.get("FunctionResponseTypes") or []),
                     enabled=_truthy(properties.get("Enabled", True)),
+                    filter_patterns=_filter_patterns(function_id, event_id, properties.get("FilterCriteria")),
                 )
             )
     return sources
+
+
+def _filter_patterns(function_id: str, event_id: str, criteria: Any) -> tuple[dict[str, Any], ...]:
+    from local_stack.event_filter import parse_patterns
+
+    try:
+        return parse_patterns(criteria)
+    except ValueError as error:
+        raise TemplateError(f"{function_id}.{event_id}: FilterCriteria: {error}") from None
 
 
 @dataclass(frozen=True)
