@@ -23,14 +23,16 @@ from botocore.exceptions import ClientError
 
 from aircall_sms.domain import media
 from aircall_sms.domain.access import ADMIN_PRINCIPAL as ADMIN
+from aircall_sms.domain.access import Principal
 from aircall_sms.domain.requests import NumberRequest
+from aircall_sms.errors import NotFound
 from aircall_sms.settings import get_settings
 from aircall_sms.store import media_objects, messages
 from aircall_sms.use_cases import numbers as number_use_cases
 from aircall_sms.use_cases.callbacks import handle_callback
 from aircall_sms.use_cases.erasure import erase_contact
 from aircall_sms.use_cases.media import copy_batch
-from aircall_sms.use_cases.messages import get_message
+from aircall_sms.use_cases.messages import get_message, list_messages
 from local_stack.dynamodb import client as aws_client
 from tests.integration.conftest import MEDIA_BUCKET
 
@@ -130,6 +132,16 @@ def test_the_copy_outlives_aircalls_link_and_the_archive_answers_with_the_gatewa
     record = messages.get(message_id)
     assert record is not None and (record.media_details, list(record.media_urls)) == (None, [])
     assert "key" not in entry
+    # A key limited to another number gets neither the message nor a link: not by id, not in its lists
+    other = Principal(client_id="key_other", scopes=frozenset({"read"}), number_ids=frozenset({"100001"}))
+    with pytest.raises(NotFound):
+        get_message(other, message_id)
+    listed = list_messages(other, contact=mms.contact)
+    assert listed["items"] == [] and entry["url"] not in json.dumps(listed)
+    # while a key limited to this number does
+    own = Principal(client_id="key_own", scopes=frozenset({"read"}), number_ids=frozenset({NUMBER}))
+    [mine] = list_messages(own, contact=mms.contact)["items"]
+    assert httpx.get(mine["media_urls"][0]).content == PNG
 
 
 def test_each_bad_file_ends_as_an_error_recorded_on_the_message_and_the_good_one_is_kept(mms):
