@@ -9,6 +9,8 @@ Intrinsic functions are resolved to deterministic local values (see `Resolver`):
 - `!Ref` a `AWS::Events::EventBus`: its `Name` (as CloudFormation answers);
 - `!Ref` a `AWS::SecretsManager::Secret`: its `Name` (CloudFormation answers the ARN; Secrets Manager takes
   either as a SecretId);
+- `!Ref` a `AWS::S3::Bucket`: its `BucketName`, else `<stack name>-<logical id, lower case>` (`!GetAtt X.Arn`:
+  `arn:aws:s3:::<name>`);
 - `!Ref` any other resource (an SNS topic, SQS queue, function, ...): its logical id;
 - `!GetAtt X.Arn` (and any attribute ending in `Arn`): `arn:aws:<service>:<region>:123456789012:<X>`
   (`...:table/<name>` for tables, `...:event-bus/<name>` for buses; a table's `StreamArn` is
@@ -42,6 +44,7 @@ IMPLICIT_API_STAGE = "Prod"
 TABLE_TYPE = "AWS::DynamoDB::Table"
 EVENT_BUS_TYPE = "AWS::Events::EventBus"
 SECRET_TYPE = "AWS::SecretsManager::Secret"  # noqa: S105 - a resource type # nosec B105
+BUCKET_TYPE = "AWS::S3::Bucket"
 FUNCTION_TYPE = "AWS::Serverless::Function"
 API_TYPE = "AWS::Serverless::Api"
 LAYER_TYPE = "AWS::Serverless::LayerVersion"
@@ -227,7 +230,14 @@ class Resolver:
             return self.event_bus_name(name)
         if resource.get("Type") == SECRET_TYPE:
             return self.secret_name(name)
+        if resource.get("Type") == BUCKET_TYPE:
+            return self.bucket_name(name)
         return name
+
+    def bucket_name(self, logical_id: str) -> str:
+        properties = self.template.resources[logical_id].get("Properties") or {}
+        name = self.resolve(properties.get("BucketName", NO_VALUE))
+        return f"{STACK_NAME}-{logical_id.lower()}" if name is NO_VALUE or name in (None, "") else str(name)
 
     def secret_name(self, logical_id: str) -> str:
         properties = self.template.resources[logical_id].get("Properties") or {}
@@ -263,6 +273,8 @@ class Resolver:
                 return f"arn:aws:events:{self.region}:{ACCOUNT_ID}:event-bus/{self.event_bus_name(logical_id)}"
             if attribute == "Name":
                 return self.event_bus_name(logical_id)
+        if resource_type == BUCKET_TYPE and attribute == "Arn":
+            return f"arn:aws:s3:::{self.bucket_name(logical_id)}"
         if attribute.endswith("Arn"):
             return f"arn:aws:{service}:{self.region}:{ACCOUNT_ID}:{logical_id}"
         if attribute.endswith("Name") or attribute in ("Id", "ApiId", "RootResourceId"):
@@ -772,6 +784,7 @@ class StreamSource:
     maximum_retry_attempts: int
     report_batch_item_failures: bool
     enabled: bool
+    filter_patterns: tuple[dict[str, Any], ...] = ()  # `FilterCriteria` (local_stack.event_filter)
 
 
 def stream_sources(
@@ -807,9 +820,19 @@ def stream_sources(
                     report_batch_item_failures="ReportBatchItemFailures"
                     in (properties.get("FunctionResponseTypes") or []),
                     enabled=_truthy(properties.get("Enabled", True)),
+                    filter_patterns=_filter_patterns(function_id, event_id, properties.get("FilterCriteria")),
                 )
             )
     return sources
+
+
+def _filter_patterns(function_id: str, event_id: str, criteria: Any) -> tuple[dict[str, Any], ...]:
+    from local_stack.event_filter import parse_patterns
+
+    try:
+        return parse_patterns(criteria)
+    except ValueError as error:
+        raise TemplateError(f"{function_id}.{event_id}: FilterCriteria: {error}") from None
 
 
 @dataclass(frozen=True)
@@ -873,3 +896,10 @@ def event_buses(template: TemplateSource, parameter_overrides: Mapping[str, str]
 def parameter_value(template: TemplateSource, name: str, parameter_overrides: Mapping[str, str] | None = None) -> str:
     """A template parameter's value as a string: the override, else its Default."""
     return _text(Resolver(_as_template(template), parameter_overrides).parameter(name))
+
+
+def buckets(template: TemplateSource, parameter_overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Logical id -> name of every `AWS::S3::Bucket` (what `!Ref` answers)."""
+    template = _as_template(template)
+    resolver = Resolver(template, parameter_overrides)
+    return {logical_id: resolver.bucket_name(logical_id) for logical_id in template.resources_of_type(BUCKET_TYPE)}

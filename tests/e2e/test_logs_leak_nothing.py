@@ -226,6 +226,10 @@ def test_a_whole_story_logs_no_phone_number_and_no_secret(stack, api, aircall, c
     assert replayed.json()["message"]["id"] == sent.json()["message"]["id"]
     drain(aircall)
 
+    # An MMS from the contact: a picture, and a file that is not what its type says (its error is logged); the
+    # links (Aircall's, the gateway's) are bearer secrets until they expire
+    media_links = mms_story(stack, api, aircall)
+
     # STOP, then a send to that contact is refused
     stop = aircall.post("/_sandbox/inbound", json={"number_id": FR_MOBILE, "from": STOPPER, "body": "STOP"})
     assert stop.status_code in (200, 201), stop.text
@@ -291,7 +295,7 @@ def test_a_whole_story_logs_no_phone_number_and_no_secret(stack, api, aircall, c
     # A probe through the gateway's logger: what is read is the formatter's output, numbers masked
     logger.info("capture probe", extra={"to": CONTACT})
 
-    secrets = secrets_of_the_story(stack) | client_key_secrets(client_key)
+    secrets = secrets_of_the_story(stack) | client_key_secrets(client_key) | media_links
     lines = captured.every_line() + stack.front.access_log
     log_lines = captured.log_lines()
 
@@ -303,6 +307,7 @@ def test_a_whole_story_logs_no_phone_number_and_no_secret(stack, api, aircall, c
     assert all(isinstance(entry, dict) and entry.get("service") == logger.service for entry in parsed), log_lines
     said = Counter(entry.get("message") for entry in parsed)
     assert (said["number configured"], said["message sent"], said["keyword received"]) == (3, 2, 1), said
+    assert said["media files not kept"] == 1, said
     assert said["callback handled"] >= 3 and said["callback refused"] == 1, said
     refusals = {entry.get("code") for entry in parsed if entry.get("message") == "send refused"}
     assert refusals == {"opted_out", "quota_exceeded"}, refusals
@@ -344,6 +349,32 @@ def test_the_leak_check_finds_a_number_in_any_shape(shape):
 def test_the_leak_check_lets_masked_numbers_ids_and_timestamps_pass():
     line = '{"timestamp":"2026-11-26 10:00:00,123+0000","to":"+33*******79","number_id":"100004","n":1795745367409}'
     assert not leaked_phones(line)
+
+
+def mms_story(stack, api, aircall) -> dict[str, str]:
+    """An inbound MMS of two files copied by the MediaFunction; the signatures of Aircall's links and of the
+    gateway's own link to the stored picture."""
+    picture = {"file_name": "a.png", "file_type": "image/png", "size_bytes": 2048}
+    fake = {"file_name": "b.png", "file_type": "image/png", "mistyped": True}
+    files = [aircall.post("/_sandbox/media", json=document).json() for document in (picture, fake)]
+    details = [{name: file[name] for name in ("file_name", "file_type", "presigned_url")} for file in files]
+    posted = aircall.post(
+        "/_sandbox/inbound", json={"number_id": FR_MOBILE, "from": CONTACT, "body": "Photo", "media_details": details}
+    )
+    assert posted.status_code in (200, 201), posted.text
+    stack.drain_streams(10)
+    page = api.get("/messages", params={"number_id": str(FR_MOBILE), "contact": CONTACT, "direction": "inbound"})
+    [message] = [item for item in page.json()["items"] if item.get("media")]
+    assert [entry["status"] for entry in message["media"]] == ["stored", "failed"], message
+    links = {f"aircall_media_link_{index}": file["presigned_url"] for index, file in enumerate(files)}
+    links["gateway_media_link"] = message["media_urls"][0]
+    return {name: signature(url) for name, url in links.items()}
+
+
+def signature(url: str) -> str:
+    from urllib.parse import parse_qs, urlsplit
+
+    return parse_qs(urlsplit(url).query)["X-Amz-Signature"][0]
 
 
 def client_key_secrets(client_key: str) -> dict[str, str]:

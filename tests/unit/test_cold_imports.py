@@ -26,6 +26,7 @@ ALLOWED = {
     "authorizer": set(),
     "health": set(),
     "console": set(),
+    "media": set(),
 }
 _PROBE = """
 import importlib.util, json, sys

@@ -231,6 +231,7 @@ def test_stream_reads_are_scoped_to_the_two_stream_arns_and_no_role_reads_every_
             {"Fn::GetAtt": ["ContactsTable", "StreamArn"]},
         ],
         "UsageFunction": [{"Fn::GetAtt": ["MessagesTable", "StreamArn"]}],
+        "MediaFunction": [{"Fn::GetAtt": ["MessagesTable", "StreamArn"]}],
     }
     for name, expected in streams.items():
         reading = [statement for statement in statements_of(name) if STREAM_ACTIONS & set(actions(statement))]
@@ -265,6 +266,13 @@ def test_the_stream_functions_log_only_to_their_own_log_group_and_write_only_wha
     for name, writes in {
         "EventsFunction": {"events:PutEvents", "sqs:SendMessage"},
         "UsageFunction": {"dynamodb:PutItem", "dynamodb:UpdateItem", "sqs:SendMessage"},
+        "MediaFunction": {
+            "dynamodb:GetItem",
+            "dynamodb:UpdateItem",
+            "s3:PutObject",
+            "s3:DeleteObject",
+            "sqs:SendMessage",
+        },
     }.items():
         statements = statements_of(name)
         (logs,) = [statement for statement in statements if statement.get("Sid") == "Logs"]
