@@ -117,7 +117,6 @@ class PoolNumberNotConfigured(InvalidPool):
     """A pool names a number this gateway does not have (PUT /numbers/{number_id} first)."""
 
     code = "pool_number_not_configured"
-    status = 422
 
 
 class NumberNotFound(GatewayError):

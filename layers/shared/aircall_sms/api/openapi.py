@@ -162,9 +162,9 @@ RESPONSES: dict[tuple[str, str], dict[int, str]] = {
     ("put", "/pools/{id}"): {
         200: 'json:Replaced: `{"pool": Pool}`.',
         201: 'json:Created: `{"pool": Pool}`.',
-        400: f"{_INVALID}, `pool_empty`, `pool_too_large` (over 16), `duplicate_number`, `pool_mixed_countries`.",
+        400: f"{_INVALID}, `pool_empty`, `pool_too_large` (over 16), `duplicate_number`, `pool_mixed_countries`, "
+        "`pool_number_not_configured` (a number this gateway does not have; `details.number_id`).",
         403: "`number_not_allowed`: the key is limited to other numbers.",
-        422: "`pool_number_not_configured`: a number is not configured in this gateway (`details.number_id`).",
     },
     ("delete", "/pools/{id}"): {
         200: 'json:`{"id", "deleted": true}`.',
