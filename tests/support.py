@@ -79,7 +79,6 @@ def reset_gateway_caches() -> None:
         contacts.ContactItem,
         callbacks.CallbackRecord,
         client_keys.ClientKeyRecord,
-        pools.PoolRecord,
     )
     for model in models:
         model._connection = None

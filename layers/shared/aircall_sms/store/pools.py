@@ -8,27 +8,26 @@ meanwhile starts the send over on a fresh read.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.attributes import ListAttribute, UnicodeAttribute
-from pynamodb.exceptions import DeleteError, DoesNotExist
-
-from aircall_sms.store.base import GatewayModel, TableName
+from aircall_sms.settings import get_settings
+from aircall_sms.store.base import query_all, raw_client
 from aircall_sms.store.transactions import condition_check
 
 POOLS_PK = "pool"
 
 
-class PoolRecord(GatewayModel):
-    class Meta:
-        table_name = TableName("ledger_table")
+@dataclass(slots=True)
+class PoolRecord:
+    """One pool as stored (a plain item of the ledger, written with the raw client: the ledger's pynamodb model
+    is `ledger.LedgerItem`, and one table has one model)."""
 
-    pk = UnicodeAttribute(hash_key=True, default=POOLS_PK)
-    pool_id = UnicodeAttribute(range_key=True, attr_name="sk")
-    number_ids: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
-    client_id = UnicodeAttribute(null=True)  # the client key that last wrote it (audit)
-    created_at = UnicodeAttribute()
-    updated_at = UnicodeAttribute()
+    pool_id: str
+    number_ids: list[str]
+    created_at: str
+    updated_at: str
+    client_id: str | None = None  # the client key that last wrote it (audit)
 
     def to_api(self) -> dict[str, Any]:
         return {
@@ -39,34 +38,69 @@ class PoolRecord(GatewayModel):
             "updated_at": self.updated_at,
         }
 
+    def to_item(self) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "pk": {"S": POOLS_PK},
+            "sk": {"S": self.pool_id},
+            "number_ids": {"L": [{"S": number_id} for number_id in self.number_ids]},
+            "created_at": {"S": self.created_at},
+            "updated_at": {"S": self.updated_at},
+        }
+        if self.client_id is not None:
+            item["client_id"] = {"S": self.client_id}
+        return item
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> PoolRecord:
+        return cls(
+            pool_id=item["sk"]["S"],
+            number_ids=[value["S"] for value in item.get("number_ids", {}).get("L", [])],
+            created_at=item["created_at"]["S"],
+            updated_at=item["updated_at"]["S"],
+            client_id=item.get("client_id", {}).get("S"),
+        )
+
+
+def _table() -> str:
+    return get_settings().ledger_table
+
+
+def _key(pool_id: str) -> dict[str, Any]:
+    return {"pk": {"S": POOLS_PK}, "sk": {"S": pool_id}}
+
 
 def get(pool_id: str) -> PoolRecord | None:
-    try:
-        record = PoolRecord.get(POOLS_PK, pool_id, consistent_read=True)
-    except DoesNotExist:
+    item = raw_client().get_item(TableName=_table(), Key=_key(pool_id), ConsistentRead=True).get("Item")
+    if item is None:
         _cache.pop(pool_id, None)
         return None
+    record = PoolRecord.from_item(item)
     _cache[pool_id] = (time.monotonic(), record)
     return record
 
 
 def list_all() -> list[PoolRecord]:
-    return list(PoolRecord.query(POOLS_PK, consistent_read=True))
+    request = {
+        "TableName": _table(),
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": POOLS_PK}},
+        "ConsistentRead": True,
+    }
+    return [PoolRecord.from_item(item) for item in query_all(request)]
 
 
 def save(record: PoolRecord) -> None:
-    record.save()
+    raw_client().put_item(TableName=_table(), Item=record.to_item())
     _cache.pop(record.pool_id, None)
 
 
 def delete(pool_id: str) -> bool:
     """Delete the pool; False when there was none."""
     _cache.pop(pool_id, None)
+    client = raw_client()
     try:
-        PoolRecord(POOLS_PK, pool_id).delete(condition=PoolRecord.pool_id.exists())
-    except DeleteError as failure:
-        if failure.cause_response_code != "ConditionalCheckFailedException":
-            raise
+        client.delete_item(TableName=_table(), Key=_key(pool_id), ConditionExpression="attribute_exists(pk)")
+    except client.exceptions.ConditionalCheckFailedException:
         return False
     return True
 
@@ -74,8 +108,8 @@ def delete(pool_id: str) -> bool:
 def unchanged_check(record: PoolRecord) -> dict[str, Any]:
     """The transaction item that holds only while the pool is as `record` read it (its `updated_at`)."""
     return condition_check(
-        PoolRecord.Meta.table_name,
-        {"pk": {"S": POOLS_PK}, "sk": {"S": record.pool_id}},
+        _table(),
+        _key(record.pool_id),
         "updated_at = :seen",
         values={":seen": {"S": record.updated_at}},
     )

@@ -53,8 +53,7 @@ def put_pool(principal: Principal, raw_id: str, request: PoolRequest) -> tuple[d
         require_pool(principal, existing)
     now = iso(utcnow())
     record = pools.PoolRecord(
-        pools.POOLS_PK,
-        pool_id,
+        pool_id=pool_id,
         number_ids=number_ids,
         client_id=principal.client_id,
         created_at=existing.created_at if existing is not None else now,
