@@ -38,7 +38,9 @@ def configure(number_id: str, *, hour: int = 10, registration: str = "approved")
     )
 
 
-def pool_route(method: str, pool_id: str | None, body: Any = None, *, context: dict[str, str] | None = None):
+def pool_route(
+    method: str, pool_id: str | None, body: Any = None, *, context: dict[str, str] | None = None
+) -> tuple[int, dict[str, Any]]:
     event = load_event("manage_put_number_proxy")
     resource = "/pools" if pool_id is None else "/pools/{id}"
     event.update(
