@@ -307,3 +307,12 @@ def test_pool_configuration_needs_the_numbers_scope(us_pool: str) -> None:
     )
     assert pool_route("GET", None, context=sender_only)[0] == 200
     assert sender_of(send(us_pool, context=sender_only))[1] == "most_room"
+
+
+def test_a_message_larger_than_every_share_is_refused_and_its_dry_run_says_so(us_pool: str) -> None:
+    # 10 segments: more than 90 % of a 10-segment hour on either number, now and in any later hour.
+    long_text = "a" * (153 * 10)
+    status, body = send(us_pool, text=long_text, dry_run=True)
+    assert (status, body["verdict"], body["reason"], body["sender"]) == (200, "rejected", "quota_exceeded", None)
+    status, body = send(us_pool, text=long_text, on_limit="defer")
+    assert (status, body["error"]["code"], body["error"]["details"]["retry_after"]) == (429, "quota_exceeded", None)

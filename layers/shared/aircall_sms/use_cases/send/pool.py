@@ -190,6 +190,9 @@ def _dry_run(read: PoolRead, picks: list[choice.Pick], prepared_for: Any, now: d
         verdict = dry_run_verdict(prepared_for(number_id, "reopens_first"), now)
         verdict |= {"verdict": "rejected", "reason": QuotaExceeded.code, "not_before": iso(at)}
         return SendOutcome(200, verdict | {"sender": _sender(read, number_id, "reopens_first")})
+    if not read.choice.refused:  # larger than every number's share of a window: it never fits
+        verdict = dry_run_verdict(prepared_for(next(iter(read.members)), "refused"), now)
+        return SendOutcome(200, verdict | {"verdict": "rejected", "reason": QuotaExceeded.code, "sender": None})
     number_id, refusal = _first_refusal(read)
     verdict = dry_run_verdict(prepared_for(number_id, "refused"), now)
     verdict |= {"verdict": "rejected", "reason": refusal.code}
