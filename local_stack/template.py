@@ -216,6 +216,8 @@ class Resolver:
             return self._pseudo[name]
         if name in self.template.parameters or name in self.parameter_overrides:
             return self.parameter(name)
+        if name.endswith(".Alias") and name.removesuffix(".Alias") in self.template.resources:
+            name = name.removesuffix(".Alias")  # SAM's AutoPublishAlias alias: locally, the function itself
         resource = self.template.resources.get(name)
         if resource is None:
             raise TemplateError(f"!Ref to {name!r}: no such parameter or resource")
@@ -659,10 +661,15 @@ def _route_authorizer(
     if not isinstance(definition, dict):
         raise TemplateError(f"{api_id}: the authorizer {name!r} is not declared in Auth.Authorizers")
     function_arn = definition.get("FunctionArn")
-    if not (isinstance(function_arn, dict) and "Fn::GetAtt" in function_arn):
-        raise TemplateError(f"{api_id}.{name}: FunctionArn must be !GetAtt <function>.Arn")
-    target = function_arn["Fn::GetAtt"]
-    function_id = target[0] if isinstance(target, list) else str(target).split(".", 1)[0]
+    # !GetAtt <function>.Arn, or !Ref <function>.Alias (SAM's reference to the AutoPublishAlias alias): the local
+    # stack has no versions, the function is the same code.
+    if isinstance(function_arn, dict) and "Fn::GetAtt" in function_arn:
+        target = function_arn["Fn::GetAtt"]
+        function_id = target[0] if isinstance(target, list) else str(target).split(".", 1)[0]
+    elif isinstance(function_arn, dict) and str(function_arn.get("Ref", "")).endswith(".Alias"):
+        function_id = str(function_arn["Ref"]).removesuffix(".Alias")
+    else:
+        raise TemplateError(f"{api_id}.{name}: FunctionArn must be !GetAtt <function>.Arn or !Ref <function>.Alias")
     identity = resolver.resolve(definition.get("Identity") or {})
     return Authorizer(
         name=str(name),

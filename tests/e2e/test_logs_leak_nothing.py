@@ -1,7 +1,13 @@
 """What reaches CloudWatch leaks nothing: a whole story through the local stack over HTTP (numbers, an inbound
 message and its reply, a replay, callbacks, STOP, refusals, a dry run, a quota, a forged callback, bad JSON, the
 read, opt-out, consent and quota routes), every line the handlers write captured as it leaves the formatter, then
-no full phone number and no secret in any of them."""
+no full phone number and no secret in any of them.
+
+The same story also records what a tracer would: every handler's answer (Powertools' Tracer stores it as trace
+metadata by default) and every request's URL (a traced API Gateway stage records it). Both carry phone numbers, so
+the story then shows that nothing records them: no tracer in any module the handlers loaded, no X-Ray SDK in the
+process (the layer does not ship it), and the template's stage is not traced (tests/unit/test_template_tracing.py).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ import io
 import json
 import logging
 import re
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -136,6 +143,47 @@ def captured(capsys: pytest.CaptureFixture[str]) -> Iterator[Captured]:
             handler.setStream(original)
 
 
+TRACING_PACKAGE = "aws_lambda_powertools.tracing"
+
+
+@dataclass
+class Traceable:
+    """What a tracer would record of the story: each handler's answer and each API request's URL."""
+
+    answers: list[str] = field(default_factory=list)
+    urls: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def traceable(stack, monkeypatch: pytest.MonkeyPatch) -> Traceable:
+    """Every invocation through the front (API routes, the authorizer, Aircall's callbacks, from any thread)."""
+    seen = Traceable()
+    invoke = stack.front.invoke
+
+    def recording(function_logical_id: str, event: object, context: object = None) -> object:
+        answer = invoke(function_logical_id, event, context)
+        seen.answers.append(json.dumps(answer, ensure_ascii=False, default=str))
+        if isinstance(event, dict) and event.get("path"):
+            query = event.get("queryStringParameters") or {}
+            pairs = "&".join(f"{name}={value}" for name, value in query.items())
+            seen.urls.append(str(event["path"]) + (f"?{pairs}" if pairs else ""))
+        return answer
+
+    monkeypatch.setattr(stack.front, "invoke", recording)
+    return seen
+
+
+def tracers_in(modules: list[object]) -> list[str]:
+    """The names of anything in these modules that is a Powertools Tracer or comes from the X-Ray SDK."""
+    found = []
+    for module in modules:
+        for name, value in vars(module).items():
+            kind = type(value)
+            if kind.__name__ == "Tracer" or kind.__module__.startswith(("aws_xray_sdk", TRACING_PACKAGE)):
+                found.append(f"{getattr(module, '__name__', module)}.{name}")
+    return found
+
+
 def path_phone(phone: str) -> str:
     return quote(phone, safe="")
 
@@ -158,7 +206,7 @@ def callback_token(stack, number_id: int) -> str:
     return support.callback_token(stack.aircall_url, config.api_id, config.api_token, number_id)
 
 
-def test_a_whole_story_logs_no_phone_number_and_no_secret(stack, api, aircall, captured):
+def test_a_whole_story_logs_no_phone_number_and_no_secret(stack, api, aircall, captured, traceable):
     # Numbers: a French mobile line and a landline with one segment left this hour (the session's stack is shared:
     # other tests may have sent from it this hour)
     configure(api, FR_MOBILE)
@@ -275,6 +323,15 @@ def test_a_whole_story_logs_no_phone_number_and_no_secret(stack, api, aircall, c
     # No secret
     leaked_secrets = {line: [name for name, value in secrets.items() if value in line] for line in lines}
     assert not {line: names for line, names in leaked_secrets.items() if names}
+
+    # What a tracer would record carries phone numbers (the answers name recipients, the URLs contacts)...
+    assert any(leaked_phones(answer) for answer in traceable.answers), traceable.answers
+    assert any(leaked_phones(url) for url in traceable.urls), traceable.urls
+    # ...and nothing records it: no tracer in the handlers or the gateway's modules, no X-Ray SDK loaded
+    loaded = [*stack.front._modules.values()]
+    loaded += [module for name, module in sys.modules.items() if name.startswith("aircall_sms") and module]
+    assert len(loaded) > 10 and not tracers_in(loaded), tracers_in(loaded)
+    assert not [name for name in sys.modules if name.startswith("aws_xray_sdk")]
 
 
 @pytest.mark.parametrize(

@@ -52,6 +52,17 @@ NEEDED: dict[str, list[tuple[str, str]]] = {
             "lambda:DeleteEventSourceMapping",
         )
     ],
+    # AutoPublishAlias: a version per change, the alias `live` on it (SnapStart's published versions).
+    "AWS::Lambda::Version": [
+        ("lambda:PublishVersion", FUNCTION),
+        ("lambda:GetFunction", f"{FUNCTION}:3"),
+        ("lambda:DeleteFunction", f"{FUNCTION}:3"),
+        ("lambda:ListVersionsByFunction", FUNCTION),
+    ],
+    "AWS::Lambda::Alias": [
+        (action, f"{FUNCTION}:live")
+        for action in ("lambda:CreateAlias", "lambda:GetAlias", "lambda:UpdateAlias", "lambda:DeleteAlias")
+    ],
     "AWS::Lambda::EventInvokeConfig": [
         ("lambda:PutFunctionEventInvokeConfig", FUNCTION),
         ("lambda:DeleteFunctionEventInvokeConfig", FUNCTION),

@@ -7,11 +7,10 @@ much as each of its numbers, never a way around a key's limits.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aircall_sms.domain import pools as rules
 from aircall_sms.domain.access import Principal
-from aircall_sms.domain.requests import PoolRequest
 from aircall_sms.domain.timeutil import iso, utcnow
 from aircall_sms.errors import (
     DuplicateNumber,
@@ -25,6 +24,9 @@ from aircall_sms.errors import (
 )
 from aircall_sms.store import numbers, pools
 from aircall_sms.use_cases.numbers import parse_number_id
+
+if TYPE_CHECKING:  # an annotation only: pydantic is loaded by the routes that validate
+    from aircall_sms.domain.requests import PoolRequest
 
 
 def parse_pool_id(raw: str) -> str:

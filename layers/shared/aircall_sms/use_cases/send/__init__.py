@@ -14,9 +14,10 @@ among a pool's numbers inside the reservation (`pool`).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aircall_sms.domain.access import Principal
 from aircall_sms.domain.pools import pool_id_of
-from aircall_sms.domain.requests import SendRequest
 from aircall_sms.domain.timeutil import utcnow
 from aircall_sms.errors import ServiceBusy
 from aircall_sms.store import numbers
@@ -25,6 +26,9 @@ from aircall_sms.use_cases.send.outcome import SendOutcome
 from aircall_sms.use_cases.send.pool import send_from_pool
 from aircall_sms.use_cases.send.prepare import StartOver, prepare
 from aircall_sms.use_cases.send.reserve import send
+
+if TYPE_CHECKING:  # an annotation only: pydantic is loaded by the routes that validate
+    from aircall_sms.domain.requests import SendRequest
 
 NUMBER_ATTEMPTS = 3
 

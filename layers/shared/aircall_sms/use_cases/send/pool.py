@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aircall_sms.domain import pools as choice
 from aircall_sms.domain import quota, segments
 from aircall_sms.domain.access import Principal
-from aircall_sms.domain.requests import SendRequest
 from aircall_sms.domain.timeutil import iso, parse_time
 from aircall_sms.errors import GatewayError, PoolNotFound, QuotaExceeded, ServiceBusy
 from aircall_sms.settings import get_settings
@@ -32,6 +31,9 @@ from aircall_sms.use_cases.send.dry_run import dry_run_verdict
 from aircall_sms.use_cases.send.outcome import SendOutcome, archive_rejected, call_aircall
 from aircall_sms.use_cases.send.prepare import PreparedSend, StartOver, parse_recipient, prepare, sender_of
 from aircall_sms.use_cases.send.replay import IDEMPOTENCY, replay_if_used
+
+if TYPE_CHECKING:  # an annotation only: pydantic is loaded by the routes that validate
+    from aircall_sms.domain.requests import SendRequest
 
 ATTEMPTS = 3  # candidates tried when reservations lose races for their windows
 POOL_CHANGED = Guard("pool_changed")
