@@ -17,8 +17,9 @@
    checks, after its timed part, that none of the dev tools (click, rich, moto, awscrt...) is importable: some
    libraries import them when they are installed (botocore imports awscrt, httpx imports click and rich),
    which Lambda never does.
-2. Round trips of an accepted send: in this process, with the same environment, the send handler's
-   `lambda_handler` is called directly: one first send on cold caches (the gateway's modules freshly imported,
+2. Round trips of an accepted send (and of one from a sender pool, "pool:<id>", `_make_pool`): in this process,
+   with the same environment, the send handler's `lambda_handler` is called directly: one first send on cold
+   caches (the gateway's modules freshly imported,
    Powertools' parameter cache cleared, as in a new Lambda instance), then `WARM_SENDS` warm sends. Every
    DynamoDB API call of the calling thread is counted at botocore's `Endpoint.make_request`, the one choke
    point both boto3 and pynamodb go through (checked at start with a pynamodb model); the sandbox's `/v1`
@@ -38,6 +39,8 @@ import statistics
 import uuid
 from collections import Counter
 from typing import Any
+
+import httpx
 
 from bench import stack_bench
 from bench.stack_bench import AwsCallCounter
@@ -59,11 +62,11 @@ WHERE = "send_path"
 # ----------------------------------------------------------------------------------------------- events
 
 
-def _send_event(stack: LocalStack, spec: FunctionSpec) -> dict[str, Any]:
+def _send_event(stack: LocalStack, spec: FunctionSpec, sender: str = SENDER) -> dict[str, Any]:
     """One API Gateway (REST, proxy, payload v1) event for POST /messages, as the front builds it."""
     method, path = SEND_ROUTE
     headers = stack_bench.gateway_headers(**{"x-api-key": stack.api_key, "Idempotency-Key": f"bench-{uuid.uuid4()}"})
-    body = json.dumps({"from": SENDER, "to": RECIPIENT, "text": "bench"})
+    body = json.dumps({"from": sender, "to": RECIPIENT, "text": "bench"})
     return stack_bench.api_event(spec, method, path, headers, body, stack.api_key)
 
 
@@ -108,6 +111,22 @@ def _cold_start(stack: LocalStack, spec: FunctionSpec) -> dict[str, object]:
 
 
 # ----------------------------------------------------------------------------------------------- round trips
+# A pool of both French numbers: the mobile line, with no thread with the recipient, is read and passed over; the
+# fixed line sends. The pool's read is one BatchGetItem whatever its size (up to 16 numbers).
+POOL_MEMBER = "100004"
+POOL_SENDER = "pool:bench"
+
+
+def _make_pool(stack: LocalStack) -> None:
+    stack_bench.configure_number(stack, POOL_MEMBER, WHERE)
+    answer = httpx.put(
+        f"{stack.api_url}/pools/bench",
+        headers={"x-api-key": stack.api_key},
+        json={"number_ids": [int(SENDER), int(POOL_MEMBER)]},
+        timeout=30,
+    )
+    if answer.status_code not in (200, 201):
+        raise RuntimeError(f"{WHERE}: PUT /pools/bench answered {answer.status_code}: {answer.text[:2000]}")
 
 
 def _path_shape(path: str) -> str:
@@ -123,8 +142,8 @@ def _round_trips(stack: LocalStack, spec: FunctionSpec) -> dict[str, object]:
         # The first send counts what importing the handler does too (a Lambda instance's init phase).
         handler = stack_bench.load_handler(spec, "bench_send_path")
 
-        def send(where: str) -> None:
-            answer = handler(_send_event(stack, spec), LambdaContext.for_function(spec, stack.region))
+        def send(where: str, sender: str = SENDER) -> None:
+            answer = handler(_send_event(stack, spec, sender), LambdaContext.for_function(spec, stack.region))
             _check_created(answer, where)
 
         send("first in-process send")
@@ -136,6 +155,15 @@ def _round_trips(stack: LocalStack, spec: FunctionSpec) -> dict[str, object]:
         warm, warm_others = counter.take()
         warm_aircall = stack_bench.aircall_since(stack, seq)
         stack_bench.drain_callbacks(stack)
+        # A send from a pool: the first on a cold pool cache (its numbers are cached by then), then warm ones.
+        _make_pool(stack)
+        counter.take()  # the front serves the pool's PUT on its own threads; nothing of it is counted
+        send("first pool send", POOL_SENDER)
+        pool_first, _ = counter.take()
+        for index in range(WARM_SENDS):
+            send(f"warm pool send {index + 1}", POOL_SENDER)
+        pool_warm, _ = counter.take()
+        stack_bench.drain_callbacks(stack)
     aircall_paths = Counter(f"{entry['method']} {_path_shape(str(entry['path']))}" for entry in warm_aircall)
     per_send = stack_bench.per_call
     return {
@@ -146,6 +174,9 @@ def _round_trips(stack: LocalStack, spec: FunctionSpec) -> dict[str, object]:
         "dynamodb_operations_per_send": per_send(warm, WARM_SENDS),
         "aircall_calls_per_send": round(len(warm_aircall) / WARM_SENDS, 2),
         "aircall_requests_per_send": per_send(aircall_paths, WARM_SENDS),
+        "dynamodb_round_trips_first_pool_send": sum(pool_first.values()),
+        "dynamodb_round_trips_per_pool_send": round(sum(pool_warm.values()) / WARM_SENDS, 2),
+        "dynamodb_operations_per_pool_send": per_send(pool_warm, WARM_SENDS),
         "other_aws_calls_first_send": per_send(first_others, 1),
         "other_aws_calls_per_send": per_send(warm_others, WARM_SENDS),
     }

@@ -83,6 +83,42 @@ class NumberNotConfigured(GatewayError):
     status = 404
 
 
+class PoolNotFound(GatewayError):
+    """No sender pool has this id (PUT /pools/{id} first)."""
+
+    code = "pool_not_found"
+    status = 404
+
+
+class InvalidPool(GatewayError):
+    """A sender pool's definition is wrong; each mistake has its own code (below)."""
+
+    code = "invalid_pool"
+    status = 400
+
+
+class PoolEmpty(InvalidPool):
+    code = "pool_empty"
+
+
+class PoolTooLarge(InvalidPool):
+    code = "pool_too_large"
+
+
+class DuplicateNumber(InvalidPool):
+    code = "duplicate_number"
+
+
+class PoolMixedCountries(InvalidPool):
+    code = "pool_mixed_countries"
+
+
+class PoolNumberNotConfigured(InvalidPool):
+    """A pool names a number this gateway does not have (PUT /numbers/{number_id} first)."""
+
+    code = "pool_number_not_configured"
+
+
 class NumberNotFound(GatewayError):
     """The Aircall number does not exist in the Aircall account."""
 

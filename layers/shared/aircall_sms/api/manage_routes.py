@@ -12,9 +12,16 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aircall_sms.api import API_KEY
 from aircall_sms.api.resolver import json_response, principal
 from aircall_sms.domain.pages import DEFAULT_LIMIT, MAX_LIMIT
-from aircall_sms.domain.requests import ConsentPurpose, ConsentRequest, KeyRequest, NumberRequest, OptOutRequest
+from aircall_sms.domain.requests import (
+    ConsentPurpose,
+    ConsentRequest,
+    KeyRequest,
+    NumberRequest,
+    OptOutRequest,
+    PoolRequest,
+)
 from aircall_sms.domain.status import STATUSES
-from aircall_sms.use_cases import client_keys, consent, erasure, messages, numbers, usage
+from aircall_sms.use_cases import client_keys, consent, erasure, messages, numbers, pools, usage
 
 NumberIdQuery = Annotated[str | None, Query(max_length=18, description="Aircall's number_id.")]
 # The archive's parameters are read by the use case, which names the invalid one in `details.field`.
@@ -160,6 +167,44 @@ def register(app: APIGatewayRestResolver) -> None:
     )
     def delete_number(number_id: str) -> Response[str]:
         return json_response(200, numbers.remove(principal(app), number_id))
+
+    @app.get(
+        "/pools",
+        summary="The sender pools",
+        description="A key limited to numbers lists only the pools made of its numbers.",
+        tags=["numbers"],
+        security=API_KEY,
+    )
+    def list_pools() -> Response[str]:
+        return json_response(200, {"items": pools.list_pools(principal(app)), "next_cursor": None})
+
+    @app.get("/pools/<id>", summary="One sender pool", tags=["numbers"], security=API_KEY)
+    def get_pool(id: str) -> Response[str]:
+        return json_response(200, {"pool": pools.get_pool(principal(app), id)})
+
+    @app.put(
+        "/pools/<id>",
+        summary="Create or replace a sender pool",
+        description='`"from": "pool:<id>"` in POST /messages then chooses the sender among these numbers: the one '
+        "that holds the contact's thread, else the one of the recipient's country with the most room under "
+        "`POOL_SHARE_PERCENT` of each window. 1-16 distinct configured numbers of one country (the US with Canada "
+        "counts as one). A key limited to numbers may name only its numbers.",
+        tags=["numbers"],
+        security=API_KEY,
+    )
+    def put_pool(id: str, body: PoolRequest) -> Response[str]:
+        pool, created = pools.put_pool(principal(app), id, body)
+        return json_response(201 if created else 200, {"pool": pool})
+
+    @app.delete(
+        "/pools/<id>",
+        summary="Delete a sender pool",
+        description="Its numbers stay configured; messages already deferred from it keep their number.",
+        tags=["numbers"],
+        security=API_KEY,
+    )
+    def delete_pool(id: str) -> Response[str]:
+        return json_response(200, pools.delete_pool(principal(app), id))
 
     @app.get(
         "/numbers/<number_id>/quota",

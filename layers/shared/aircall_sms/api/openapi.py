@@ -93,7 +93,8 @@ RESPONSES: dict[tuple[str, str], dict[int, str]] = {
         400: f"{_INVALID}, {_PHONE}, `empty_message`, `message_too_long`, `invalid_media`.",
         403: "A rule refused it (archived as `rejected`, no quota used): `not_domestic`, `opted_out`, "
         "`conversational_only`, `number_not_registered`, `consent_required`.",
-        404: f"{_NOT_CONFIGURED}: the sender is not configured in the gateway, or its configuration is `configuring`.",
+        404: f"{_NOT_CONFIGURED}: the sender is not configured in the gateway, or its configuration is `configuring`; "
+        '`pool_not_found`: `"from": "pool:<id>"` names no pool.',
         409: "`idempotency_conflict`: the Idempotency-Key was used with another body.",
         413: "`payload_too_large`: a body over 64 KB.",
         429: "`quota_exceeded` (details `window`, `limit`, `used`, `retry_after`) or `rate_limited`; "
@@ -157,6 +158,24 @@ RESPONSES: dict[tuple[str, str], dict[int, str]] = {
         429: "`rate_limited`: the company's Aircall request budget is spent.",
         502: "`aircall_error`: Aircall refused to remove the configuration.",
         504: "`aircall_timeout`: Aircall did not answer in time.",
+    },
+    ("get", "/pools"): {
+        200: 'json:`{"items": [Pool], "next_cursor": null}` (a key limited to numbers: the pools '
+        "made of its numbers only)."
+    },
+    ("get", "/pools/{id}"): {200: 'json:`{"pool": Pool}`.', 400: _INVALID, 404: "`pool_not_found`."},
+    ("put", "/pools/{id}"): {
+        200: 'json:Replaced: `{"pool": Pool}`.',
+        201: 'json:Created: `{"pool": Pool}`.',
+        400: f"{_INVALID}, `pool_empty`, `pool_too_large` (over 16), `duplicate_number`, `pool_mixed_countries`, "
+        "`pool_number_not_configured` (a number this gateway does not have; `details.number_id`).",
+        403: "`number_not_allowed`: the key is limited to other numbers.",
+    },
+    ("delete", "/pools/{id}"): {
+        200: 'json:`{"id", "deleted": true}`.',
+        400: _INVALID,
+        403: "`number_not_allowed`: the pool has numbers the key is not limited to.",
+        404: "`pool_not_found`.",
     },
     ("get", "/numbers/{number_id}/quota"): {
         200: "json:Quota: `{number_id, limits, used, remaining, resets_at, company}`.",

@@ -54,6 +54,17 @@ class NumberRequest(BaseModel):
     limits: dict[StrictStr, StrictInt] | None = Field(default=None, description="Per-window overrides, in segments.")
 
 
+class PoolRequest(BaseModel):
+    """PUT /pools/{id}: the numbers a send from "pool:<id>" chooses among (checked by `use_cases.pools`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    number_ids: list[NumberId] = Field(
+        max_length=1000,
+        description="1-16 distinct configured numbers of one country (the US with Canada counts as one).",
+    )
+
+
 class OptOutRequest(BaseModel):
     """PUT /opt-outs/{phone}; the body is optional (no body: a company-wide opt-out recorded by the API)."""
 

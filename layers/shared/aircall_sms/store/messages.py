@@ -225,6 +225,7 @@ class MessageRecord(GatewayModel):
     keyword = UnicodeAttribute(null=True)  # inbound: "opt_out", "opt_in" or "help" when the text is a keyword
     unresolved_at = UnicodeAttribute(null=True)  # set while the Aircall outcome is unknown (index `unresolved`)
     reservation = JSONAttribute(null=True)  # the quota windows charged: {"hour": "2026-11-26T14", ...}
+    sender_choice = JSONAttribute(null=True)  # sent from a pool: {"pool_id", "reason"} (why this number)
     dispatch_number = UnicodeAttribute(null=True)  # set while `deferred` (indexes `deferred` and `expiring`)
     dispatch_rank = UnicodeAttribute(null=True)  # "<priority>#<created_at>#<id>": the dispatch order
     expires_at = TTLAttribute(null=True)  # the retention period's end (`retention_end`); DynamoDB's TTL deletes it
@@ -294,7 +295,7 @@ class MessageRecord(GatewayModel):
             "human_author": self.human_author,
             "client_id": self.client_id,
             "keyword": self.keyword,
-        }
+        } | ({"sender": self.sender_choice | {"number_id": self.number_id}} if self.sender_choice else {})
 
     def media_entries(self) -> list[dict[str, Any]] | None:
         """The files of an inbound MMS as the contract shows them (without links): the copies once tried, the

@@ -8,7 +8,8 @@ Flow (docs/design.md, "Flow of one send"), one module per step:
    (`replay`), refuse (403), answer 429 or defer.
 3. `outcome`: call Aircall once; record its id and status, and the idempotency answer, in one more round trip.
    A definite refusal releases the segments; a timeout leaves the status `unknown` (never re-sent).
-`dry_run` runs every check on one consistent read and reserves nothing.
+`dry_run` runs every check on one consistent read and reserves nothing. `"from": "pool:<id>"` chooses the sender
+among a pool's numbers inside the reservation (`pool`).
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from aircall_sms.domain.access import Principal
+from aircall_sms.domain.pools import pool_id_of
 from aircall_sms.domain.timeutil import utcnow
 from aircall_sms.errors import ServiceBusy
 from aircall_sms.store import numbers
 from aircall_sms.use_cases.send.dry_run import dry_run_verdict
 from aircall_sms.use_cases.send.outcome import SendOutcome
+from aircall_sms.use_cases.send.pool import send_from_pool
 from aircall_sms.use_cases.send.prepare import StartOver, prepare
 from aircall_sms.use_cases.send.reserve import send
 
@@ -41,6 +44,8 @@ def send_message(
     scoped to it). `confirms_opt_out`: the gateway's own answer to a keyword (the confirmation of a STOP goes to
     a contact who has just opted out, as carriers expect); never set from the API."""
     now = utcnow()
+    if pool_id_of(request.sender) is not None:
+        return send_from_pool(request, principal=principal, now=now, idempotency_key=idempotency_key)
     prepared = prepare(
         request, principal=principal, now=now, idempotency_key=idempotency_key, confirms_opt_out=confirms_opt_out
     )

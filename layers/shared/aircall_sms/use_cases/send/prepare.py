@@ -61,6 +61,7 @@ class PreparedSend:
     idempotency_key: str | None = None
     confirms_opt_out: bool = False
     from_queue: bool = False  # a deferred message sent by the dispatcher (nobody waits for the answer)
+    sender_choice: dict[str, str] | None = None  # sent from a pool: {"pool_id", "reason"}
 
     @property
     def segments(self) -> int:
@@ -113,6 +114,7 @@ class PreparedSend:
             client_id=self.client_id,
             unresolved_at=iso(now) if status == "unknown" else None,
             expires_at=messages.retention_end(now, not_after=self.not_after),
+            sender_choice=self.sender_choice,
         )
 
 

@@ -54,7 +54,7 @@ def send(prepared: PreparedSend, now: datetime) -> SendOutcome:
     add_charges(plan, prepared, window_list, now)
     refusals = transact(plan)
     if refusals:
-        return _refused(prepared, refusals, window_list, now)
+        return answer_refusal(prepared, refusals, window_list, now)
     return call_aircall(prepared, record, window_list)
 
 
@@ -73,9 +73,11 @@ def add_charges(plan: Plan, prepared: PreparedSend, window_list: list[quota.Wind
     budget.add_charge(plan, now)
 
 
-def _refused(
+def answer_refusal(
     prepared: PreparedSend, refusals: list[Refusal], window_list: list[quota.Window], now: datetime
 ) -> SendOutcome:
+    """What a refused reservation answers: a replay, a start over, a rule's 403, or a full window's 429 or
+    deferral (`on_limit: "defer"`)."""
     by_kind = {refusal.guard.kind: refusal for refusal in refusals}
     replayed = _replay_or_refuse(prepared, by_kind, now)
     if replayed is not None:
@@ -87,7 +89,7 @@ def _refused(
         raise ServiceBusy("The reservation was refused unexpectedly; retry shortly.", headers={"Retry-After": "1"})
     error, reopens = limit_error(prepared, full, budget_reopens, window_list, now)
     if prepared.request.on_limit == "defer" and reopens is not None and reopens <= prepared.not_after:
-        return _defer(prepared, reopens, now)
+        return defer(prepared, reopens, now)
     archive_rejected(prepared, error, now)
     raise error
 
@@ -139,7 +141,7 @@ def limit_error(
     return quota.rate_limited(budget_reopens, now), budget_reopens
 
 
-def _defer(prepared: PreparedSend, not_before: datetime, now: datetime) -> SendOutcome:
+def defer(prepared: PreparedSend, not_before: datetime, now: datetime) -> SendOutcome:
     """Store the message as `deferred` until `not_before`; the scheduled dispatcher sends it (`use_cases.dispatch`).
     Nothing is charged until then; the rules are checked again when it goes out."""
     record = prepared.new_record(now, status="deferred", note="a quota window is full")
