@@ -22,6 +22,7 @@ ROUTE_SCOPES: Mapping[tuple[str, str], str | None] = {
     ("GET", "/numbers"): READ,
     ("GET", "/numbers/{number_id}"): READ,
     ("GET", "/numbers/{number_id}/quota"): READ,
+    ("GET", "/aircall/numbers"): READ,
     ("PUT", "/numbers/{number_id}"): NUMBERS,
     ("DELETE", "/numbers/{number_id}"): NUMBERS,
     ("GET", "/usage"): READ,

@@ -79,6 +79,10 @@ _FORBIDDEN = (
 _INVALID = "`invalid_request` (`details.field` or `details.problems`)"
 _PHONE = "`invalid_phone`"
 _NOT_CONFIGURED = "`number_not_configured`"
+_CREDENTIALS = (
+    "`aircall_credentials_missing`: the deployment's Aircall credentials secret is missing or malformed "
+    "(`details.secret` names it); nothing was sent or reserved."
+)
 _SERVER_PREFIX = re.compile(r"(/[A-Za-z0-9._~-]{1,64}){1,3}")
 
 # Every status each route answers ("json", "ndjson" or "html" for a success's body; errors are the `Error` shape).
@@ -96,7 +100,8 @@ RESPONSES: dict[tuple[str, str], dict[int, str]] = {
         429: "`quota_exceeded` (details `window`, `limit`, `used`, `retry_after`) or `rate_limited`; "
         "`Retry-After` header.",
         502: "`aircall_error`: Aircall refused it (details: its status and error key); the quota is released.",
-        503: "`service_busy`: too many concurrent reservations on the same counters; retry after `Retry-After`.",
+        503: "`service_busy`: too many concurrent reservations on the same counters; retry after `Retry-After`. "
+        f"Or {_CREDENTIALS}",
         504: "`aircall_timeout`: the outcome is unknown (status `unknown`); never retried automatically.",
     },
     ("get", "/messages"): {
@@ -125,6 +130,15 @@ RESPONSES: dict[tuple[str, str], dict[int, str]] = {
         400: f"{_PHONE}, or {_INVALID} for `number_id`.",
     },
     ("get", "/numbers"): {200: 'json:`{"items": [Number], "next_cursor": null}`.'},
+    ("get", "/aircall/numbers"): {
+        200: 'json:`{"items": [{"number_id", "name", "digits", "e164", "country", "time_zone", "created_at", '
+        '"configured", "mode"}], "next_cursor"}`: the company\'s numbers in Aircall.',
+        400: f"{_INVALID}: a `cursor` this list did not return.",
+        429: "`rate_limited`: the company's Aircall request budget is spent.",
+        502: "`aircall_error`: Aircall refused the list, or could not be reached.",
+        503: _CREDENTIALS,
+        504: "`aircall_timeout`: Aircall did not answer in time.",
+    },
     ("get", "/numbers/{number_id}"): {
         200: 'json:`{"number": Number}`.',
         400: _INVALID,
@@ -137,6 +151,7 @@ RESPONSES: dict[tuple[str, str], dict[int, str]] = {
         404: "`number_not_found`: Aircall has no such number in the account.",
         429: "`rate_limited`: the company's Aircall request budget is spent.",
         502: "`aircall_error`: Aircall refused the configuration.",
+        503: _CREDENTIALS,
         504: "`aircall_timeout`: Aircall did not answer in time.",
     },
     ("delete", "/numbers/{number_id}"): {
@@ -145,6 +160,7 @@ RESPONSES: dict[tuple[str, str], dict[int, str]] = {
         404: _NOT_CONFIGURED,
         429: "`rate_limited`: the company's Aircall request budget is spent.",
         502: "`aircall_error`: Aircall refused to remove the configuration.",
+        503: _CREDENTIALS,
         504: "`aircall_timeout`: Aircall did not answer in time.",
     },
     ("get", "/numbers/{number_id}/quota"): {

@@ -108,6 +108,12 @@ class SentMessage:
     rate: RateInfo | None
 
 
+@dataclass(frozen=True, slots=True)
+class NumbersPage:
+    numbers: list[dict[str, Any]]
+    more: bool  # Aircall names a next page
+
+
 class AircallClient:
     def __init__(
         self,
@@ -161,6 +167,16 @@ class AircallClient:
             raise AircallOutcomeUnknown("Aircall's number answer has no number object")
         return number
 
+    def list_numbers(self, page: int, per_page: int) -> NumbersPage:
+        """One page of the company's numbers (`GET /v1/numbers`, Aircall's Number objects as they come)."""
+        answer = self._request("GET", "/numbers", params={"page": page, "per_page": per_page})
+        found = answer.get("numbers")
+        if not isinstance(found, list) or not all(isinstance(number, dict) for number in found):
+            raise AircallOutcomeUnknown("Aircall's numbers answer has no list of numbers")
+        meta = answer.get("meta")
+        more = isinstance(meta, dict) and bool(meta.get("next_page_link"))
+        return NumbersPage(numbers=found, more=more)
+
     def configure_number(self, number_id: str, callback_url: str) -> dict[str, Any]:
         """Put the number in API (proxy) mode; Aircall answers with the callback token for this number."""
         return self._request("POST", f"/numbers/{number_id}/messages/configuration", json={"callbackUrl": callback_url})
@@ -169,9 +185,11 @@ class AircallClient:
         self._request("DELETE", f"/numbers/{number_id}/messages/configuration")
 
     # ------------------------------------------------------------------ transport
-    def _request(self, method: str, path: str, *, json: Any = None) -> dict[str, Any]:
+    def _request(
+        self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         try:
-            response = self._http.request(method, path, json=json)
+            response = self._http.request(method, path, json=json, params=params)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as failure:
             raise AircallUnreachable(f"could not reach Aircall ({type(failure).__name__})") from None
         except httpx.TransportError as failure:  # read/write timeouts, dropped connections: the request left
