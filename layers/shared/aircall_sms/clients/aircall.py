@@ -114,6 +114,23 @@ class NumbersPage:
     more: bool  # Aircall names a next page
 
 
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    webhook_id: str
+    token: str = field(repr=False)
+    active: bool
+
+
+def _webhook(answer: dict[str, Any]) -> Webhook:
+    webhook = answer.get("webhook", answer)
+    if not isinstance(webhook, dict):
+        raise AircallOutcomeUnknown("Aircall's webhook answer has no webhook object")
+    webhook_id, token = webhook.get("webhook_id"), webhook.get("token")
+    if not isinstance(webhook_id, str) or not webhook_id or not isinstance(token, str) or not token:
+        raise AircallOutcomeUnknown("Aircall's webhook answer has no webhook_id or token")
+    return Webhook(webhook_id=webhook_id, token=token, active=webhook.get("active") is not False)
+
+
 class AircallClient:
     def __init__(
         self,
@@ -183,6 +200,24 @@ class AircallClient:
 
     def delete_configuration(self, number_id: str) -> None:
         self._request("DELETE", f"/numbers/{number_id}/messages/configuration")
+
+    # ------------------------------------------------------------------ account webhooks (agent mode)
+    def create_webhook(self, url: str, events: Sequence[str], custom_name: str) -> Webhook:
+        """Register an account webhook (`POST /v1/webhooks`); Aircall answers with its id and token."""
+        answer = self._request(
+            "POST", "/webhooks", json={"url": url, "events": list(events), "custom_name": custom_name}
+        )
+        return _webhook(answer)
+
+    def get_webhook(self, webhook_id: str) -> Webhook:
+        return _webhook(self._request("GET", f"/webhooks/{webhook_id}"))
+
+    def reactivate_webhook(self, webhook_id: str) -> Webhook:
+        """A PUT re-activates a webhook Aircall disabled after failed deliveries."""
+        return _webhook(self._request("PUT", f"/webhooks/{webhook_id}", json={}))
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        self._request("DELETE", f"/webhooks/{webhook_id}")
 
     # ------------------------------------------------------------------ transport
     def _request(

@@ -18,8 +18,8 @@ from aircall_sms.errors import AircallError, GatewayError, InvalidRequest, Numbe
 from aircall_sms.observability import logger
 from aircall_sms.settings import get_settings
 from aircall_sms.store import budget, messages, numbers, usage
+from aircall_sms.use_cases import agent_webhook, services
 from aircall_sms.use_cases import budget as aircall_budget
-from aircall_sms.use_cases import services
 from aircall_sms.use_cases.limits import number_windows
 
 APP_MESSAGING_WARNING = (
@@ -72,8 +72,8 @@ def configure(
     record.limits = overrides
     record.updated_at = now
     was_proxy = existing is not None and existing.mode == "proxy"
+    callback_url = get_settings().callback_url or request_callback_url
     if request.mode == "proxy":
-        callback_url = get_settings().callback_url or request_callback_url
         try:
             budget.charge(utcnow())
             configuration = client.configure_number(number_id, callback_url)
@@ -86,12 +86,17 @@ def configure(
         record.callback_token_sha256 = hashlib.sha256(token.encode()).hexdigest()
         record.callback_url = callback_url
     else:
+        # Agent mode reports through the account webhook: registered first, so nothing is lost in between.
+        webhook = agent_webhook.ensure(client, callback_url)
         if was_proxy:
             _remove_aircall_configuration(number_id)
-        record.callback_token_sha256 = None
-        record.callback_url = None
+        record.callback_token_sha256 = webhook.token_sha256
+        record.callback_url = webhook.url
+    was_agent = existing is not None and existing.mode == "agent"
     record.mode = request.mode
     record.save()
+    if was_agent and request.mode != "agent":
+        agent_webhook.release(number_id)
     logger.info("number configured", extra={"number_id": number_id, "mode": request.mode})
     return NumberAnswer(
         number=record.to_api(),
@@ -109,6 +114,8 @@ def remove(principal: Principal, number_id: str) -> dict[str, Any]:
         raise NumberNotConfigured(f"Number {number_id} is not configured in the gateway.")
     if record.mode == "proxy":
         _remove_aircall_configuration(number_id)
+    else:
+        agent_webhook.release(number_id)
     numbers.delete(number_id)
     return {"number_id": int(number_id), "removed": True, "deferred_rejected": _reject_queue(number_id)}
 
