@@ -23,7 +23,7 @@ TOOLS_WANTED = $(shell sha256sum tools/requirements.txt | cut -d' ' -f1) $(PYTHO
 BANDIT_PATHS := layers/shared/aircall_sms functions local_stack aircall_sandbox tools
 PROFILE ?= default
 
-.PHONY: help install tools lint typecheck validate security build unit integration e2e test local demo bench deploy smoke clean
+.PHONY: help install tools browser lint typecheck validate security build unit integration e2e test local demo bench deploy smoke prove-alarms clean
 
 help: ## List the commands
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -45,6 +45,14 @@ tools: ## Create .venv-tools with the security scanners (tools/requirements.txt)
 		$(TOOLS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tools/requirements.txt && \
 		echo "$(TOOLS_WANTED)" > $(TOOLS_STAMP); \
 	fi
+
+# The console's browser tests drive Debian's chromium (Playwright never downloads a browser here).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser: ## Debian's chromium for the console's browser tests (apt-get installs it when missing)
+	@test -x $(CHROMIUM) || { echo "installing Debian's chromium for the console's browser tests"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+	@test -x $(CHROMIUM) || { echo "$(CHROMIUM) is still missing: install Debian's chromium package"; exit 1; }
 
 lint: $(INSTALLED) ## ruff, and the package's import directions (import-linter contracts in pyproject.toml)
 	ruff check .
@@ -74,7 +82,7 @@ integration: $(INSTALLED) ## integration tests (DynamoDB emulator + Aircall sand
 e2e: $(INSTALLED) ## end-to-end tests through the whole local stack over HTTP
 	pytest tests/e2e -q
 
-test: lint typecheck validate security build ## Everything CI runs: lint, types, sam validate, security, sam build, unit, integration, e2e
+test: browser lint typecheck validate security build ## Everything CI runs: chromium, lint, types, sam validate, security, sam build, unit, integration, e2e (browser tests included)
 	pytest -q
 
 local: $(INSTALLED) ## Run the local stack (API, DynamoDB emulator, Aircall sandbox) until Ctrl-C
@@ -92,6 +100,9 @@ deploy: $(INSTALLED) ## Deploy to your AWS account: make deploy [PROFILE=dev|pro
 smoke: $(INSTALLED) ## Check a deployment end to end: make smoke URL=<API URL> KEY=<API key> [FROM=<number_id>] [TO=<E.164>] [SEND=1]
 	@test -n "$(URL)" || { echo 'usage: make smoke URL=<API URL> KEY=<API key> [FROM=<number_id>] [TO=<E.164>] [SEND=1]'; exit 2; }
 	@SMOKE_API_KEY="$(KEY)" python tools/smoke.py --url "$(URL)" $(if $(FROM),--from "$(FROM)") $(if $(TO),--to "$(TO)") $(if $(SEND),--send)
+
+prove-alarms: $(INSTALLED) ## After a deploy, prove the alarms reach the AlarmTopic's subscribers: make prove-alarms [PROFILE=dev|prod] [REGION=eu-west-1] [ALARM=UsageAlarm]
+	env -u AWS_DEFAULT_REGION python -m tools.prove_alarms --profile "$(PROFILE)" $(if $(DEPLOY_REGION),--region "$(DEPLOY_REGION)") $(if $(ALARM),--alarm "$(ALARM)")
 
 clean: ## Remove build outputs and the venvs
 	rm -rf .aws-sam $(VENV) .venv-lambda $(TOOLS_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -102,13 +102,13 @@ class SegmentLimits:
 @dataclass(frozen=True)
 class SandboxConfig:
     """Everything the sandbox can be told. Defaults are the documented sandbox credentials, Aircall's limits and
-    the strictest reading of the reference, except where the README's "Lenient defaults" says otherwise."""
+    the strictest reading of the reference; every documented variant is one switch away."""
 
     api_id: str = "sandbox-api-id"
     api_token: str = "sandbox-api-token"  # noqa: S105 - documented sandbox default, not a secret
     access_token: str = "sandbox-oauth-token"  # noqa: S105 - documented sandbox default, not a secret
     requests_per_minute: int = 60
-    rate_headers: RateHeaders = "always"  # lenient for now: README "Lenient defaults"
+    rate_headers: RateHeaders = "on_429"  # "when the rate limit has been reached"
     rate_reset_unit: ResetUnit = "seconds"
     # Aircall requires https:// callback URLs; local receivers listen on plain HTTP on loopback.
     allow_http_loopback_callbacks: bool = False
@@ -120,13 +120,13 @@ class SandboxConfig:
     callback_timestamp: TimestampUnit | None = None
     # The message object inside every callback and webhook.
     data_timestamps: TimestampUnit = "milliseconds"
-    contact_style: ContactStyle = "both"  # lenient for now: README "Lenient defaults"
+    contact_style: ContactStyle = "raw_digits"  # a practitioner's sample carries only raw_digits
     inbound_media: InboundMedia = "media_details"
     status_words: StatusWords = "standard"
     unknown_status_word: str | None = None
     # Compatibility: the send answer also carries `to` and `external_number` (Aircall's does not).
     send_response_contact: bool = False
-    french_length_limit: bool = False  # lenient for now: README "Lenient defaults"
+    french_length_limit: bool = True  # 670 characters on French numbers
     callback_delay_ms: int = 100
     callback_timeout_s: float = 5.0
     webhook_retries: int = 3
@@ -153,17 +153,6 @@ class SandboxConfig:
             )
         if self.callback_delay_ms < 0 or self.webhook_retries < 0 or self.callback_timeout_s <= 0:
             raise ConfigError("callback delay, retries and timeout must not be negative")
-
-    @classmethod
-    def strict(cls, **overrides: Any) -> SandboxConfig:
-        """The strictest reading of the reference everywhere, the lenient defaults flipped too (README "Lenient
-        defaults"): only on-429 rate headers, contacts as `raw_digits` only, French texts capped at 670."""
-        settings: dict[str, Any] = {
-            "rate_headers": "on_429",
-            "contact_style": "raw_digits",
-            "french_length_limit": True,
-        }
-        return cls(**(settings | overrides))
 
     @property
     def uses_default_credentials(self) -> bool:

@@ -10,8 +10,10 @@ directions, the outbound statuses in realistic shares, over `DAYS` days.
 Each filter shape of `SHAPES` is listed through the manage handler (its environment from the template, the
 gateway's modules freshly imported, the handler called in-process with API Gateway events), following the
 cursor for `PAGES` pages of `PAGE_SIZE`. Items read are DynamoDB's `ScannedCount` of every Query a page makes
-(items that match the key condition, counted before any filter, as DynamoDB bills them), summed per page from
-botocore's `after-call` hook on the gateway's DynamoDB client; moto counts them as DynamoDB does.
+(index items that match the key condition, counted before any filter, as DynamoDB bills them), summed per page
+from botocore's `after-call` hook on the gateway's DynamoDB client; moto counts them as DynamoDB does. The
+indexes project keys only: the page's messages are then read by BatchGetItem, counted apart (messages fetched),
+and both are in the read units per page.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench import stack_bench
+from bench import cost, stack_bench
 from local_stack.dynamodb import DUMMY_CREDENTIALS, DynamoDBEmulator, create_tables
 from local_stack.front import LambdaContext
 from local_stack.template import FunctionSpec, functions, table_specs
@@ -76,7 +78,7 @@ SHAPES: dict[str, dict[str, str]] = {
     "everything": {},
     "everything_one_day": _ONE_DAY,
     "number_one_day": {"number_id": _number(1)} | _ONE_DAY,
-    # Filters that are not keys of the index that serves them (documented in aircall_sms.store.archive):
+    # Keys of the sparse status indexes (until 2026-12 they were filters and read a page and more):
     "thread_failed": {"number_id": _number(0), "contact": _contact(0), "status": "failed"},
     "contact_inbound": {"contact": _contact(0), "direction": "inbound"},
 }
@@ -126,20 +128,34 @@ def _seed() -> None:
 
 
 class QueryReads:
-    """DynamoDB's ScannedCount of every Query the gateway's client makes, from botocore's after-call hook."""
+    """DynamoDB's ScannedCount of every Query the gateway's client makes and the items of every BatchGetItem, from
+    botocore's after-call hooks, with their read units (eventually consistent: half a unit per 4 KB, of each
+    Query's items together and of each fetched item alone, as DynamoDB bills them)."""
 
     def __init__(self) -> None:
         self.scanned: list[int] = []
+        self.fetched = 0
+        self.read_units = 0.0
 
     def install(self) -> None:
         base = importlib.import_module("aircall_sms.store.base")
-        base.raw_client().meta.events.register("after-call.dynamodb.Query", self._after_query)
+        events = base.raw_client().meta.events
+        events.register("after-call.dynamodb.Query", self._after_query)
+        events.register("after-call.dynamodb.BatchGetItem", self._after_batch_get)
 
     def _after_query(self, parsed: dict[str, Any], **_: Any) -> None:
         self.scanned.append(int(parsed.get("ScannedCount", 0)))
+        size = sum(cost._size(item) for item in parsed.get("Items", []))
+        self.read_units += cost._units(size, 4096) * 0.5
 
-    def take(self) -> list[int]:
-        taken, self.scanned = self.scanned, []
+    def _after_batch_get(self, parsed: dict[str, Any], **_: Any) -> None:
+        for items in parsed.get("Responses", {}).values():
+            self.fetched += len(items)
+            self.read_units += sum(cost._units(cost._size(item), 4096) * 0.5 for item in items)
+
+    def take(self) -> tuple[list[int], int, float]:
+        taken = self.scanned, self.fetched, self.read_units
+        self.scanned, self.fetched, self.read_units = [], 0, 0.0
         return taken
 
 
@@ -156,7 +172,9 @@ def _list_event(spec: FunctionSpec, query: dict[str, str]) -> dict[str, Any]:
 class ShapeReads:
     """What each page of one filter shape read and returned."""
 
-    items_read: list[int] = field(default_factory=list)
+    items_read: list[int] = field(default_factory=list)  # index items (the Queries' ScannedCount)
+    fetched: list[int] = field(default_factory=list)  # messages read by BatchGetItem
+    read_units: list[float] = field(default_factory=list)
     queries: list[int] = field(default_factory=list)
     returned: list[int] = field(default_factory=list)
 
@@ -174,8 +192,10 @@ def _measure(handler: Callable[[Any, Any], Any], spec: FunctionSpec, reads: Quer
             if answer.get("statusCode") != 200:
                 raise RuntimeError(f"{WHERE}: GET /messages {query} answered {answer.get('statusCode')}: {answer}")
             page = json.loads(answer["body"])
-            scanned = reads.take()
+            scanned, fetched, units = reads.take()
             shape.items_read.append(sum(scanned))
+            shape.fetched.append(fetched)
+            shape.read_units.append(units)
             shape.queries.append(len(scanned))
             shape.returned.append(len(page["items"]))
             cursor = page["next_cursor"]
@@ -229,6 +249,8 @@ def run() -> dict[str, object]:
         "archive_items_read_per_page_target": f"<= {target} (page size {PAGE_SIZE} + 1)",
         "archive_items_read_per_page": {name: shape.items_read for name, shape in measured.items()},
         "archive_items_per_page": {name: shape.returned for name, shape in measured.items()},
+        "archive_messages_fetched_per_page": {name: shape.fetched for name, shape in measured.items()},
+        "archive_read_units_per_page": {name: shape.read_units for name, shape in measured.items()},
         "archive_queries_per_page": {name: shape.queries for name, shape in measured.items()},
         "archive_shapes_within_target": f"{len(measured) - len(over)} of {len(measured)}"
         + (f" (over: {', '.join(over)})" if over else ""),

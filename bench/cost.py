@@ -10,10 +10,11 @@ local stack (handlers in-process, the DynamoDB emulator, the sandbox). Counted w
   the billed duration, at the template's memory size.
 - DynamoDB request units, from every call the handlers made (botocore's `Endpoint.make_request`, every thread):
   writes in 1 KB units of the item's size after the write (before it, for a delete), twice for a transaction's
-  items, plus each global secondary index the item is in (its projection's size; a key change also deletes the
-  old index entry); reads in 4 KB units, half for eventually consistent reads, twice for a transaction's
-  condition checks. Item sizes follow DynamoDB's rules (attribute names and values, in bytes). To know an item's
-  size and index keys before and after each write, it is read on the side (those reads are not counted).
+  items, plus the global secondary index entries the write changed (an entry, the keys and what the index
+  projects, is written in 1 KB units of its size when it appears or changes, and deleted when it leaves or its
+  key changes); reads in 4 KB units, half for eventually consistent reads, twice for a transaction's condition
+  checks. Item sizes follow DynamoDB's rules (attribute names and values, in bytes). To know an item's size and
+  index entries before and after each write, it is read on the side (those reads are not counted).
 - EventBridge: every event published (PutEvents entries).
 
 The scheduled functions (the dispatcher every minute, the rollover hourly) cost the same whatever the volume:
@@ -25,6 +26,7 @@ Prices: on-demand, US East (N. Virginia), as published on the AWS pricing pages 
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import threading
@@ -249,23 +251,32 @@ class _Meter:
             self.read_units += reads
 
     def _index_writes(self, table: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> int:
+        """Write units of the index entries a write changed: an entry is the table's and the index's keys plus
+        what the index projects; it is written when it appears or any of that changes (in 1 KB units of its
+        size), deleted when it leaves or its key changes (the old entry's size)."""
         units = 0
+        table_keys = [key["AttributeName"] for key in self._tables[table]["KeySchema"]]
         for index in self._tables[table].get("GlobalSecondaryIndexes", []):
             names = [key["AttributeName"] for key in index["KeySchema"]]
-            old_key = [old.get(name) for name in names] if old else None
-            new_key = [new.get(name) for name in names] if new else None
-            in_before = old_key is not None and all(old_key)
-            in_after = new_key is not None and all(new_key)
-            projection = index["Projection"]["ProjectionType"]
-            if in_after:
-                changed_key = not in_before or old_key != new_key
-                if projection == "ALL":
-                    units += _units(_size(new), 1024)
-                elif changed_key:
-                    units += 1
-            if in_before and (not in_after or old_key != new_key):
-                units += 1
+            before, after = _index_entry(index, table_keys, old), _index_entry(index, table_keys, new)
+            moved = before is not None and after is not None and any(before[n] != after[n] for n in names)
+            if after is not None and (before is None or moved or after != before):
+                units += _units(_size(after), 1024)
+            if before is not None and (after is None or moved):
+                units += _units(_size(before), 1024)
         return units
+
+
+def _index_entry(index: dict[str, Any], table_keys: list[str], item: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What `index` holds of `item` (None: the item is not in it, a key attribute being absent)."""
+    names = [key["AttributeName"] for key in index["KeySchema"]]
+    if item is None or not all(name in item for name in names):
+        return None
+    projection = index["Projection"]
+    if projection["ProjectionType"] == "ALL":
+        return dict(item)
+    kept = set(names) | set(table_keys) | set(projection.get("NonKeyAttributes", []))
+    return {name: value for name, value in item.items() if name in kept}
 
 
 def _units(size: int, unit: int) -> int:
@@ -284,8 +295,8 @@ def _value_size(value: dict[str, Any]) -> int:
     if kind == "N":
         digits = str(content).lstrip("-").replace(".", "").lstrip("0") or "0"
         return math.ceil(len(digits) / 2) + 1
-    if kind == "B":
-        return len(str(content)) * 3 // 4
+    if kind == "B":  # bytes as botocore parses them; base64 text in a request's body
+        return len(content) if isinstance(content, bytes | bytearray) else len(base64.b64decode(content))
     if kind in ("BOOL", "NULL"):
         return 1
     if kind == "L":

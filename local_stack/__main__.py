@@ -55,6 +55,9 @@ def _print_banner(stack: LocalStack) -> None:
         f"  Aircall sandbox  {stack.aircall_url}   (controls under /_sandbox/, e.g. /_sandbox/health)",
         f"  Aircall credentials: api_id={config.api_id} api_token={config.api_token}"
         + (f"   (secret {stack.secret_name!r})" if stack.secret_name else ""),
+        f"  Console          {stack.console_url}   (sign in at {stack.sign_in_url} as "
+        + ", ".join(f"{email} ({'/'.join(person.groups)})" for email, person in stack.console_people.items())
+        + f", password {stack.console_password})",
         f"  DynamoDB (moto)  {stack.dynamodb_url}   tables: {', '.join(stack.tables.values()) or 'none'}",
         f"  Event buses      {', '.join(buses) or 'none'}   (published events: GET {stack.api_url}/_local/events)",
         f"  Stream pollers   {', '.join(pollers) or 'none'}",

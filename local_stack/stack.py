@@ -2,7 +2,9 @@
 
 In order: the DynamoDB emulator (moto's server, also Secrets Manager, EventBridge, SQS, SNS, CloudWatch),
 the template's tables (with their streams), the Aircall credentials secret and the template's own secrets (the
-admin key's holds LOCAL_API_KEY), the Aircall sandbox, the HTTP front
+admin key's holds LOCAL_API_KEY), the Aircall sandbox, the local sign-in provider (`local_stack.identity`: the
+console's people sign in there as deployed through Cognito; its URL is the template's SignInProviderUrl), the HTTP
+front
 calling the handlers in-process, the template's event buses with a capture of what is published on them
 (`published_events()`, `GET /_local/events`), one stream poller per `Type: DynamoDB` function event, calling
 the function in-process as Lambda's event source mapping would (`drain_streams()` waits for them), and, with
@@ -10,7 +12,9 @@ the function in-process as Lambda's event source mapping would (`drain_streams()
 tears it down in reverse order, also when starting failed half-way.
 
 Settings (arguments win over the environment):
-    LOCAL_DYNAMODB_PORT (8000), LOCAL_AIRCALL_PORT (3001), LOCAL_API_PORT (3000) — 0 picks a free port;
+    LOCAL_DYNAMODB_PORT (8000), LOCAL_AIRCALL_PORT (3001), LOCAL_API_PORT (3000), LOCAL_SIGN_IN_PORT (0)
+    — 0 picks a free port; LOCAL_CONSOLE_USERS and LOCAL_CONSOLE_PASSWORD (the console's people, see
+    `local_stack.identity`);
     LOCAL_API_KEY ("local-api-key": the admin client key, in the template's AdminKeySecret);
     LOCAL_AUTHORIZER_CACHE_SECONDS (0: the authorizer decides every request afresh; the template's
     AuthorizerCacheSeconds); LOCAL_AIRCALL_* (the sandbox, see aircall_sandbox/README.md; the stack
@@ -36,6 +40,8 @@ from botocore.exceptions import ClientError
 from local_stack.dynamodb import DUMMY_CREDENTIALS, DynamoDBEmulator, client, create_tables
 from local_stack.event_bus import PublishedEvents
 from local_stack.front import DEFAULT_API_KEY, DEFAULT_TEMPLATE, Front, FrontServer, add_layers_to_sys_path
+from local_stack.identity import CLIENT_ID as IDENTITY_CLIENT_ID
+from local_stack.identity import DEFAULT_PASSWORD, DEFAULT_USERS, IdentityProvider, IdentityServer, people_from
 from local_stack.schedules import Schedules
 from local_stack.streams import POLL_INTERVAL, StreamPollers
 from local_stack.template import (
@@ -57,6 +63,7 @@ if TYPE_CHECKING:
 DEFAULT_DYNAMODB_PORT = 8000
 DEFAULT_AIRCALL_PORT = 3001
 DEFAULT_API_PORT = 3000
+DEFAULT_SIGN_IN_PORT = 0  # a free port: the console learns it from its configuration
 CREDENTIALS_SECRET_PARAMETER = "AircallCredentialsSecretName"  # noqa: S105 - a parameter name # nosec B105
 ADMIN_KEY_SECRET = "AdminKeySecret"  # noqa: S105 - a logical id # nosec B105
 AUTHORIZER_CACHE_PARAMETER = "AuthorizerCacheSeconds"
@@ -86,6 +93,7 @@ class LocalStack:
         dynamodb_port: int | None = None,
         aircall_port: int | None = None,
         api_port: int | None = None,
+        sign_in_port: int | None = None,
         api_key: str | None = None,
         sandbox_config: SandboxConfig | None = None,
         parameter_overrides: Mapping[str, str] | None = None,
@@ -100,6 +108,9 @@ class LocalStack:
         self.dynamodb_port = _port(settings, "LOCAL_DYNAMODB_PORT", dynamodb_port, DEFAULT_DYNAMODB_PORT)
         self.aircall_port = _port(settings, "LOCAL_AIRCALL_PORT", aircall_port, DEFAULT_AIRCALL_PORT)
         self.api_port = _port(settings, "LOCAL_API_PORT", api_port, DEFAULT_API_PORT)
+        self.sign_in_port = _port(settings, "LOCAL_SIGN_IN_PORT", sign_in_port, DEFAULT_SIGN_IN_PORT)
+        self.console_people = people_from(settings.get("LOCAL_CONSOLE_USERS") or DEFAULT_USERS)
+        self.console_password = settings.get("LOCAL_CONSOLE_PASSWORD") or DEFAULT_PASSWORD
         self.api_key: str = api_key or settings.get("LOCAL_API_KEY") or DEFAULT_API_KEY
         self.region = settings.get("AWS_DEFAULT_REGION") or "us-east-1"
         # The sandbox shares the layer's domain code (aircall_sms): the layer goes on sys.path before it loads.
@@ -123,6 +134,7 @@ class LocalStack:
         self.sandbox: SandboxServer | None = None
         self.front: Front | None = None
         self.front_server: FrontServer | None = None
+        self.identity: IdentityServer | None = None
         self.events: PublishedEvents | None = None
         self.streams: StreamPollers | None = None
         self.schedules: Schedules | None = None
@@ -143,6 +155,14 @@ class LocalStack:
     @property
     def dynamodb_url(self) -> str:
         return _started(self.dynamodb, "DynamoDB emulator").url
+
+    @property
+    def sign_in_url(self) -> str:
+        return _started(self.identity, "sign-in provider").url
+
+    @property
+    def console_url(self) -> str:
+        return f"{self.api_url}/console"
 
     @property
     def callback_url(self) -> str:
@@ -174,6 +194,8 @@ class LocalStack:
         self.front_server = FrontServer(
             None, host=self._host, port=self.api_port, log_requests=self._log_requests
         ).start()
+        provider = IdentityProvider(self.console_people, self.console_password, f"{self.api_url}/console/")
+        self.identity = IdentityServer(provider, host=self._host, port=self.sign_in_port).start()
         self.parameter_overrides = self._front_parameters()
         self.front = Front(
             self.template.path,
@@ -205,14 +227,15 @@ class LocalStack:
         """Stop everything that runs, in reverse order; the first error (if any) is raised at the end."""
         errors: list[BaseException] = []
         front_server, front, sandbox, dynamodb = self.front_server, self.front, self.sandbox, self.dynamodb
-        streams, schedules = self.streams, self.schedules
+        streams, schedules, identity = self.streams, self.schedules, self.identity
         self.front_server = self.front = self.sandbox = self.dynamodb = self.streams = self.events = None
-        self.schedules = None
+        self.schedules = self.identity = None
         for stop in (
             schedules.stop if schedules else None,
             streams.stop if streams else None,
             front_server.stop if front_server else None,
             front.close if front else None,
+            identity.stop if identity else None,
             sandbox.stop if sandbox else None,
             dynamodb.stop if dynamodb else None,
         ):
@@ -251,6 +274,8 @@ class LocalStack:
         wanted = {
             "AircallApiBaseUrl": self.aircall_url,
             "CallbackUrl": self.callback_url,
+            "SignInProviderUrl": self.sign_in_url,
+            "SignInClientId": IDENTITY_CLIENT_ID,
         }
         if self._requests_per_minute is not None:
             wanted["AircallRequestsPerMinute"] = self._requests_per_minute

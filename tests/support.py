@@ -68,7 +68,7 @@ def reset_gateway_caches() -> None:
     from aircall_sms.domain import timeutil
     from aircall_sms.settings import get_settings
     from aircall_sms.store import base, callbacks, client_keys, contacts, ledger, messages, numbers
-    from aircall_sms.use_cases import authorize, dispatch, services
+    from aircall_sms.use_cases import authorize, dispatch, services, sign_in
 
     get_settings.cache_clear()
     timeutil.reset_clock()
@@ -86,6 +86,7 @@ def reset_gateway_caches() -> None:
     base.forget_connection()
     numbers.forget()
     authorize.forget()
+    sign_in.console_client_id.cache_clear()
     dispatch.forget_key_checks()
     services._client = None
     services._event_bridge = None

@@ -1,6 +1,5 @@
 """The read/manage routes: the archive, usage, erasure, number configuration, opt-outs and consents, and the
-service routes (health, the OpenAPI document and its Swagger UI); the routes are
-`aircall_sms.api.manage_routes`."""
+service routes (the OpenAPI document and its Swagger UI); the routes are `aircall_sms.api.manage_routes`."""
 
 from __future__ import annotations
 

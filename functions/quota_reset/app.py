@@ -9,6 +9,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from aircall_sms.domain import deadline
 from aircall_sms.domain.timeutil import utcnow
 from aircall_sms.observability import logger, metrics, tracer
 from aircall_sms.use_cases import dispatch, rollover
@@ -24,8 +25,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     task = event.get("task")
     if task == "dispatch":
         now = utcnow()
-        remaining = timedelta(milliseconds=context.get_remaining_time_in_millis()) - SAFETY_MARGIN
-        return dispatch.run(until=now + min(dispatch.RUN_LENGTH, remaining)).to_dict()
+        remaining_ms = context.get_remaining_time_in_millis()
+        remaining = timedelta(milliseconds=remaining_ms) - SAFETY_MARGIN
+        # The run stops at `until`; each DynamoDB attempt and Aircall call inside it also fits Lambda's time.
+        with deadline.invocation(remaining_ms):
+            return dispatch.run(until=now + min(dispatch.RUN_LENGTH, remaining)).to_dict()
     if task == "rollover":
         return rollover.roll_over()
     raise ValueError(f"unknown task {task!r}: the schedule's input names 'dispatch' or 'rollover'")

@@ -59,6 +59,26 @@ def gateway(emulator, sandbox, _credentials_secret, monkeypatch):
     reset_gateway_caches()
 
 
+@pytest.fixture
+def sandbox_variant(gateway, monkeypatch):
+    """Start another sandbox with `SandboxConfig` overrides (one of Aircall's documented variants) and point the
+    gateway at it, as `gateway` points it at the session's sandbox (the same default credentials)."""
+    started: list[SandboxServer] = []
+
+    def start(**overrides):
+        settings = {"callback_delay_ms": 10, "allow_http_loopback_callbacks": True} | overrides
+        server = SandboxServer(SandboxConfig(**settings)).start()
+        started.append(server)
+        monkeypatch.setenv("AIRCALL_API_BASE_URL", server.url)
+        reset_gateway_caches()
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+    reset_gateway_caches()
+
+
 def _empty_tables(url, tables):
     """Quota counters, budgets, idempotency records, contact facts and recorded callbacks start empty in every
     test (the archive and the numbers keep their items: their ids never collide)."""

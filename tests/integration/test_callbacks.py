@@ -29,8 +29,10 @@ from aircall_sms.domain.ids import new_id
 from aircall_sms.domain.requests import NumberRequest, SendRequest
 from aircall_sms.domain.timeutil import iso, utcnow
 from aircall_sms.errors import GatewayError
+from aircall_sms.observability import metrics
 from aircall_sms.settings import get_settings
 from aircall_sms.store import callbacks, contacts, ledger, messages, numbers
+from aircall_sms.store.base import unpack_text
 from aircall_sms.use_cases import callbacks as callback_use_cases
 from aircall_sms.use_cases import numbers as number_use_cases
 from aircall_sms.use_cases.callbacks import CallbackOutcome, handle_callback, reconcile
@@ -42,7 +44,8 @@ from tests.support import FakeContext, invoke, load_event, load_handler, with_bo
 FR_MOBILE = "100004"  # +33 6 12 34 56 78: answers only a contact who wrote (or a person's message)
 FR_FIXED = "100005"  # +33 1 86 95 42 10
 US_LOCAL = "100001"
-E164 = {FR_MOBILE: "+33612345678", FR_FIXED: "+33186954210", US_LOCAL: "+14244162288"}
+UK_FIXED = "100006"  # +44 20 3966 1234: its region is GB
+E164 = {FR_MOBILE: "+33612345678", FR_FIXED: "+33186954210", US_LOCAL: "+14244162288", UK_FIXED: "+442039661234"}
 
 CONTACT = "+33612345679"
 OTHER_CONTACT = "+33612349999"  # written to by no other module
@@ -175,7 +178,7 @@ class Gateway:
         items: list[dict[str, Any]] = []
         for page in self.dynamodb.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
             items.extend(page["Items"])
-        return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
+        return sorted(items, key=lambda item: json.dumps(item, sort_keys=True, default=repr))
 
     def snapshot(self, *, archive: bool = True) -> dict[str, list[dict[str, Any]]]:
         """Everything a callback may write: the recorded callbacks, the contacts' facts and (unless `archive` is
@@ -387,7 +390,7 @@ def test_an_inbound_time_is_read_from_created_at_or_else_the_envelope_timestamp_
         assert iso(before) <= stored(outcome.message_id).created_at <= iso(utcnow())
 
 
-def test_inbound_media_is_archived_from_media_url_or_media_details(gw, subtests):
+def test_inbound_media_is_archived_from_media_url_or_media_details_each_file_once(gw, subtests):
     gw.configure(FR_FIXED)
     details = [
         {"file_name": "photo.jpg", "file_type": "image/jpeg", "presigned_url": "https://media.example.com/p.jpg?s=1"},
@@ -409,6 +412,15 @@ def test_inbound_media_is_archived_from_media_url_or_media_details(gw, subtests)
         (
             "media_details",
             {"media_details": details},
+            [item["presigned_url"] for item in details],
+            [
+                {"url": item["presigned_url"], "file_name": item["file_name"], "file_type": item["file_type"]}
+                for item in details
+            ],
+        ),
+        (
+            "the same files as media_details and as media_url",
+            {"media_details": details, "media_url": [item["presigned_url"] for item in details]},
             [item["presigned_url"] for item in details],
             [
                 {"url": item["presigned_url"], "file_name": item["file_name"], "file_type": item["file_type"]}
@@ -449,13 +461,11 @@ def test_an_unknown_event_is_acknowledged_and_recorded_as_ignored(gw, subtests):
 
 
 # ================================================================================================ 2. bad input
-def test_a_malformed_or_incomplete_callback_is_refused_with_400_and_stores_nothing(gw, subtests):
+def test_a_callback_that_names_no_number_is_refused_with_400_and_stores_nothing(gw, subtests):
     gw.configure(FR_FIXED)
     token = gw.tokens[FR_FIXED]
-    # Every refused callback would otherwise opt the contact out (or move a message): a leak would show.
+    # Every refused callback would otherwise opt the contact out: a leak would show.
     stop = gw.inbound("STOP")
-    message = outbound_message(message_aircall_id=aircall_id())
-    status = gw.status(message.aircall_id or "", "failed")
 
     def edited(payload: dict[str, Any], **data: Any) -> str:
         return json.dumps(payload | {"data": {**payload["data"], **data}})
@@ -475,9 +485,6 @@ def test_a_malformed_or_incomplete_callback_is_refused_with_400_and_stores_nothi
         ("an empty body", "", "invalid_callback"),
         ("a blank body", " \n ", "invalid_callback"),
         ("no body at all", None, "invalid_callback"),
-        ("no event", without(stop, "event"), "invalid_callback"),
-        ("an empty event", json.dumps(stop | {"event": ""}), "invalid_callback"),
-        ("an event that is not a string", json.dumps(stop | {"event": 7}), "invalid_callback"),
         ("no data", without(stop, "data"), "invalid_callback"),
         ("data that is a list", json.dumps(stop | {"data": [stop["data"]]}), "invalid_callback"),
         ("no data.number", without_data(stop, "number"), "invalid_callback"),
@@ -486,27 +493,6 @@ def test_a_malformed_or_incomplete_callback_is_refused_with_400_and_stores_nothi
         ("data.number.id negative", edited(stop, number={"id": -100005}), "invalid_callback"),
         ("data.number.id a boolean", edited(stop, number={"id": True}), "invalid_callback"),
         ("data.number a bare id", edited(stop, number=int(FR_FIXED)), "invalid_callback"),
-        ("a status without data.id", without_data(status, "id"), "invalid_callback"),
-        ("a status with an empty data.id", edited(status, id=""), "invalid_callback"),
-        ("a status with an object as data.id", edited(status, id={"id": 1}), "invalid_callback"),
-        ("a status without data.status", without_data(status, "status"), "invalid_callback"),
-        ("a status Aircall never sends", edited(status, status="exploded"), "invalid_callback"),
-        ("an inbound message without data.id", without_data(stop, "id"), "invalid_callback"),
-        (
-            "an inbound message from no phone number",
-            edited(stop, external_number="not a number", raw_digits="n/a"),
-            "invalid_callback",
-        ),
-        (
-            "an inbound message from a too short number",
-            edited(stop, external_number="12", raw_digits="12"),
-            "invalid_callback",
-        ),
-        (
-            "an inbound message without a sender",
-            without_data(stop, "external_number", "raw_digits"),
-            "invalid_callback",
-        ),
     ]
     before, small_before = gw.snapshot(), gw.snapshot(archive=False)
     for name, raw_body, code in cases:
@@ -515,7 +501,119 @@ def test_a_malformed_or_incomplete_callback_is_refused_with_400_and_stores_nothi
             assert (error.status, error.code) == (400, code)
             assert gw.snapshot(archive=False) == small_before, "a refused callback stored something"
     assert gw.snapshot() == before, "a refused callback wrote to the archive"
-    assert stored(message.id).status == "queued"
+
+
+def test_an_authenticated_callback_is_recorded_and_answered_whatever_its_event_or_status(gw, subtests):
+    # Given a number and a sent message
+    gw.configure(FR_FIXED)
+    message = outbound_message(message_aircall_id=aircall_id())
+    status = gw.status(message.aircall_id or "", "sent")
+    stop = gw.inbound("STOP")
+
+    def edited(payload: dict[str, Any], **data: Any) -> dict[str, Any]:
+        return payload | {"data": {**payload["data"], **data}}
+
+    def without_data(payload: dict[str, Any], *names: str) -> dict[str, Any]:
+        return payload | {"data": {name: value for name, value in payload["data"].items() if name not in names}}
+
+    without_event = {name: value for name, value in stop.items() if name != "event"}
+    cases: list[tuple[str, dict[str, Any], str, str]] = [
+        (
+            "a status word the gateway does not know",
+            edited(status, status="exploded"),
+            "unknown_status",
+            "unknown_status",
+        ),
+        ("a status word in another language", edited(status, status="distribué"), "unknown_status", "unknown_status"),
+        ("a status that is a number", edited(status, status=3), "unknown_status", "unknown_status"),
+        ("a status without data.status", without_data(status, "status"), "unknown_status", "unknown_status"),
+        ("a status without data.id", without_data(status, "id"), "unusable", "unusable"),
+        ("a status with an empty data.id", edited(status, id=""), "unusable", "unusable"),
+        ("a status with an object as data.id", edited(status, id={"id": 1}), "unusable", "unusable"),
+        ("no event", without_event, "ignored", "ignored"),
+        ("an empty event", stop | {"event": ""}, "ignored", "ignored"),
+        ("an event that is not a string", stop | {"event": 7}, "ignored", "ignored"),
+    ]
+    for name, payload, result, state in cases:
+        with subtests.test(case=name):
+            # When Aircall posts it
+            outcome = gw.post(payload)
+            # Then it is answered, recorded as it came (without its token) and out of the sweep
+            assert outcome.result == result
+            record = gw.recorded(payload)
+            assert (record.state, record.result, record.pending) == (state, result, None)
+            assert record.body() == {key: value for key, value in payload.items() if key != "token"}
+            # and the message has not moved
+            assert stored(message.id).status == "queued"
+    assert contacts.optout_sk(FR_FIXED) not in gw.contact_items(), "an ignored event acted on its keyword"
+
+
+def test_an_unknown_status_is_counted_and_a_known_one_after_it_still_moves_the_message(gw, monkeypatch):
+    gw.configure(FR_FIXED)
+    message = outbound_message(message_aircall_id=aircall_id(), status="sent")
+    assert message.aircall_id is not None
+    emitted: list[str] = []
+    monkeypatch.setattr(metrics, "add_metric", lambda name, unit, value: emitted.extend([name] * int(value)))
+    assert gw.post(gw.status(message.aircall_id, "carrier_accepted")).result == "unknown_status"
+    assert emitted == ["CallbacksUnknownStatus"]
+    assert stored(message.id).status == "sent"
+    assert gw.post(gw.status(message.aircall_id, "delivered")).result == "updated"
+    assert stored(message.id).status == "delivered"
+
+
+def test_an_inbound_message_is_archived_whatever_its_contacts_format(gw, subtests):
+    # Given a UK number (its region is GB) and contacts from everywhere, as Aircall may give them
+    gw.configure(UK_FIXED)
+    cases: list[tuple[str, dict[str, Any], str]] = [
+        ("a US contact in raw_digits only", {"raw_digits": "14155550100"}, "+14155550100"),
+        ("a French contact in raw_digits only", {"raw_digits": "33612345679"}, "+33612345679"),
+        ("a UK contact in national form", {"raw_digits": "020 3966 1235"}, "+442039661235"),
+        ("an E.164 external_number", {"external_number": "+14155550101"}, "+14155550101"),
+        ("raw_digits as a JSON number", {"raw_digits": 14155550102}, "+14155550102"),
+        (
+            "an unparseable external_number and good raw_digits",
+            {"external_number": "anonymous", "raw_digits": "14155550103"},
+            "+14155550103",
+        ),
+        ("a short code", {"raw_digits": "36180"}, "36180"),
+        ("a sender name", {"external_number": "ACME Bank"}, "ACME Bank"),
+        ("no contact at all", {}, "unknown"),
+    ]
+    for name, contact_fields, archived_as in cases:
+        with subtests.test(case=name):
+            payload = gw.inbound("Hello", number_id=UK_FIXED)
+            data = {
+                key: value for key, value in payload["data"].items() if key not in ("external_number", "raw_digits")
+            }
+            payload = payload | {"data": data | contact_fields}
+            outcome = gw.post(payload)
+            assert outcome.result == "archived"
+            record = stored(outcome.message_id)
+            assert (record.sender, record.contact, record.recipient) == (archived_as, archived_as, E164[UK_FIXED])
+            assert gw.recorded(payload).state == "applied"
+
+
+def test_a_stop_from_a_contact_that_is_not_a_phone_number_is_archived_and_opts_nobody_out(gw, monkeypatch):
+    set_auto_replies(monkeypatch)
+    gw.configure(FR_FIXED)
+    payload = gw.inbound("STOP")
+    payload["data"] = {key: value for key, value in payload["data"].items() if key != "raw_digits"}
+    payload["data"]["external_number"] = "n/a"
+    outcome = gw.post(payload)
+    assert outcome.result == "archived"
+    assert (stored(outcome.message_id).contact, stored(outcome.message_id).keyword) == ("n/a", "opt_out")
+    assert contacts.ContactItem.count("n/a") == 0
+    assert gw.sandbox_sends() == [], "an automatic reply went to a contact that is not a phone number"
+
+
+def test_an_inbound_message_without_an_aircall_id_is_archived_once(gw):
+    gw.configure(FR_FIXED)
+    payload = gw.inbound("Bonjour")
+    del payload["data"]["id"]
+    first = gw.post(payload)
+    assert first.result == "archived"
+    assert stored(first.message_id).aircall_id is None
+    assert gw.post(payload).result == "duplicate"
 
 
 def test_a_body_over_256_kb_is_refused_with_413_and_stores_nothing(gw):
@@ -655,9 +753,11 @@ def test_an_accepted_callback_is_recorded_without_its_token(gw):
     payload = gw.inbound("Bonjour")
     outcome = gw.post(payload)
     [item] = gw.raw_callbacks()
-    assert token not in json.dumps(item)
-    assert "token" not in json.loads(item["payload"]["S"])
-    assert json.loads(item["payload"]["S"]) == {name: value for name, value in payload.items() if name != "token"}
+    kept = unpack_text(item["payload"])  # stored deflated
+    assert token not in kept
+    assert token not in json.dumps({name: value for name, value in item.items() if name != "payload"})
+    assert "token" not in json.loads(kept)
+    assert json.loads(kept) == {name: value for name, value in payload.items() if name != "token"}
     assert {
         name: item[name]["S"] for name in ("number_id", "event", "aircall_id", "state", "result", "message_id")
     } == {
@@ -890,12 +990,13 @@ def test_a_send_whose_outcome_is_unknown_is_claimed_by_a_status_callback_with_it
     text = f"Votre rendez-vous est confirmé ({uuid.uuid4().hex[:8]})"
     message_id, in_aircall = send_that_times_out(gw, monkeypatch, text)
     assert message_id in unresolved_ids()
-    # Aircall's status callbacks carry its id (new to the gateway), the contact and the text.
+    # Aircall's status callbacks carry its id (new to the gateway), the contact (as raw digits only) and the text.
     gw.sandbox_api.post("/_sandbox/callbacks/drain", json={"timeout_s": 5})
     attempts = gw.sandbox_api.get("/_sandbox/callbacks", params={"message_id": in_aircall["id"]}).json()
     by_status = {attempt["payload"]["data"]["status"]: attempt["payload"] for attempt in attempts["callbacks"]}
     sent = by_status["sent"]
-    assert (sent["data"]["external_number"], sent["data"]["body"]) == (CONTACT, text)
+    assert (sent["data"]["raw_digits"], sent["data"]["body"]) == (CONTACT.lstrip("+"), text)
+    assert "external_number" not in sent["data"]
     claimed = gw.post(sent)
     assert (claimed.result, claimed.message_id) == ("updated", message_id)
     record = raw_message(message_id)
@@ -1188,3 +1289,38 @@ def test_a_reply_refused_by_a_full_quota_is_not_sent_and_the_callback_still_answ
     [refused_reply] = list(messages.MessageRecord.scan(messages.MessageRecord.idempotency_key == reply_key))
     assert refused_reply.status == "rejected"
     assert refused_reply.error is not None and refused_reply.error["code"] == "quota_exceeded"
+
+
+def test_callbacks_for_a_number_not_configured_here_cost_one_read_per_cache_period(gw, monkeypatch):
+    # Given a number this gateway does not have, and a callback naming it
+    gw.configure(FR_FIXED)
+    stop = gw.inbound("STOP")
+    stranger = stop | {"data": stop["data"] | {"number": {"id": 999998}}}
+    reads: list[str] = []
+    original_get = numbers.NumberRecord.get
+
+    def counting_get(hash_key: str, *args: Any, **kwargs: Any) -> Any:
+        reads.append(hash_key)
+        return original_get(hash_key, *args, **kwargs)
+
+    monkeypatch.setattr(numbers.NumberRecord, "get", counting_get)
+    # When it is posted again and again
+    for _ in range(5):
+        assert gw.refused(json.dumps(stranger)).code == "unauthorized"
+    # Then the table was read once: the absence is remembered as long as a known number is
+    assert reads == ["999998"]
+    # and a number configured since on this instance is heard at once
+    mobile = stop | {"data": stop["data"] | {"number": {"id": int(FR_MOBILE)}}}
+    assert gw.refused(json.dumps(mobile)).code == "unauthorized"
+    gw.configure(FR_MOBILE)
+    assert gw.post(mobile | {"token": gw.tokens[FR_MOBILE]}).result == "archived"
+
+
+def test_the_sweep_reports_how_long_the_oldest_pending_callback_has_waited(gw, monkeypatch):
+    gw.configure(FR_FIXED)
+    assert gw.post(gw.status(aircall_id(), "sent")).result == "pending"  # no message has that Aircall id yet
+    emitted: list[tuple[str, float]] = []
+    monkeypatch.setattr(metrics, "add_metric", lambda name, unit, value: emitted.append((name, value)))
+    reconcile(now=utcnow() + timedelta(minutes=20))
+    [age] = [value for name, value in emitted if name == "CallbacksPendingOldestAge"]
+    assert 20 * 60 - 5 <= age <= 20 * 60 + 5

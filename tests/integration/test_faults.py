@@ -45,8 +45,10 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
 
+from aircall_sms.clients.aircall import MIN_READ_TIMEOUT, AircallClient
 from aircall_sms.domain import timeutil
 from aircall_sms.domain.access import ADMIN_PRINCIPAL as ADMIN
+from aircall_sms.domain.deadline import MARGIN
 from aircall_sms.domain.requests import NumberRequest, SendRequest
 from aircall_sms.domain.status import FINAL
 from aircall_sms.domain.timeutil import iso, parse_time
@@ -62,6 +64,7 @@ from aircall_sms.use_cases.send import send_message
 from aircall_sms.use_cases.send.outcome import SendOutcome
 from local_stack.clock import SimulatedClock
 from local_stack.dynamodb import client as aws_client
+from tests.support import FakeContext, load_event, load_handler
 
 FR_FIXED = "100005"  # +33 1 86 95 42 10, "other" limits, no registration needed
 CONTACT = "+33612348080"  # written to by no other module: no other test's callback can claim these messages
@@ -840,11 +843,11 @@ def test_a_reservation_throttled_past_botocores_retries_is_service_busy_and_leav
 def test_a_throttled_outcome_write_after_aircall_accepted_stays_unknown_until_the_callbacks(
     world, dynamodb_faults, key
 ):
-    """Aircall accepted the send, then DynamoDB throttles the write of its answer (the message's move to `queued`,
-    with the idempotency answer when there is a key). The message was sent: the caller gets `201` with Aircall's id
-    (an error would invite a second send); the archive still says `unknown` (without Aircall's id) with the segment
-    charged, and the callbacks that follow claim and settle it. A retry with the same Idempotency-Key never calls
-    Aircall again: it answers what the archive knows (`201` with the settled message)."""
+    """Aircall accepted the send, then DynamoDB throttles the write of its answer (the message's move to `queued`;
+    the idempotency answer, when there is a key, is written after it). The message was sent: the caller gets `201`
+    with Aircall's id (an error would invite a second send); the archive still says `unknown` (without Aircall's
+    id) with the segment charged, and the callbacks that follow claim and settle it. A retry with the same
+    Idempotency-Key never calls Aircall again: it answers what the archive knows (`201` with the settled message)."""
     dynamodb_faults.fail("UpdateItem", "ProvisionedThroughputExceededException", when=is_outcome)
     dynamodb_faults.fail("TransactWriteItems", "ProvisionedThroughputExceededException", when=is_outcome)
     text = world.text("throttled outcome")
@@ -852,7 +855,8 @@ def test_a_throttled_outcome_write_after_aircall_accepted_stays_unknown_until_th
     assert outcome.status_code == 201
     [message] = world.in_aircall()
     assert outcome.body["message"]["aircall_id"] == message["id"]
-    assert dynamodb_faults.hits["UpdateItem" if key is None else "TransactWriteItems"] == 1
+    # the message's move is a write of its own (the idempotency answer follows it, never before): it is throttled
+    assert dynamodb_faults.hits["UpdateItem"] == 1
     assert_unknown_and_charged(world, text, error=None)
     assert_reconciled(world, text)
     if key is not None:
@@ -876,6 +880,48 @@ def test_a_throttled_write_of_aircalls_refusal_still_answers_the_refusal_and_sta
     assert dynamodb_faults.hits["TransactWriteItems"] == 1
     assert error.details["message_id"] == assert_unknown_and_charged(world, text, error=None)
     assert world.in_aircall() == []
+    world.assert_properties()
+
+
+READS = [
+    ("manage_list_messages", "Query"),
+    ("manage_get_message", "GetItem"),
+    ("manage_list_numbers", "Scan"),
+    ("manage_get_number_quota", "GetItem"),
+]
+
+
+@pytest.mark.parametrize(("event", "operation"), READS, ids=[f"{event} {operation}" for event, operation in READS])
+def test_a_read_throttled_past_botocores_retries_is_service_busy_with_retry_after(
+    world, dynamodb_faults, event, operation
+):
+    """DynamoDB answers every attempt of a route's read (GetItem, Query, Scan: outside any transaction) with its
+    throttling answer. Once botocore's retries are spent the route answers `503 service_busy` with Retry-After,
+    as a throttled write does, never a 5xx of its own; the same request answers normally once DynamoDB keeps
+    up."""
+    dynamodb_faults.throttle_on_the_wire(operation, 100)
+    handler = load_handler("manage").lambda_handler
+    answer = handler(load_event(event), FakeContext())
+    assert answer["statusCode"] == 503, answer["body"]
+    assert json.loads(answer["body"])["error"]["code"] == "service_busy"
+    assert answer["multiValueHeaders"]["Retry-After"] == ["1"]
+    assert dynamodb_faults.hits[operation] >= 2  # botocore retried before giving up
+    dynamodb_faults.clear()
+    assert handler(load_event(event), FakeContext())["statusCode"] in (200, 404)
+
+
+def test_a_send_whose_reads_are_throttled_is_service_busy_and_leaves_nothing(world, dynamodb_faults):
+    """Every read of the send path (the number, the contact's facts, the quota) is throttled past botocore's
+    retries: `503 service_busy` with Retry-After before anything is reserved; nothing archived, charged or sent."""
+    numbers.forget()  # the number is read from DynamoDB, not from this instance's cache
+    for operation in ("GetItem", "Query", "BatchGetItem"):
+        dynamodb_faults.throttle_on_the_wire(operation, 100)
+    error = refused(world.text("throttled reads"))
+    assert (error.status, error.code, error.headers.get("Retry-After")) == (503, "service_busy", "1")
+    dynamodb_faults.clear()
+    assert world.archived() == []
+    assert [world.quota(window) for window in WINDOWS] == [0, 0, 0]
+    assert world.aircall_sends() == []
     world.assert_properties()
 
 
@@ -1060,3 +1106,197 @@ def test_a_throttled_write_of_aircalls_block_still_answers_the_429(world, dynamo
     assert [world.quota(window) for window in WINDOWS] == [0, 0, 0]
     assert world.in_aircall() == []
     world.assert_properties()
+
+
+# ================================================================================================ time budget
+ATTEMPT = 1.0 + 2.0  # one whole DynamoDB attempt at the default timeouts (connect + read)
+WORLD_CONNECT = 0.5  # the `world` fixture's Aircall connect timeout
+
+
+@dataclass
+class ContextWithTime(FakeContext):
+    """A Lambda context with `remaining_ms` left when the handler starts."""
+
+    remaining_ms: int = 15_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def send_through_the_handler(text: str, remaining_ms: int, key: str | None = None) -> tuple[int, dict[str, Any], Any]:
+    event = load_event("send_message")
+    event["body"] = json.dumps({"from": FR_FIXED, "to": CONTACT, "text": text})
+    if key is not None:
+        event["headers"] = dict(event.get("headers") or {}) | {"Idempotency-Key": key}
+    answer = load_handler("send").lambda_handler(event, ContextWithTime(remaining_ms=remaining_ms))
+    return answer["statusCode"], json.loads(answer["body"]), answer.get("multiValueHeaders") or {}
+
+
+def test_a_send_with_too_little_time_left_for_aircall_is_service_busy_and_never_calls_it(world):
+    """The invocation has time for its reads and its reservation, but not for Aircall's connect timeout, the
+    least read timeout worth waiting (2 s) and one DynamoDB attempt to record the outcome. The gateway does not
+    start the call: `503 service_busy` with Retry-After and `details.sent: false`; Aircall never saw it; the
+    segments are released and the archive keeps the request `rejected` (`service_busy`); the Idempotency-Key is
+    free again, so the client's retry with time to spare is sent once."""
+    remaining_ms = int((MARGIN + ATTEMPT + WORLD_CONNECT + MIN_READ_TIMEOUT - 0.4) * 1000)
+    text = world.text("too little time")
+    status, body, headers = send_through_the_handler(text, remaining_ms, key="fault-too-little-time")
+    assert status == 503, body
+    assert body["error"]["code"] == "service_busy"
+    assert body["error"]["details"]["sent"] is False
+    assert headers["Retry-After"] == ["1"]
+    assert world.aircall_sends() == []
+    assert [world.quota(window) for window in WINDOWS] == [0, 0, 0]
+    record = world.only(text)
+    assert (record.status, (record.error or {}).get("code")) == ("rejected", "service_busy")
+    status, body, _ = send_through_the_handler(text, 15_000, key="fault-too-little-time")
+    assert status == 201, body
+    assert [message["body"] for message in world.in_aircall()] == [text]
+    world.assert_properties()
+
+
+def test_a_request_with_less_than_one_dynamodb_attempt_left_is_service_busy_and_changes_nothing(world):
+    """Less time is left than one whole DynamoDB attempt takes: no attempt starts (none can be cut off by
+    Lambda's timeout); the routes answer `503 service_busy` with Retry-After and nothing is written."""
+    short = int((MARGIN + ATTEMPT - 0.5) * 1000)
+    answer = load_handler("manage").lambda_handler(
+        load_event("manage_list_numbers"), ContextWithTime(remaining_ms=short)
+    )
+    assert answer["statusCode"] == 503, answer["body"]
+    assert json.loads(answer["body"])["error"]["code"] == "service_busy"
+    numbers.forget()
+    text = world.text("no time for dynamodb")
+    status, body, headers = send_through_the_handler(text, short)
+    assert (status, body["error"]["code"], headers["Retry-After"]) == (503, "service_busy", ["1"])
+    assert world.archived() == []
+    assert world.aircall_sends() == []
+    world.assert_properties()
+
+
+# ================================================================================================ PUT /numbers
+GB = "100006"
+GB_CONTACT = "+447400123491"
+
+
+@pytest.fixture
+def gb_number(world, gateway) -> Iterator[str]:
+    yield GB
+    if numbers.get(GB) is not None:
+        numbers.delete(GB)
+
+
+def configure_gb(mode: str) -> number_use_cases.NumberAnswer:
+    return number_use_cases.configure(
+        ADMIN,
+        GB,
+        NumberRequest.model_validate({"mode": mode, "registration": "none"}),
+        request_callback_url="https://unused/webhooks/aircall",
+    )
+
+
+def killed_after_aircall_configures(monkeypatch) -> None:
+    """The Lambda stops right after Aircall answered the configuration (its timeout, a crash)."""
+    real = AircallClient.configure_number
+
+    def configure_then_die(self: AircallClient, number_id: str, callback_url: str) -> dict[str, Any]:
+        real(self, number_id, callback_url)
+        raise LambdaKilled
+
+    monkeypatch.setattr(AircallClient, "configure_number", configure_then_die)
+
+
+def aircall_configuration(gateway, number_id: str) -> httpx.Response:
+    config = gateway.config
+    return httpx.get(
+        f"{gateway.url}/v1/numbers/{number_id}/messages/configuration",
+        auth=(config.api_id, config.api_token),
+        timeout=10,
+    )
+
+
+def test_a_configuration_cut_off_after_aircall_configured_the_number_is_finished_by_the_next_put(
+    world, gateway, gb_number, monkeypatch
+):
+    """Aircall configured the number, then the Lambda died before the token was stored. The gateway stored
+    `configuring` before calling Aircall, so it knows: `GET /numbers/{id}` says `state: configuring`, and sends
+    from the number are `404 number_not_configured` (their callbacks could not be authenticated) instead of going
+    out unfollowable. The next PUT finishes it: Aircall answers the same token, whose digest is stored; the
+    number sends."""
+    killed_after_aircall_configures(monkeypatch)
+    with pytest.raises(LambdaKilled):
+        configure_gb("proxy")
+    monkeypatch.undo()
+    record = numbers.get(GB)
+    assert record is not None
+    assert (record.mode, record.state) == ("proxy", "configuring")
+    assert not record.callback_token_sha256
+    assert record.to_api()["state"] == "configuring"
+    assert aircall_configuration(gateway, GB).status_code == 200  # Aircall has it
+    with pytest.raises(GatewayError) as raised:
+        send_message(SendRequest.model_validate({"from": GB, "to": GB_CONTACT, "text": "Hi"}), principal=ADMIN)
+    assert (raised.value.status, raised.value.code) == (404, "number_not_configured")
+    assert raised.value.details["state"] == "configuring"
+    answer = configure_gb("proxy")
+    assert answer.number["state"] == "configured"
+    token = aircall_configuration(gateway, GB).json()["token"]
+    record = numbers.get(GB)
+    assert record is not None and not record.state
+    assert record.callback_token_sha256 == hashlib.sha256(token.encode()).hexdigest()
+    text = world.text("after the repair")
+    sent = send_message(SendRequest.model_validate({"from": GB, "to": GB_CONTACT, "text": text}), principal=ADMIN)
+    assert sent.status_code == 201
+
+
+def test_a_configuration_cut_off_then_put_in_agent_mode_removes_it_from_aircall(world, gateway, gb_number, monkeypatch):
+    """Cut off as above, then the client changes its mind: `PUT` with `mode: agent`. The stored `configuring`
+    says Aircall may hold a configuration, so the gateway removes it (app messaging comes back and agent sends
+    work); without it the number would stay in API mode in Aircall behind an agent-mode record."""
+    killed_after_aircall_configures(monkeypatch)
+    with pytest.raises(LambdaKilled):
+        configure_gb("proxy")
+    monkeypatch.undo()
+    answer = configure_gb("agent")
+    assert (answer.number["mode"], answer.number["state"]) == ("agent", "configured")
+    assert aircall_configuration(gateway, GB).status_code == 404  # removed in Aircall
+
+
+def test_a_configuration_aircall_refuses_puts_the_number_back_as_it_was(world, gateway, gb_number, sandbox_api):
+    """Aircall refuses the configuration (a definite 4xx: nothing was configured). A number that was in agent
+    mode stays exactly so (not left `configuring`); a new number is not left behind."""
+    configure_gb("agent")
+    before = numbers.get(GB)
+    assert before is not None
+    fault = {"path_contains": "/messages/configuration", "method": "POST", "status": 403, "mode": "before", "count": 2}
+    sandbox_api.post("/_sandbox/faults", json=fault).raise_for_status()
+    with pytest.raises(GatewayError) as raised:
+        configure_gb("proxy")
+    assert (raised.value.status, raised.value.code) == (502, "aircall_error")
+    after = numbers.get(GB)
+    assert after is not None
+    assert after.mode == "agent"
+    assert not after.state and not after.callback_url
+    numbers.delete(GB)
+    with pytest.raises(GatewayError):
+        configure_gb("proxy")
+    assert numbers.get(GB) is None
+
+
+def test_a_configuration_whose_answer_is_lost_stays_configuring_and_the_next_put_keeps_aircalls_token(
+    world, gateway, gb_number, sandbox_api
+):
+    """Aircall configured the number but its answer was lost (a 5xx after performing it): `504 aircall_timeout`,
+    the number stays `configuring` (Aircall may have it); the next PUT stores the digest of the token Aircall
+    holds, the same one its callbacks carry."""
+    fault = {"path_contains": "/messages/configuration", "method": "POST", "status": 500, "mode": "after", "count": 1}
+    sandbox_api.post("/_sandbox/faults", json=fault).raise_for_status()
+    with pytest.raises(GatewayError) as raised:
+        configure_gb("proxy")
+    assert (raised.value.status, raised.value.code) == (504, "aircall_timeout")
+    record = numbers.get(GB)
+    assert record is not None and record.state == "configuring"
+    sandbox_api.delete("/_sandbox/faults").raise_for_status()
+    configure_gb("proxy")
+    token = aircall_configuration(gateway, GB).json()["token"]
+    record = numbers.get(GB)
+    assert record is not None and not record.state
+    assert record.callback_token_sha256 == hashlib.sha256(token.encode()).hexdigest()

@@ -25,6 +25,7 @@ from aircall_sms.domain.pages import encode_cursor
 from aircall_sms.domain.requests import NumberRequest
 from aircall_sms.domain.timeutil import iso, utcnow
 from aircall_sms.store import archive, messages, numbers
+from aircall_sms.store.base import raw_client
 from aircall_sms.use_cases import messages as message_use_cases
 from aircall_sms.use_cases import numbers as number_use_cases
 from aircall_sms.use_cases.callbacks import handle_callback
@@ -131,11 +132,10 @@ def listed(**query: str) -> list[str]:
     return [item["id"] for item in body["items"]]
 
 
-def every_page(**query: str) -> tuple[list[str], list[int]]:
-    """Follow a list to its end: the ids in order and the size of each page."""
+def every_page(cursor: str | None = None, **query: str) -> tuple[list[str], list[int]]:
+    """Follow a list to its end (from `cursor`, if given): the ids in order and the size of each page."""
     seen: list[str] = []
     sizes: list[int] = []
-    cursor = None
     while True:
         status, page = list_messages(**query, **({"cursor": cursor} if cursor else {}))
         assert status == 200, page
@@ -199,13 +199,19 @@ def test_a_contact_lists_its_messages_with_every_number(corner):
 
 
 def test_no_filter_lists_the_whole_archive_newest_first(gateway):
-    # The latest times any test writes: this list's first page is these messages.
-    late = Corner(start=datetime(2999, 12, 31, tzinfo=UTC))
+    # No message is created in the future, so a list without `until` starts at the current month (the other tests'
+    # corners, years ahead, are listed with `until`): this list's first page is these messages, the latest of now.
+    late = Corner(start=utcnow() + timedelta(hours=12))
     newest = archived(late.message(1), late.message(2, number=1, direction="inbound"), late.message(3, contact=2))
+    # and one older, two months back: the list walks the time index month by month, through empty ones
+    (older,) = archived(Corner(start=utcnow() - timedelta(days=62)).message(0))
     status, body = list_messages(limit="3")
     assert status == 200
     assert [item["id"] for item in body["items"]] == newest
     assert body["next_cursor"]
+    rest, _ = every_page(limit="50", cursor=body["next_cursor"])
+    assert older in rest
+    assert not set(newest) & set(rest)
 
 
 def test_without_number_or_contact_since_and_until_bound_the_whole_archive(corner):
@@ -342,15 +348,16 @@ def test_a_page_is_cut_short_before_lambdas_response_limit_and_the_next_one_goes
 
 
 def test_a_filtered_page_stops_reading_at_its_budget_and_the_next_one_goes_on(corner, monkeypatch):
-    # Given a thread whose failed messages are few among many
-    records = [corner.message(minute, status="failed" if minute % 4 == 0 else "delivered") for minute in range(12)]
+    # Given a thread whose delivered messages are few among many (`delivered` has no index of its own: it is
+    # checked on the messages read)
+    records = [corner.message(minute, status="delivered" if minute % 4 == 0 else "failed") for minute in range(12)]
     archived(*records)
-    failed = newest_first_where(records, status="failed")
+    delivered = newest_first_where(records, status="delivered")
     monkeypatch.setattr(archive, "MAX_ITEMS_READ", 5)
-    # When the failed ones are listed, a page reading at most 5 items (after its first Query)
-    seen, sizes = every_page(number_id=corner.numbers[0], contact=corner.contacts[0], status="failed", limit="2")
-    # Then pages may be short, and together they hold every failed message once, newest first
-    assert seen == failed
+    # When the delivered ones are listed, a page reading at most 5 items (after its first Query)
+    seen, sizes = every_page(number_id=corner.numbers[0], contact=corner.contacts[0], status="delivered", limit="2")
+    # Then pages may be short, and together they hold every delivered message once, newest first
+    assert seen == delivered
     assert len(sizes) > 2
 
 
@@ -546,3 +553,43 @@ def test_cursors_of_the_list_and_of_the_export_do_not_mix(corner):
     assert refused(list_messages(**corner.window(), cursor=first.next_cursor)) == (400, "invalid_request", "cursor")
     mixed = export(**corner.window(), cursor=page["next_cursor"])
     assert (mixed.status, (mixed.error or {}).get("details")) == (400, {"field": "cursor"})
+
+
+# ------------------------------------------------------------------------------------------------ upgrading
+def _as_archived_before_the_current_indexes(record: messages.MessageRecord) -> dict[str, Any]:
+    """`record`'s item as the gateway wrote it before (keys of the indexes that are gone, none of today's)."""
+    item = record.serialize()
+    for name in ("month", "listed_status", "number_status", "thread_status", "contact_status"):
+        item.pop(name, None)
+    item["archive"] = {"S": "all"}
+    item["number_created_key"] = {"S": f"{record.number_id}#{item['created_key']['S']}"}
+    return item
+
+
+def test_the_backfill_gives_older_messages_their_listing_keys_and_changes_nothing_else(corner):
+    from tools import archive_keys
+
+    old = [corner.message(1, status="failed"), corner.message(2, direction="inbound"), corner.message(3)]
+    table = messages.MessageRecord.Meta.table_name
+    for record in old:
+        raw_client().put_item(TableName=table, Item=_as_archived_before_the_current_indexes(record))
+    ids = {record.id: record for record in old}
+    before = {message_id: messages.get(message_id).to_api() for message_id in ids}  # type: ignore[union-attr]
+    # Given messages archived before: the time index and the status lists do not know them
+    assert listed(**corner.window()) == []
+    assert listed(number_id=corner.numbers[0], status="failed") == []
+    # When the backfill runs (twice: the second run finds nothing to do)
+    assert archive_keys.main(["--table", table, "--page-size", "100"]) == 0
+    second, start = messages.backfill_listing_keys(page_size=1000)
+    while start is not None:
+        updated, start = messages.backfill_listing_keys(start=start, page_size=1000)
+        second += updated
+    # Then every list shows them, their Message objects are unchanged, the old keys are gone
+    assert set(listed(**corner.window())) == set(ids)
+    assert listed(number_id=corner.numbers[0], status="failed") == [old[0].id]
+    assert listed(number_id=corner.numbers[0], direction="inbound") == [old[1].id]
+    assert {message_id: messages.get(message_id).to_api() for message_id in ids} == before  # type: ignore[union-attr]
+    for message_id in ids:
+        item = raw_client().get_item(TableName=table, Key={"id": {"S": message_id}})["Item"]
+        assert not {"archive", "number_created_key"} & set(item)
+    assert second == 0

@@ -37,6 +37,7 @@ US_TOLL_FREE = "100002"  # +1 833-467-0142
 FR_MOBILE = "100004"  # +33 6 12 34 56 78
 FR_FIXED = "100005"  # +33 1 86 95 42 10
 FR_FIXED_E164 = "+33186954210"
+UK_FIXED = "100006"  # +44 20 3966 1234
 
 FR_CONTACT = "+33612345679"
 FR_OTHER_CONTACT = "+33612345680"
@@ -584,21 +585,38 @@ def test_an_aircall_429_with_on_limit_defer_defers_the_message_to_aircalls_reset
     assert stored is not None and [change.status for change in stored.status_history] == ["unknown", "deferred"]
 
 
-def test_an_aircall_answer_saying_no_request_remains_pauses_sends_until_the_reset(world, gateway):
-    # Start a fresh sandbox minute, so that Aircall's budget cannot reset under the test.
-    next_minute = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
-    world.sandbox_api.post("/_sandbox/clock", json={"set": iso(next_minute)}).raise_for_status()
-    world.configure(FR_FIXED)
-    config = gateway.config
-    with httpx.Client(base_url=gateway.url, auth=(config.api_id, config.api_token)) as other_integration:
-        remaining = world.sandbox_api.get("/_sandbox/usage").json()["company"]["remaining"]
+@pytest.mark.parametrize("rate_headers", ["on_429", "always"])
+def test_aircall_saying_no_request_remains_pauses_sends_until_the_reset(world, sandbox_variant, rate_headers):
+    # Aircall's rate headers come with its 429 (the reference: "when the rate limit has been reached"), and maybe on
+    # every answer: either way the gateway learns the reset and stops calling Aircall until then.
+    server = sandbox_variant(rate_headers=rate_headers)
+    config = server.config
+    with (
+        httpx.Client(base_url=server.url, timeout=10) as control,
+        httpx.Client(base_url=server.url, auth=(config.api_id, config.api_token)) as other_integration,
+    ):
+        # Start a fresh sandbox minute, so that Aircall's budget cannot reset under the test.
+        next_minute = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
+        control.post("/_sandbox/clock", json={"set": iso(next_minute)}).raise_for_status()
+        world.configure(FR_FIXED)
+        remaining = control.get("/_sandbox/usage").json()["company"]["remaining"]
         for _ in range(remaining - 1):  # another integration of the company spends the budget
             other_integration.get("/v1/ping").raise_for_status()
-    assert world.sandbox_api.get("/_sandbox/usage").json()["company"]["remaining"] == 1
-    assert_sent(world)  # Aircall's answer says: none left until the minute's end
-    blocked_until = parse_time(world.aircall_state().get("blocked_until", {}).get("S"))
-    assert blocked_until == next_minute + timedelta(minutes=1)
-    assert_refused_and_archived(world, refused, code="rate_limited", status=429, contact=FR_CONTACT)
+
+        def sends_reaching_aircall() -> int:
+            log = control.get("/_sandbox/requests", params={"method": "POST"}).json()["requests"]
+            return sum(1 for entry in log if entry["path"].endswith("/send"))
+
+        assert send().status_code == 201  # the last request of Aircall's minute
+        if rate_headers == "on_429":  # nothing told the gateway: its next send meets Aircall's 429
+            error = refused()
+            assert (error.status, error.code) == (429, "rate_limited")
+        blocked_until = parse_time(world.aircall_state().get("blocked_until", {}).get("S"))
+        assert blocked_until == next_minute + timedelta(minutes=1)
+        reached = sends_reaching_aircall()
+        error = refused()
+        assert (error.status, error.code) == (429, "rate_limited")
+        assert sends_reaching_aircall() == reached, "a send went to Aircall before its reset"
 
 
 # ------------------------------------------------------------------------------------------------ dry run
@@ -683,8 +701,30 @@ def test_an_invalid_request_is_refused_with_its_code_and_leaves_no_trace(world, 
 
 
 def test_a_text_of_exactly_1600_characters_and_metadata_of_4_kb_are_accepted(world):
-    world.configure(FR_FIXED)
+    world.configure(UK_FIXED)  # a French number accepts at most 670
     metadata = {"note": "x" * (4096 - len('{"note": ""}'))}
-    message = assert_sent(world, text="a" * 1600, metadata=metadata)
+    message = assert_sent(world, **{"from": UK_FIXED, "to": GB_CONTACT}, text="a" * 1600, metadata=metadata)
     assert message["segments"] == 11
     assert message["metadata"] == metadata
+
+
+def test_a_french_number_refuses_a_text_over_670_characters_before_any_quota_is_touched(world, subtests):
+    # Aircall caps a message from a French number at 670 characters (1,600 elsewhere).
+    world.configure(FR_FIXED)
+    world.configure(FR_MOBILE)
+    for number_id, dry_run in ((FR_FIXED, False), (FR_FIXED, True), (FR_MOBILE, False), (FR_MOBILE, True)):
+        with subtests.test(number_id=number_id, dry_run=dry_run):
+            counters, sends, known = world.counters(), len(world.aircall_sends()), world.message_ids()
+            error = refused(**{"from": number_id, "text": "a" * 671, "dry_run": dry_run})
+            assert (error.status, error.code) == (400, "message_too_long")
+            assert error.details == {"characters": 671, "limit": 670}
+            assert "670" in error.message
+            assert world.counters() == counters, "a text too long reserved something"
+            assert len(world.aircall_sends()) == sends
+            assert world.message_ids() == known
+
+
+def test_a_french_number_sends_a_text_of_670_characters(world):
+    world.configure(FR_FIXED)
+    message = assert_sent(world, text="a" * 670)
+    assert message["segments"] == 5

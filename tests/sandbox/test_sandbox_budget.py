@@ -10,7 +10,9 @@ RATE_HEADERS = ("X-AircallApi-Limit", "X-AircallApi-Remaining", "X-AircallApi-Re
 
 @pytest.fixture
 def small_budget(start_sandbox):
-    running = start_sandbox(requests_per_minute=5)
+    # The `always` variant: rate headers on every answer, so each test can read the budget (by default they come
+    # only with a 429, as the reference says; see the on_429 tests below).
+    running = start_sandbox(requests_per_minute=5, rate_headers="always")
     # Start at the top of a minute so no window boundary falls inside the test.
     running.control.post("/_sandbox/clock", json={"set": "2026-03-10T10:00:00Z"})
     return running
@@ -127,7 +129,7 @@ def test_the_reset_header_is_in_unix_seconds_by_default(small_budget):
 
 
 def test_the_reset_header_can_be_in_milliseconds(start_sandbox):
-    running = start_sandbox(rate_reset_unit="milliseconds")
+    running = start_sandbox(rate_reset_unit="milliseconds", rate_headers="always")
     running.control.post("/_sandbox/clock", json={"set": "2026-03-10T10:00:00Z"})
 
     response = running.api.get("/v1/ping")

@@ -127,14 +127,16 @@ def test_account_webhooks_keep_the_webhook_envelope_whatever_the_overrides(start
 
 
 # ------------------------------------------------------------------------------------------------ contact fields
-def test_by_default_the_contact_comes_as_external_number_and_raw_digits(sandbox, receiver):
-    sent, _ = status_callbacks(sandbox, receiver)
+def test_the_both_style_gives_the_contact_as_external_number_and_raw_digits(start_sandbox, receiver):
+    running = start_sandbox(contact_style="both")
+
+    sent, _ = status_callbacks(running, receiver)
 
     assert (sent["data"]["external_number"], sent["data"]["raw_digits"]) == (RECIPIENT, "14155550100")
 
 
-def test_the_raw_digits_style_gives_the_contact_only_as_digits_without_plus(start_sandbox, receiver):
-    running = start_sandbox(contact_style="raw_digits")
+def test_by_default_the_contact_comes_only_as_digits_without_plus(sandbox, receiver):
+    running = sandbox
 
     sent, _ = status_callbacks(running, receiver)
     received = inbound_callback(running, receiver)

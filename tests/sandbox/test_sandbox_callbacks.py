@@ -39,7 +39,7 @@ def test_a_proxy_send_is_followed_by_sent_then_delivered_webhook_style(sandbox, 
         assert callback["token"] == token
         assert callback["data"]["id"] == message["id"]
         assert callback["data"]["direction"] == "outbound"
-        assert callback["data"]["external_number"] == RECIPIENT
+        assert callback["data"]["raw_digits"] == RECIPIENT.lstrip("+")
         assert callback["data"]["number"]["id"] == US_LOCAL
         assert abs(callback["timestamp"] - time.time()) < 60  # UNIX seconds
     assert [sent["data"]["status"], delivered["data"]["status"]] == ["sent", "delivered"]
@@ -219,7 +219,7 @@ def test_an_inbound_message_reaches_the_proxy_callback_url(sandbox, receiver):
     assert callback["token"] == token
     data = callback["data"]
     assert data == outcome["message"]
-    assert (data["direction"], data["status"], data["external_number"]) == ("inbound", "received", RECIPIENT)
+    assert (data["direction"], data["status"], data["raw_digits"]) == ("inbound", "received", RECIPIENT.lstrip("+"))
     assert data["body"] == "YES"
     assert data["media_details"] == media
     assert data["raw_digits"] == "14155550100"

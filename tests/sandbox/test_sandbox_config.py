@@ -18,7 +18,7 @@ def test_an_empty_environment_gives_the_documented_defaults():
         "sandbox-oauth-token",
     )
     assert config.requests_per_minute == 60
-    assert (config.rate_headers, config.rate_reset_unit) == ("always", "seconds")
+    assert (config.rate_headers, config.rate_reset_unit) == ("on_429", "seconds")
     assert config.allow_http_loopback_callbacks is False
     assert config.callback_style == "webhook"
     assert (
@@ -29,11 +29,11 @@ def test_an_empty_environment_gives_the_documented_defaults():
     ) == (None, None, None, None)
     assert (config.data_timestamps, config.contact_style, config.inbound_media) == (
         "milliseconds",
-        "both",
+        "raw_digits",
         "media_details",
     )
     assert (config.status_words, config.unknown_status_word) == ("standard", None)
-    assert (config.send_response_contact, config.french_length_limit) == (False, False)
+    assert (config.send_response_contact, config.french_length_limit) == (False, True)
     assert config.callback_delay_ms == 100
     assert config.public_url is None
     assert config.segment_limits == SegmentLimits(
@@ -45,11 +45,13 @@ def test_an_empty_environment_gives_the_documented_defaults():
     assert config.uses_default_credentials
 
 
-def test_the_strict_preset_flips_every_lenient_default():
-    strict = SandboxConfig.strict()
+def test_the_defaults_are_as_strict_as_the_reference_and_each_lenient_variant_is_a_switch():
+    strict = SandboxConfig()
 
     assert (strict.rate_headers, strict.contact_style, strict.french_length_limit) == ("on_429", "raw_digits", True)
-    assert SandboxConfig.strict(contact_style="both").contact_style == "both"
+    assert strict.allow_http_loopback_callbacks is False
+    lenient = SandboxConfig(rate_headers="always", contact_style="both", french_length_limit=False)
+    assert (lenient.rate_headers, lenient.contact_style, lenient.french_length_limit) == ("always", "both", False)
 
 
 def test_every_variable_is_read():
@@ -59,7 +61,7 @@ def test_every_variable_is_read():
             "LOCAL_AIRCALL_API_TOKEN": "token",
             "LOCAL_AIRCALL_ACCESS_TOKEN": "oauth",
             "LOCAL_AIRCALL_REQUESTS_PER_MINUTE": "120",
-            "LOCAL_AIRCALL_RATE_HEADERS": "on_429",
+            "LOCAL_AIRCALL_RATE_HEADERS": "always",
             "LOCAL_AIRCALL_RATE_RESET_UNIT": "milliseconds",
             "LOCAL_AIRCALL_ALLOW_HTTP_LOOPBACK_CALLBACKS": "true",
             "LOCAL_AIRCALL_CALLBACK_STYLE": "callback",
@@ -68,12 +70,12 @@ def test_every_variable_is_read():
             "LOCAL_AIRCALL_CALLBACK_RESOURCE": "omit",
             "LOCAL_AIRCALL_CALLBACK_TIMESTAMP": "iso8601",
             "LOCAL_AIRCALL_DATA_TIMESTAMPS": "seconds",
-            "LOCAL_AIRCALL_CONTACT_STYLE": "raw_digits",
+            "LOCAL_AIRCALL_CONTACT_STYLE": "external_number",
             "LOCAL_AIRCALL_INBOUND_MEDIA": "both",
             "LOCAL_AIRCALL_STATUS_WORDS": "unknown_extra",
             "LOCAL_AIRCALL_UNKNOWN_STATUS_WORD": "undelivered",
             "LOCAL_AIRCALL_SEND_RESPONSE_CONTACT": "1",
-            "LOCAL_AIRCALL_FRENCH_LENGTH_LIMIT": "yes",
+            "LOCAL_AIRCALL_FRENCH_LENGTH_LIMIT": "no",
             "LOCAL_AIRCALL_CALLBACK_DELAY_MS": "5",
             "LOCAL_AIRCALL_WEBHOOK_RETRIES": "0",
             "LOCAL_AIRCALL_PUBLIC_URL": "https://sandbox.example.com",
@@ -87,7 +89,7 @@ def test_every_variable_is_read():
 
     assert (config.api_id, config.api_token, config.access_token) == ("id", "token", "oauth")
     assert config.requests_per_minute == 120
-    assert (config.rate_headers, config.rate_reset_unit) == ("on_429", "milliseconds")
+    assert (config.rate_headers, config.rate_reset_unit) == ("always", "milliseconds")
     assert config.allow_http_loopback_callbacks is True
     assert config.callback_style == "callback"
     assert (
@@ -96,9 +98,13 @@ def test_every_variable_is_read():
         config.callback_resource,
         config.callback_timestamp,
     ) == ("event", "message.status_updated", "omit", "iso8601")
-    assert (config.data_timestamps, config.contact_style, config.inbound_media) == ("seconds", "raw_digits", "both")
+    assert (config.data_timestamps, config.contact_style, config.inbound_media) == (
+        "seconds",
+        "external_number",
+        "both",
+    )
     assert (config.status_words, config.unknown_status_word) == ("unknown_extra", "undelivered")
-    assert (config.send_response_contact, config.french_length_limit) == (True, True)
+    assert (config.send_response_contact, config.french_length_limit) == (True, False)
     assert config.callback_delay_ms == 5
     assert config.webhook_retries == 0
     assert config.public_url == "https://sandbox.example.com"

@@ -243,7 +243,8 @@ def test_the_french_limit_leaves_numbers_of_other_countries_at_1600_characters(s
     assert response.status_code == 200
 
 
-def test_without_the_french_limit_a_french_number_sends_up_to_1600_characters(api):
+def test_without_the_french_limit_a_french_number_sends_up_to_1600_characters(start_sandbox):
+    api = start_sandbox(french_length_limit=False).api
     response = api.post(NATIVE_SEND.format(100004), json={"to": "+33698765432", "body": "x" * 1600})
 
     assert response.status_code == 200

@@ -46,7 +46,8 @@ def test_a_native_send_and_a_reply_reach_the_webhook_with_its_token(sandbox, rec
     assert {event["token"] for event in events} == {webhook["token"]}
     assert all(event["resource"] == "message" and event["data"]["number"]["id"] == US_LOCAL for event in events)
     received = next(event for event in events if event["event"] == "message.received")
-    assert (received["data"]["external_number"], received["data"]["body"]) == (RECIPIENT, "thanks")
+    # The strict default: the contact as raw digits only, as in a callback.
+    assert (received["data"]["raw_digits"], received["data"]["body"]) == (RECIPIENT.lstrip("+"), "thanks")
 
 
 def test_a_webhook_gets_only_the_events_it_listens_to(sandbox, receiver):

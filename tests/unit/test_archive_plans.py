@@ -16,54 +16,64 @@ SINCE = datetime(2026, 11, 1, tzinfo=UTC)
 UNTIL = datetime(2026, 11, 26, 23, 59, 59, 999000, tzinfo=UTC)
 
 
-BY_TIME = "created_key"
-BY_NUMBER_THEN_TIME = "number_created_key"
 OUT, IN = {"direction": "outbound"}, {"direction": "inbound"}
 FAILED = {"status": "failed"}
+DELIVERED = {"status": "delivered"}
 THREAD = {"number_id": NUMBER, "contact": CONTACT}
 
 
 @pytest.mark.parametrize(
-    ("filters", "index", "partition", "sort_key", "not_keys"),
+    ("filters", "index", "partition", "where", "checks"),
     [
-        (THREAD, "thread", ("thread", f"{NUMBER}#{CONTACT}"), BY_TIME, {}),
-        (THREAD | IN | {"status": "received"}, "thread", ("thread", f"{NUMBER}#{CONTACT}"), BY_TIME,
-         IN | {"status": "received"}),
-        ({"contact": CONTACT}, "by_contact", ("contact", CONTACT), BY_TIME, {}),
-        ({"contact": CONTACT} | FAILED, "by_contact", ("contact", CONTACT), BY_TIME, FAILED),
-        ({"number_id": NUMBER}, "by_number", ("number_id", NUMBER), BY_TIME, {}),
-        ({"number_id": NUMBER} | OUT, "by_number_direction", ("direction", "outbound"), BY_NUMBER_THEN_TIME, {}),
-        ({"number_id": NUMBER} | FAILED, "by_number_status", ("status", "failed"), BY_NUMBER_THEN_TIME, {}),
-        ({"number_id": NUMBER} | FAILED | OUT, "by_number_status", ("status", "failed"), BY_NUMBER_THEN_TIME, OUT),
-        ({"status": "expired"}, "by_status", ("status", "expired"), BY_TIME, {}),
-        (FAILED | OUT, "by_status", ("status", "failed"), BY_TIME, OUT),
-        (IN, "by_direction", ("direction", "inbound"), BY_TIME, {}),
-        ({}, "by_time", ("archive", "all"), BY_TIME, {}),
+        (THREAD, "thread", ("thread", f"{NUMBER}#{CONTACT}"), {}, {}),
+        (THREAD | IN, "by_thread_status", ("thread_status", f"{NUMBER}#{CONTACT}#received"), {}, {}),
+        (THREAD | IN | {"status": "received"}, "by_thread_status",
+         ("thread_status", f"{NUMBER}#{CONTACT}#received"), {}, {}),
+        (THREAD | FAILED, "by_thread_status", ("thread_status", f"{NUMBER}#{CONTACT}#failed"), {}, {}),
+        (THREAD | OUT, "thread", ("thread", f"{NUMBER}#{CONTACT}"), OUT, {}),
+        (THREAD | DELIVERED, "thread", ("thread", f"{NUMBER}#{CONTACT}"), {}, DELIVERED),
+        ({"contact": CONTACT}, "by_contact", ("contact", CONTACT), {}, {}),
+        ({"contact": CONTACT} | FAILED, "by_contact_status", ("contact_status", f"{CONTACT}#failed"), {}, {}),
+        ({"contact": CONTACT} | IN, "by_contact_status", ("contact_status", f"{CONTACT}#received"), {}, {}),
+        ({"number_id": NUMBER}, "by_number", ("number_id", NUMBER), {}, {}),
+        ({"number_id": NUMBER} | OUT, "by_number", ("number_id", NUMBER), OUT, {}),
+        ({"number_id": NUMBER} | IN, "by_number_status", ("number_status", f"{NUMBER}#received"), {}, {}),
+        ({"number_id": NUMBER} | FAILED, "by_number_status", ("number_status", f"{NUMBER}#failed"), {}, {}),
+        ({"number_id": NUMBER} | FAILED | OUT, "by_number_status", ("number_status", f"{NUMBER}#failed"), {}, {}),
+        ({"number_id": NUMBER} | DELIVERED | OUT, "by_number", ("number_id", NUMBER), {}, DELIVERED),
+        ({"status": "expired"}, "by_listed_status", ("listed_status", "expired"), {}, {}),
+        (FAILED | OUT, "by_listed_status", ("listed_status", "failed"), {}, {}),
+        (IN, "by_listed_status", ("listed_status", "received"), {}, {}),
+        (OUT, "by_month", ("month", ""), OUT, {}),
+        ({"status": "sent"}, "by_month", ("month", ""), {}, {"status": "sent"}),
+        ({}, "by_month", ("month", ""), {}, {}),
     ],
 )  # fmt: skip
-def test_each_combination_of_filters_is_one_query_on_the_index_made_for_it(
-    filters, index, partition, sort_key, not_keys
-):
+def test_each_combination_of_filters_is_one_query_on_the_index_made_for_it(filters, index, partition, where, checks):
     plan = archive.plan(archive.Filters(**filters))
-    assert (plan.index, (plan.hash_name, plan.hash_value), plan.range_name, plan.filters) == (
+    assert (plan.index, (plan.hash_name, plan.hash_value), plan.filters, plan.checks, plan.empty) == (
         index,
         partition,
-        sort_key,
-        not_keys,
+        where,
+        checks,
+        False,
     )
-    assert plan.key_names == {"id", partition[0], sort_key}
+    assert plan.key_names == {"id", partition[0], "created_key"}
     declared = messages.MessageRecord._get_schema()["global_secondary_indexes"]
     assert index in {declaration["index_name"] for declaration in declared}
 
 
-def test_since_and_until_bound_the_sort_key_inclusively_and_a_number_prefixes_it():
+@pytest.mark.parametrize("filters", [FAILED | IN, {"status": "received"} | OUT, DELIVERED | IN, THREAD | FAILED | IN])
+def test_a_status_with_the_other_direction_is_an_empty_list_read_from_nowhere(filters):
+    assert archive.plan(archive.Filters(**filters)).empty
+
+
+def test_since_and_until_bound_the_sort_key_inclusively():
     plan = archive.plan(archive.Filters(number_id=NUMBER, status="failed", since=SINCE, until=UNTIL))
-    assert (plan.low, plan.high) == (f"{NUMBER}#{iso(SINCE)}", f"{NUMBER}#{iso(UNTIL)}$")
-    at_since = f"{NUMBER}#{iso(SINCE)}#msg_a"
-    at_until = f"{NUMBER}#{iso(UNTIL)}#msg_z"
-    assert plan.low <= at_since <= plan.high
-    assert plan.low <= at_until <= plan.high
-    assert f"{NUMBER}0#{iso(SINCE)}#msg_a" > plan.high  # another number whose id starts with this one's
+    assert (plan.low, plan.high) == (iso(SINCE), f"{iso(UNTIL)}$")
+    assert plan.low <= f"{iso(SINCE)}#msg_a" <= plan.high
+    assert plan.low <= f"{iso(UNTIL)}#msg_z" <= plan.high
+    assert f"{iso(UNTIL + timedelta(milliseconds=1))}#msg_a" > plan.high
 
 
 def test_a_since_with_a_fraction_of_a_millisecond_starts_after_that_millisecond():
@@ -86,23 +96,53 @@ def test_a_position_belongs_to_a_plan_only_in_its_partition_and_range():
     assert not plan.holds(inside | {"created_key": {"S": f"{iso(SINCE - timedelta(milliseconds=1))}#msg_a"}})
 
 
-def test_every_write_of_a_message_carries_the_keys_of_the_listing_indexes():
-    record = messages.MessageRecord(
-        id="msg_a",
-        number_id=NUMBER,
-        sender=CONTACT,
-        recipient="+33186954210",
-        contact=CONTACT,
-        direction="inbound",
-        status="received",
-        created_at="2026-11-26T14:05:09.123Z",
-        updated_at="2026-11-26T14:05:09.123Z",
+def test_a_position_in_the_time_index_belongs_to_the_month_of_its_time():
+    plan = archive.plan(archive.Filters(since=SINCE, until=UNTIL))
+    inside = {"id": {"S": "msg_a"}, "month": {"S": "2026-11"}, "created_key": {"S": f"{iso(SINCE)}#msg_a"}}
+    assert plan.holds(inside)
+    assert not plan.holds(inside | {"month": {"S": "2026-10"}})
+
+
+def _record(**fields: str) -> messages.MessageRecord:
+    return messages.MessageRecord(
+        **{  # type: ignore[arg-type]
+            "id": "msg_a",
+            "number_id": NUMBER,
+            "sender": CONTACT,
+            "recipient": "+33186954210",
+            "contact": CONTACT,
+            "direction": "inbound",
+            "status": "received",
+            "created_at": "2026-11-26T14:05:09.123Z",
+            "updated_at": "2026-11-26T14:05:09.123Z",
+        }
+        | fields
     )
-    item = record.serialize()
-    assert {name: item[name]["S"] for name in ("created_key", "number_created_key", "thread", "archive")} == {
+
+
+def test_every_write_of_a_message_carries_the_keys_of_the_listing_indexes():
+    item = _record().serialize()
+    names = ("created_key", "thread", "month", "listed_status", "number_status", "thread_status", "contact_status")
+    assert {name: item[name]["S"] for name in names} == {
         "created_key": "2026-11-26T14:05:09.123Z#msg_a",
-        "number_created_key": f"{NUMBER}#2026-11-26T14:05:09.123Z#msg_a",
         "thread": f"{NUMBER}#{CONTACT}",
-        "archive": "all",
+        "month": "2026-11",
+        "listed_status": "received",
+        "number_status": f"{NUMBER}#received",
+        "thread_status": f"{NUMBER}#{CONTACT}#received",
+        "contact_status": f"{CONTACT}#received",
     }
     assert (item["direction"]["S"], item["status"]["S"]) == ("inbound", "received")
+
+
+@pytest.mark.parametrize("status", ["unknown", "queued", "sent", "delivered", "deferred"])
+def test_a_message_in_a_status_that_is_not_listed_carries_no_status_key(status):
+    item = _record(direction="outbound", status=status).serialize()
+    assert not {"listed_status", "number_status", "thread_status", "contact_status"} & set(item)
+
+
+def test_a_move_to_a_status_that_is_not_listed_sets_no_index_key():
+    update = messages.advance_update("msg_a", "delivered", at=datetime(2026, 11, 26, tzinfo=UTC), source="callback")
+    assert set(update["Update"]["ExpressionAttributeValues"]) == {":status", ":updated", ":change", ":empty"} | {
+        f":from{index}" for index in range(4)
+    }

@@ -26,6 +26,7 @@ def arn(service: str, resource: str) -> str:
 FUNCTION = arn("lambda", f"function:{STACK}-SendFunction-Ab12Cd34")
 ROLE = f"arn:aws:iam::123456789012:role/{STACK}-SendFunctionRole-Ab12Cd34"
 RESTAPIS = "arn:aws:apigateway:eu-west-1::/restapis"
+USER_POOL = arn("cognito-idp", "userpool/eu-west-1_Ab12Cd34")
 # For each resource type of the transformed template: the actions CloudFormation needs to create, update and
 # delete it, on a resource as CloudFormation names it.
 NEEDED: dict[str, list[tuple[str, str]]] = {
@@ -87,6 +88,39 @@ NEEDED: dict[str, list[tuple[str, str]]] = {
         ("sns:Subscribe", arn("sns", f"{STACK}-AlarmTopic-1A2B3C4D")),
         ("sns:Unsubscribe", arn("sns", f"{STACK}-AlarmTopic-1A2B3C4D:6f1e2d3c-aaaa-bbbb-cccc-ddddeeeeffff")),
     ],
+    "AWS::Logs::LogGroup": [
+        *(
+            (action, arn("logs", f"log-group:/aws/lambda/{STACK}-SendFunction-Ab12Cd34:*"))
+            for action in ("logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:DeleteLogGroup")
+        ),
+        ("logs:DescribeLogGroups", arn("logs", "log-group:*")),
+    ],
+    "AWS::SNS::TopicPolicy": [("sns:SetTopicAttributes", arn("sns", f"{STACK}-AlarmTopic-1A2B3C4D"))],
+    "AWS::KMS::Key": [
+        ("kms:CreateKey", "*"),
+        *(
+            (action, arn("kms", "key/0a1b2c3d-1111-2222-3333-444455556666"))
+            for action in (
+                "kms:DescribeKey",
+                "kms:PutKeyPolicy",
+                "kms:EnableKeyRotation",
+                "kms:GetKeyRotationStatus",
+                "kms:ScheduleKeyDeletion",
+                "kms:TagResource",
+            )
+        ),
+    ],
+    "AWS::KMS::Alias": [
+        *(
+            (action, resource)
+            for action in ("kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias")
+            for resource in (
+                arn("kms", f"alias/{STACK}-alarms"),
+                arn("kms", "key/0a1b2c3d-1111-2222-3333-444455556666"),
+            )
+        ),
+        ("kms:ListAliases", "*"),
+    ],
     "AWS::CloudWatch::Alarm": [
         ("cloudwatch:PutMetricAlarm", arn("cloudwatch", f"alarm:{STACK}-UsageAlarm-1A2B3C4D")),
         ("cloudwatch:DeleteAlarms", arn("cloudwatch", f"alarm:{STACK}-UsageAlarm-1A2B3C4D")),
@@ -111,6 +145,18 @@ NEEDED: dict[str, list[tuple[str, str]]] = {
         ("apigateway:PUT", f"{RESTAPIS}/a1b2c3"),
         ("apigateway:GET", f"{RESTAPIS}/a1b2c3"),
         ("apigateway:DELETE", f"{RESTAPIS}/a1b2c3"),
+    ],
+    # Only with EnableWaf (the transform keeps conditional resources).
+    "AWS::WAFv2::WebACL": [
+        (action, arn("wafv2", f"regional/webacl/{STACK}-api/0a1b2c3d-1111-2222-3333-444455556666"))
+        for action in ("wafv2:CreateWebACL", "wafv2:GetWebACL", "wafv2:UpdateWebACL", "wafv2:DeleteWebACL")
+    ]
+    + [("wafv2:CreateWebACL", arn("wafv2", "regional/managedruleset/AWS/AWSManagedRulesKnownBadInputsRuleSet"))],
+    "AWS::WAFv2::WebACLAssociation": [
+        ("wafv2:AssociateWebACL", arn("wafv2", f"regional/webacl/{STACK}-api/0a1b2c3d-1111-2222-3333-444455556666")),
+        ("wafv2:AssociateWebACL", "arn:aws:apigateway:eu-west-1::/restapis/a1b2c3/stages/dev"),
+        ("apigateway:SetWebACL", "arn:aws:apigateway:eu-west-1::/restapis/a1b2c3/stages/dev"),
+        ("wafv2:DisassociateWebACL", "arn:aws:apigateway:eu-west-1::/restapis/a1b2c3/stages/dev"),
     ],
     "AWS::ApiGateway::Deployment": [("apigateway:POST", f"{RESTAPIS}/a1b2c3/deployments")],
     "AWS::ApiGateway::Stage": [
@@ -156,6 +202,44 @@ NEEDED: dict[str, list[tuple[str, str]]] = {
             )
         ),
         ("iam:PassRole", f"arn:aws:iam::123456789012:role/{STACK}-AccessLogDeliveryRole-Ab12Cd34"),
+    ],
+    # The console's people: a pool's id is Cognito's choice (eu-west-1_Ab12Cd34), not the stack's name.
+    "AWS::Cognito::UserPool": [
+        ("cognito-idp:CreateUserPool", "*"),
+        *(
+            (action, USER_POOL)
+            for action in (
+                "cognito-idp:DescribeUserPool",
+                "cognito-idp:UpdateUserPool",
+                "cognito-idp:DeleteUserPool",
+                "cognito-idp:SetUserPoolMfaConfig",
+                "cognito-idp:GetUserPoolMfaConfig",
+                "cognito-idp:TagResource",
+            )
+        ),
+    ],
+    "AWS::Cognito::UserPoolDomain": [
+        ("cognito-idp:DescribeUserPoolDomain", "*"),
+        ("cognito-idp:CreateUserPoolDomain", USER_POOL),
+        ("cognito-idp:DeleteUserPoolDomain", USER_POOL),
+    ],
+    "AWS::Cognito::UserPoolClient": [
+        (action, USER_POOL)
+        for action in (
+            "cognito-idp:CreateUserPoolClient",
+            "cognito-idp:DescribeUserPoolClient",
+            "cognito-idp:UpdateUserPoolClient",
+            "cognito-idp:DeleteUserPoolClient",
+        )
+    ],
+    "AWS::Cognito::UserPoolGroup": [
+        (action, USER_POOL)
+        for action in (
+            "cognito-idp:CreateGroup",
+            "cognito-idp:GetGroup",
+            "cognito-idp:UpdateGroup",
+            "cognito-idp:DeleteGroup",
+        )
     ],
 }
 STACK_ARN = arn("cloudformation", f"stack/{STACK}/0a1b2c3d-1111-2222-3333-444455556666")
@@ -264,9 +348,26 @@ def test_the_policy_allows_sams_deploy_steps_and_the_credentials_secret():
     assert not missing, "\n".join(missing)
 
 
+def test_the_deployer_makes_and_manages_keys_only_through_cloudformation():
+    for statement in POLICY["Statement"]:
+        actions = as_list(statement["Action"])
+        managing = [action for action in actions if action.startswith("kms:") and action not in READ_ONLY_KMS]
+        if not managing or statement["Sid"] == "AlarmTopicKeyAlias":
+            continue
+        condition = statement.get("Condition", {})
+        called_via = condition.get("ForAnyValue:StringEquals", {}).get("aws:CalledVia")
+        via_service = condition.get("StringLike", {}).get("kms:ViaService")
+        assert called_via == "cloudformation.amazonaws.com" or via_service, statement["Sid"]
+
+
+READ_ONLY_KMS = {"kms:ListAliases"}
+
+
 def test_the_policy_reaches_nothing_of_another_stack_or_another_secret():
     assert not allowed("lambda:DeleteFunction", arn("lambda", "function:payments-api-Handler-1A2B"))
     assert not allowed("dynamodb:DeleteTable", arn("dynamodb", "table/orders"))
+    assert not allowed("kms:DeleteAlias", arn("kms", "alias/payments-key"))
+    assert not allowed("logs:DeleteLogGroup", arn("logs", "log-group:/aws/lambda/payments-api-Handler-1A2B:*"))
     assert not allowed("iam:CreateRole", "arn:aws:iam::123456789012:role/admin")
     assert not allowed("secretsmanager:GetSecretValue", arn("secretsmanager", "secret:prod/database-AbCdEf"))
     assert not allowed("cloudformation:DeleteStack", arn("cloudformation", "stack/payments/0a1b"))

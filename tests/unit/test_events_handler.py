@@ -1,4 +1,4 @@
-"""The EventsFunction: stream batches to PutEvents calls of at most 10 entries, and the records to retry
+"""The EventsFunction: stream batches to PutEvents calls of at most 10 entries and 256 KiB, and the records to retry
 (`batchItemFailures`) when a record cannot be mapped or EventBridge refuses or fails."""
 
 import copy
@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from aircall_sms.store.messages import MessageRecord, change
-from aircall_sms.use_cases import services
+from aircall_sms.use_cases import publish_events, services
 from tests.support import FakeContext, load_event, load_handler
 
 MESSAGES_ARN = "arn:aws:dynamodb:eu-west-1:123456789012:table/MessagesTable/stream/2026-11-26T09:00:00.000"
@@ -28,6 +28,8 @@ class FakeEventBridge:
         if len(self.calls) in self.fail_calls:
             raise ConnectionError("EventBridge unreachable")
         assert len(Entries) <= 10
+        # EventBridge refuses a whole request over 256 KiB (ValidationException), its entries counted so:
+        assert sum(aws_entry_size(entry) for entry in Entries) <= 256 * 1024, "PutEvents request over 256 KiB"
         results = []
         for entry in Entries:
             if message_id(entry) in self.refuse:
@@ -42,6 +44,14 @@ class FakeEventBridge:
         return [message_id(entry) for call in self.calls for entry in call]
 
 
+def aws_entry_size(entry):
+    """EventBridge's own rule ("Calculating PutEvents event entry size"), written out independently here."""
+    size = 14 if entry.get("Time") else 0
+    size += len(entry["Source"].encode()) + len(entry["DetailType"].encode())
+    size += len(entry.get("Detail", "").encode())
+    return size + sum(len(resource.encode()) for resource in entry.get("Resources", []))
+
+
 def message_id(entry):
     return (json.loads(entry["Detail"]).get("message") or {}).get("id")
 
@@ -53,7 +63,7 @@ def event_bridge(monkeypatch):
     return fake
 
 
-def outbound_insert(index):
+def outbound_insert(index, text="Your parcel is on its way."):
     message = MessageRecord(
         id=f"msg_{index:02d}",
         number_id="100005",
@@ -61,7 +71,7 @@ def outbound_insert(index):
         recipient="+14155550123",
         contact="+14155550123",
         direction="outbound",
-        text="Your parcel is on its way.",
+        text=text,
         status="unknown",
         status_history=[change("unknown", datetime(2026, 11, 26, 9, 0, tzinfo=UTC), "gateway")],
         created_at="2026-11-26T09:00:00.000Z",
@@ -94,6 +104,38 @@ def test_every_record_published_leaves_nothing_to_retry(event_bridge):
     assert answer == {"batchItemFailures": []}
     assert [len(call) for call in event_bridge.calls] == [10, 2]
     assert event_bridge.published == [f"msg_{index:02d}" for index in range(12)]
+
+
+def test_calls_are_cut_by_bytes_as_eventbridge_counts_them_as_well_as_by_count(event_bridge):
+    # 20,000 "é" are 20,000 characters but 40,000 UTF-8 bytes: ten such entries fit 256 Ki characters, not bytes.
+    records = [outbound_insert(index, text="é" * 20_000) for index in range(10)]
+
+    answer = handle(records)
+
+    assert answer == {"batchItemFailures": []}
+    assert [len(call) for call in event_bridge.calls] == [6, 4]
+    assert event_bridge.published == [f"msg_{index:02d}" for index in range(10)]
+
+
+def test_an_entry_is_sized_as_eventbridge_sizes_it():
+    entry = {
+        "Source": "aircall-sms",
+        "EventBusName": "a-bus-name-that-does-not-count",
+        "DetailType": "message.sent",
+        "Detail": '{"text":"é"}',
+        "Time": datetime(2026, 11, 26, tzinfo=UTC),
+        "Resources": ["arn:aws:x"],
+    }
+    assert publish_events.entry_size(entry) == aws_entry_size(entry) == 14 + 11 + 12 + 13 + 9
+    assert publish_events.entry_size({**entry, "Time": None}) == aws_entry_size(entry) - 14
+
+
+def test_an_entry_too_large_for_any_request_goes_alone_and_its_neighbours_still_share_calls():
+    small = {"Source": "s", "DetailType": "d", "Detail": "{}"}
+    huge = {"Source": "s", "DetailType": "d", "Detail": "x" * (256 * 1024)}
+    pending = [(0, small), (1, huge), (2, small), (3, small)]
+
+    assert [[index for index, _ in call] for call in publish_events.calls(pending)] == [[0], [1], [2, 3]]
 
 
 def test_entries_of_several_records_share_a_call(event_bridge):

@@ -27,6 +27,9 @@ class Settings:
     aircall_requests_per_minute: int
     aircall_connect_timeout: float
     aircall_read_timeout: float
+    dynamodb_connect_timeout: float
+    dynamodb_read_timeout: float
+    dynamodb_max_attempts: int
     credentials_max_age: int
     conversation_window_hours: float
     idempotency_ttl_hours: float
@@ -38,6 +41,12 @@ class Settings:
     message_retention_days: int
     admin_key_secret: str
     authorizer_cache_seconds: int
+    sign_in_issuer: str = ""
+
+    @property
+    def dynamodb_attempt_seconds(self) -> float:
+        """The longest one DynamoDB attempt can take (connect, then read): what an attempt needs to start."""
+        return self.dynamodb_connect_timeout + self.dynamodb_read_timeout
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -57,6 +66,10 @@ class Settings:
             aircall_requests_per_minute=_positive_int(env, "AIRCALL_REQUESTS_PER_MINUTE", 60),
             aircall_connect_timeout=_positive_float(env, "AIRCALL_CONNECT_TIMEOUT", 3.05),
             aircall_read_timeout=_positive_float(env, "AIRCALL_READ_TIMEOUT", 10.0),
+            # Explicit, not pynamodb's 15 s / 30 s: one DynamoDB attempt must fit well inside a send's budget.
+            dynamodb_connect_timeout=_positive_float(env, "DYNAMODB_CONNECT_TIMEOUT", 1.0),
+            dynamodb_read_timeout=_positive_float(env, "DYNAMODB_READ_TIMEOUT", 2.0),
+            dynamodb_max_attempts=_int(env, "DYNAMODB_MAX_ATTEMPTS", 3, minimum=1, maximum=10),
             credentials_max_age=_positive_int(env, "AIRCALL_CREDENTIALS_MAX_AGE", 300),
             conversation_window_hours=_positive_float(env, "CONVERSATION_WINDOW_HOURS", 24.0),
             idempotency_ttl_hours=_positive_float(env, "IDEMPOTENCY_TTL_HOURS", 24.0),
@@ -68,6 +81,7 @@ class Settings:
             message_retention_days=_non_negative_int(env, "MESSAGE_RETENTION_DAYS", 0),
             admin_key_secret=env.get("ADMIN_KEY_SECRET", "aircall-sms-gateway/admin-key").strip(),
             authorizer_cache_seconds=_int(env, "AUTHORIZER_CACHE_SECONDS", 300, minimum=0, maximum=300),
+            sign_in_issuer=env.get("SIGN_IN_ISSUER", "").strip().rstrip("/"),
         )
 
 

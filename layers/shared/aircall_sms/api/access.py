@@ -39,6 +39,8 @@ ROUTE_SCOPES: Mapping[tuple[str, str], str | None] = {
     ("GET", "/openapi.json"): READ,
     ("GET", "/docs"): READ,
     ("GET", "/health"): None,
+    ("GET", "/console"): None,
+    ("GET", "/console/{asset+}"): None,
     ("POST", "/webhooks/aircall"): None,
 }
 
@@ -58,13 +60,15 @@ def principal_of(event: Mapping[str, Any]) -> Principal:
     scopes = frozenset(str(context.get("scopes") or "").split())
     numbers = str(context.get("number_ids") or "*")
     number_ids = None if numbers == "*" else frozenset(number for number in numbers.split(",") if number)
-    return Principal(client_id, scopes, number_ids)
+    person = context.get("person")
+    return Principal(client_id, scopes, number_ids, person=person if isinstance(person, str) and person else None)
 
 
 def authorizer_context(principal: Principal) -> dict[str, str]:
     """The principal as an authorizer context (API Gateway passes only strings, numbers and booleans)."""
     numbers = "*" if principal.number_ids is None else ",".join(sorted(principal.number_ids, key=int))
-    return {"client_id": principal.client_id, "scopes": " ".join(sorted(principal.scopes)), "number_ids": numbers}
+    context = {"client_id": principal.client_id, "scopes": " ".join(sorted(principal.scopes)), "number_ids": numbers}
+    return context | ({"person": principal.person} if principal.person else {})
 
 
 def authorizer_answer(principal: Principal, method_arn: str) -> dict[str, Any]:

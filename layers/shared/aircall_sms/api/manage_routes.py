@@ -1,5 +1,5 @@
 """The routes the ManageFunction serves: the archive, usage, erasure, number configuration, opt-outs and consents,
-and the service routes (health, the OpenAPI document, its Swagger UI)."""
+and the service routes (the OpenAPI document, its Swagger UI; GET /health is the HealthFunction's)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from aircall_sms.api.resolver import json_response, principal
 from aircall_sms.domain.pages import DEFAULT_LIMIT, MAX_LIMIT
 from aircall_sms.domain.requests import ConsentPurpose, ConsentRequest, KeyRequest, NumberRequest, OptOutRequest
 from aircall_sms.domain.status import STATUSES
-from aircall_sms.use_cases import client_keys, consent, erasure, messages, numbers, service, usage
+from aircall_sms.use_cases import client_keys, consent, erasure, messages, numbers, usage
 
 NumberIdQuery = Annotated[str | None, Query(max_length=18, description="Aircall's number_id.")]
 # The archive's parameters are read by the use case, which names the invalid one in `details.field`.
@@ -28,10 +28,6 @@ EXPORT_CONTENT_TYPE = "application/x-ndjson"
 
 
 def register(app: APIGatewayRestResolver) -> None:
-    @app.get("/health", summary="200 when the tables answer", tags=["service"])
-    def get_health() -> Response[str]:
-        return json_response(200, service.health())
-
     @app.get(
         "/messages",
         summary="The archive, newest first: filtered, paginated; number_id with contact is one conversation",
@@ -301,9 +297,9 @@ def register(app: APIGatewayRestResolver) -> None:
 
 def documented_routes() -> tuple[Callable[[APIGatewayRestResolver], None], ...]:
     """Every function's route registrations: what the OpenAPI document describes."""
-    from aircall_sms.api import send_routes, webhook_routes  # the send path: loaded on the first request only
+    from aircall_sms.api import health_routes, send_routes, webhook_routes  # loaded on the first request only
 
-    return (send_routes.register, register, webhook_routes.register)
+    return (send_routes.register, register, webhook_routes.register, health_routes.register)
 
 
 def _callback_url(event: dict[str, Any]) -> str:

@@ -71,6 +71,9 @@ ERROR_SCHEMA: dict[str, Any] = {
 _KEY_DESCRIPTION = (
     "A client key (POST /api-keys), or the deployment's admin key: `Authorization: Bearer <key>` or `x-api-key`."
 )
+_BUSY = "`service_busy`: DynamoDB is throttling the gateway (nothing was changed); retry after `Retry-After`."
+# Routes that answer without DynamoDB (the document and its viewer): no `service_busy`.
+_NO_TABLES = frozenset({("get", "/openapi.json"), ("get", "/docs")})
 _UNAUTHORIZED = "`unauthorized`: no key, or a key that is unknown, revoked or malformed."
 _FORBIDDEN = (
     "`insufficient_scope` (`details.required`: the route's scope), or `number_not_allowed`: the key is limited to "
@@ -94,13 +97,14 @@ RESPONSES: dict[tuple[str, str], dict[int, str]] = {
         400: f"{_INVALID}, {_PHONE}, `empty_message`, `message_too_long`, `invalid_media`.",
         403: "A rule refused it (archived as `rejected`, no quota used): `not_domestic`, `opted_out`, "
         "`conversational_only`, `number_not_registered`, `consent_required`.",
-        404: f"{_NOT_CONFIGURED}: the sender is not configured in the gateway.",
+        404: f"{_NOT_CONFIGURED}: the sender is not configured in the gateway, or its configuration is `configuring`.",
         409: "`idempotency_conflict`: the Idempotency-Key was used with another body.",
         413: "`payload_too_large`: a body over 64 KB.",
         429: "`quota_exceeded` (details `window`, `limit`, `used`, `retry_after`) or `rate_limited`; "
         "`Retry-After` header.",
         502: "`aircall_error`: Aircall refused it (details: its status and error key); the quota is released.",
-        503: "`service_busy`: too many concurrent reservations on the same counters; retry after `Retry-After`. "
+        503: "`service_busy`: too many concurrent reservations on the same counters, DynamoDB throttling, or too "
+        "little of the invocation's time left to call Aircall; nothing was sent; retry after `Retry-After`. "
         f"Or {_CREDENTIALS}",
         504: "`aircall_timeout`: the outcome is unknown (status `unknown`); never retried automatically.",
     },
@@ -151,8 +155,9 @@ RESPONSES: dict[tuple[str, str], dict[int, str]] = {
         404: "`number_not_found`: Aircall has no such number in the account.",
         429: "`rate_limited`: the company's Aircall request budget is spent.",
         502: "`aircall_error`: Aircall refused the configuration.",
-        503: _CREDENTIALS,
-        504: "`aircall_timeout`: Aircall did not answer in time.",
+        503: "`service_busy`: DynamoDB is throttling, or too little of the invocation's time was left to call "
+        f"Aircall; retry after `Retry-After` (a configuration cut off is finished by the next PUT). Or {_CREDENTIALS}",
+        504: "`aircall_timeout`: Aircall did not answer in time (the number stays `configuring`: PUT again).",
     },
     ("delete", "/numbers/{number_id}"): {
         200: 'json:`{"number_id", "removed": true, "deferred_rejected"}`.',
@@ -259,6 +264,8 @@ def document(server: str, registrations: tuple[Registration, ...]) -> dict[str, 
         for method, operation in operations.items():
             scope = access.required_scope(method, path)
             answers = dict(RESPONSES[(method, path)])
+            if (method, path) not in _NO_TABLES:
+                answers.setdefault(503, _BUSY)
             if scope is None:
                 operation.pop("security", None)
             else:

@@ -10,8 +10,9 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from aircall_sms.api import access, proxy
+from aircall_sms.domain import deadline, json_depth
 from aircall_sms.domain.access import Principal
-from aircall_sms.errors import GatewayError, PayloadTooLarge, Unauthorized
+from aircall_sms.errors import GatewayError, InvalidRequest, PayloadTooLarge, Unauthorized
 from aircall_sms.observability import logger
 
 MAX_BODY_BYTES = 64 * 1024
@@ -60,8 +61,8 @@ def build_resolver() -> APIGatewayRestResolver:
 
 
 def resolve(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Refuse oversized bodies, requests without the route's scope and bodies that are not UTF-8 before any
-    parsing, then let the resolver route and validate."""
+    """Refuse oversized bodies, requests without the route's scope, bodies that are not UTF-8 and bodies nested
+    deeper than any request document before any parsing, then let the resolver route and validate."""
     body = event.get("body") or ""
     if len(body) > MAX_BODY_BYTES * (4 / 3 if event.get("isBase64Encoded") else 1):
         return proxy.refusal(
@@ -72,6 +73,8 @@ def resolve(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) ->
     try:
         acting = _principal_for_route(event)
         text = proxy.decode_body(event)
+        if text and json_depth.too_deep(text):
+            raise too_deep()
     except GatewayError as refused:
         return proxy.refusal(refused)
     if event.get("isBase64Encoded") and body:
@@ -79,7 +82,17 @@ def resolve(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) ->
     app.clear_context()  # type: ignore[no-untyped-call]
     if acting is not None:
         app.append_context(principal=acting)  # type: ignore[no-untyped-call]
-    return app.resolve(_as_json_request(event), context)
+    # Every outbound call of the request (DynamoDB, Aircall) takes its deadline from the time Lambda has left.
+    with deadline.invocation(deadline.remaining_ms_of(context)):
+        return app.resolve(_as_json_request(event), context)
+
+
+def too_deep() -> InvalidRequest:
+    """The refusal of a body nested deeper than `json_depth.MAX_DEPTH` (the parser would recurse that deep)."""
+    return InvalidRequest(
+        f"The request body nests arrays and objects deeper than {json_depth.MAX_DEPTH} levels.",
+        details={"max_depth": json_depth.MAX_DEPTH},
+    )
 
 
 def _principal_for_route(event: dict[str, Any]) -> Principal | None:

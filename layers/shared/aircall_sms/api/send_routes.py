@@ -40,5 +40,8 @@ def register(app: APIGatewayRestResolver) -> None:
         security=API_KEY,
     )
     def post_message(body: SendRequest, idempotency_key: IdempotencyKey = None) -> Response[str]:
-        outcome = send_message(body, principal=principal(app), idempotency_key=idempotency_key)
+        acting = principal(app)
+        if acting.person is not None:  # a signed-in person writes under their own name, whatever the body says
+            body = body.model_copy(update={"human_author": acting.person})
+        outcome = send_message(body, principal=acting, idempotency_key=idempotency_key)
         return json_response(outcome.status_code, outcome.body, outcome.headers)

@@ -37,14 +37,18 @@ class AircallMediaDetail(BaseModel):
 class AircallMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    id: int | str = Field(description="Aircall's message id.")
+    id: int | str | None = Field(default=None, description="Aircall's message id.")
     number: AircallNumberRef
     direction: str | None = Field(default=None, description="inbound or outbound.")
-    status: str | None = Field(
-        default=None, description="Status updates: pending, sent, delivered, failed, undelivered, ..."
+    status: str | int | None = Field(
+        default=None,
+        description="Status updates: pending, sent, delivered, failed, undelivered, ... (any other word is kept "
+        "and answered `unknown_status`).",
     )
     external_number: str | None = Field(default=None, description="The contact's number.")
-    raw_digits: str | None = None
+    raw_digits: str | int | None = Field(
+        default=None, description="The contact's number without `+` (read internationally first)."
+    )
     body: str | None = Field(default=None, description="The text.")
     media_url: list[str] | str | None = None
     media_details: list[AircallMediaDetail] | None = Field(default=None, description="Inbound MMS.")
@@ -76,10 +80,11 @@ def register(app: APIGatewayRestResolver) -> None:
         summary="Aircall's callbacks: inbound messages and delivery status updates",
         description="The callback URL this gateway gives Aircall when it configures a number (proxy mode). No API "
         "key: the `token` in the body must match the number's callback token (else 401 and nothing is stored). "
-        "Every authenticated callback is recorded before anything else, then applied: a status moves its "
-        "message forward, an inbound message is archived once (STOP/START keywords opt the contact out and "
-        "in). Duplicates and out-of-order deliveries are harmless; a callback that cannot be applied yet "
-        "answers `result: pending` and is applied within minutes. Served by the InboundFunction.",
+        "Every authenticated callback is recorded before anything else, whatever its event or status, and answered "
+        "200: a status moves its message forward, an unknown status word is kept (`result: unknown_status`) and "
+        "moves nothing, an inbound message is archived once whatever its contact's format (STOP/START keywords "
+        "opt the contact out and in). Duplicates and out-of-order deliveries are harmless; a callback that cannot "
+        "be applied yet answers `result: pending` and is applied within minutes. Served by the InboundFunction.",
         tags=["callbacks"],
     )
     def post_aircall_callback(body: AircallCallback) -> Response[str]:  # noqa: ARG001 - validated, then read raw

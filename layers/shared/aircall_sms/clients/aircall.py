@@ -1,10 +1,13 @@
 """The Aircall Public API client (httpx): messaging sends and number configuration.
 
-Every call has explicit connect and read timeouts. Sends are never retried here: Aircall has no idempotency
+Every call has explicit connect and read timeouts, shortened to the invocation's budget (`domain.deadline`): a
+call keeps back the time to record its outcome, and does not start (`AircallNotStarted`) when too little would be
+left to read Aircall's answer. Sends are never retried here: Aircall has no idempotency
 key, so a send whose request may have reached Aircall must not be repeated. Outcomes are told apart:
 - `AircallRefused`: a definite 4xx answer (nothing was sent);
 - `AircallRateLimited`: 429, with the moment the budget resets;
 - `AircallUnreachable`: the request never left (connection refused/failed, connect timeout): nothing was sent;
+  `AircallNotStarted`, one of them: the gateway did not start it, for lack of time;
 - `AircallOutcomeUnknown`: the request left but no definite answer came back (read timeout, 5xx, broken body).
 """
 
@@ -20,9 +23,14 @@ from typing import Any
 
 import httpx
 
+from aircall_sms.domain import deadline
 from aircall_sms.domain.timeutil import iso, parse_time, utcnow
-from aircall_sms.errors import AircallError, AircallTimeout, GatewayError, RateLimited
+from aircall_sms.errors import AircallError, AircallTimeout, GatewayError, RateLimited, ServiceBusy
 from aircall_sms.observability import metrics
+
+# Aircall answers a send in well under a second; a call that could wait less than this for the answer is not
+# started (its outcome would too likely be unknown).
+MIN_READ_TIMEOUT = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +104,11 @@ class AircallUnreachable(AircallFailure):
     """The request never left (no connection): nothing was done, a retry would be safe."""
 
 
+class AircallNotStarted(AircallUnreachable):
+    """The gateway did not start the request: too little of the invocation's time was left to wait for Aircall's
+    answer and record it. Nothing was sent; a retry is safe."""
+
+
 class AircallOutcomeUnknown(AircallFailure):
     """The request may have reached Aircall but no definite answer came back (timeout, 5xx, bad body)."""
 
@@ -139,8 +152,11 @@ class AircallClient:
         *,
         connect_timeout: float,
         read_timeout: float,
+        keep_after: float = 0.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        """`keep_after`: the seconds each call leaves in the invocation's budget after it (to record its outcome)."""
+        self._connect_timeout, self._read_timeout, self._keep_after = connect_timeout, read_timeout, keep_after
         self._http = httpx.Client(
             base_url=base_url.rstrip("/") + "/v1",
             headers={"Authorization": credentials.authorization(), "Accept": "application/json"},
@@ -220,11 +236,29 @@ class AircallClient:
         self._request("DELETE", f"/webhooks/{webhook_id}")
 
     # ------------------------------------------------------------------ transport
+    def _timeout(self) -> httpx.Timeout:
+        """This call's timeouts: the configured ones, shortened to the invocation's budget when there is one."""
+        budget = deadline.current()
+        if budget is None:
+            return httpx.Timeout(self._read_timeout, connect=self._connect_timeout)
+        timeouts = budget.call_timeouts(
+            connect=self._connect_timeout, read=self._read_timeout, keep=self._keep_after, min_read=MIN_READ_TIMEOUT
+        )
+        if timeouts is None:
+            raise AircallNotStarted(
+                f"too little of the invocation's time is left to call Aircall ({max(0.0, budget.left()):.1f} s)"
+            )
+        # Writing a request of a few hundred bytes and taking the one pooled connection do not wait: both share
+        # the connect timeout.
+        connect = timeouts.connect
+        return httpx.Timeout(connect=connect, read=timeouts.read, write=connect, pool=connect)
+
     def _request(
         self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None
     ) -> dict[str, Any]:
+        timeout = self._timeout()
         try:
-            response = self._http.request(method, path, json=json, params=params)
+            response = self._http.request(method, path, json=json, params=params, timeout=timeout)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as failure:
             raise AircallUnreachable(f"could not reach Aircall ({type(failure).__name__})") from None
         except httpx.TransportError as failure:  # read/write timeouts, dropped connections: the request left
@@ -280,6 +314,12 @@ def gateway_error(failure: AircallFailure) -> GatewayError:
             "The company's Aircall request budget is spent; retry later.",
             details={"retry_after": retry_after, "resets_at": iso(failure.reset_at)},
             headers={"Retry-After": str(retry_after)},
+        )
+    if isinstance(failure, AircallNotStarted):
+        return ServiceBusy(
+            "The gateway ran out of time for this request before calling Aircall; nothing was sent; retry shortly.",
+            details={"sent": False},
+            headers={"Retry-After": "1"},
         )
     if isinstance(failure, AircallRefused):
         return AircallError(f"Aircall refused the request: {failure}", details=details)

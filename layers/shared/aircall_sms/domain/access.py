@@ -28,11 +28,13 @@ MAX_KEY_CHARACTERS = 512
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who a request acts for: `client_id` (a key's id), its `scopes`, and `number_ids` (None: every number)."""
+    """Who a request acts for: `client_id` (a key's id), its `scopes`, and `number_ids` (None: every number);
+    `person` is the name of the person signed in (the console's people, `domain.tokens`), None for a key."""
 
     client_id: str
     scopes: frozenset[str]
     number_ids: frozenset[str] | None = None
+    person: str | None = None
 
     def has(self, scope: str) -> bool:
         return ADMIN in self.scopes or scope in self.scopes

@@ -25,7 +25,9 @@ class SendRequest(BaseModel):
         alias="from", description="The Aircall number: E.164 or Aircall's number_id. Must be configured."
     )
     to: StrictStr = Field(description="The recipient, E.164 or national format of the sender's country.")
-    text: StrictStr | None = Field(default=None, description="1-1600 characters; optional only with media_urls.")
+    text: StrictStr | None = Field(
+        default=None, description="1-1600 characters (670 from a French number); optional only with media_urls."
+    )
     media_urls: list[StrictStr] = Field(default_factory=list, description="MMS: up to 10 https URLs.")
     purpose: Purpose = "conversational"
     on_limit: Literal["reject", "defer"] = "reject"

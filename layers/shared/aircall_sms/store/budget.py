@@ -18,12 +18,12 @@ from botocore.exceptions import ClientError
 
 from aircall_sms.domain import quota
 from aircall_sms.domain.timeutil import iso, parse_time
+from aircall_sms.errors import ServiceBusy
 from aircall_sms.observability import logger
 from aircall_sms.settings import get_settings
 from aircall_sms.store import ledger
-from aircall_sms.store.base import raw_client
+from aircall_sms.store.base import THROTTLED, raw_client
 from aircall_sms.store.transactions import (
-    THROTTLED,
     Guard,
     Plan,
     Refusal,
@@ -114,6 +114,9 @@ def block_until(until: datetime) -> None:
             ConditionExpression="attribute_not_exists(blocked_until) OR blocked_until < :until",
             ExpressionAttributeValues={":until": text(moment)},
         )
+    except ServiceBusy:  # throttled past botocore's retries (store.base): the block is not worth a failed send
+        logger.warning("could not record Aircall's block (DynamoDB throttled)", extra={"until": moment})
+        return
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code")
         if code in THROTTLED:  # the block only spares Aircall calls Aircall would refuse: never fail a send over it

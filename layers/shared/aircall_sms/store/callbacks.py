@@ -20,7 +20,7 @@ from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 
 from aircall_sms.domain.timeutil import iso
-from aircall_sms.store.base import GatewayModel, TableName, batch_delete
+from aircall_sms.store.base import GatewayModel, PackedTextAttribute, TableName, batch_delete
 
 RETENTION = timedelta(days=30)
 PENDING = "pending"
@@ -52,8 +52,9 @@ class CallbackRecord(GatewayModel):
     event = UnicodeAttribute()
     aircall_id = UnicodeAttribute(null=True)
     received_at = UnicodeAttribute()
-    payload = UnicodeAttribute()  # the JSON body without its token
-    state = UnicodeAttribute()  # received | applied | unmatched | ignored | abandoned
+    payload = PackedTextAttribute()  # the JSON body without its token (deflated: the item stays within 1 KB)
+    # received | applied | unmatched | failed | ignored | unknown_status | unusable | abandoned
+    state = UnicodeAttribute()
     result = UnicodeAttribute(null=True)
     message_id = UnicodeAttribute(null=True)
     pending = UnicodeAttribute(null=True)  # PENDING while not applied (sparse index)

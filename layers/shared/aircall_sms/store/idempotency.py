@@ -2,7 +2,8 @@
 knows their keys and attributes.
 
 A record holds the first request's fingerprint, the id of the message it archived and, once known, the answer
-it was given (`{"status", "body"}` as JSON), so a repeated request replays that answer instead of sending again.
+it was given (`{"status", "body"}` as JSON, deflated: the record stays within one write unit), so a repeated
+request replays that answer instead of sending again.
 It expires `IDEMPOTENCY_TTL_HOURS` after the first request (DynamoDB TTL).
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 from aircall_sms.domain.timeutil import iso
 from aircall_sms.settings import get_settings
 from aircall_sms.store import ledger
-from aircall_sms.store.base import raw_client
+from aircall_sms.store.base import pack_text, raw_client, unpack_text
 from aircall_sms.store.transactions import put_new, text, transact_one
 
 
@@ -43,7 +44,7 @@ def claim_item(
         "expires_at": {"N": str(int((now + ttl).timestamp()))},
     }
     if answer is not None:
-        item["answer"] = text(json.dumps(answer, ensure_ascii=False))
+        item["answer"] = pack_text(json.dumps(answer, ensure_ascii=False))
     return put_new(get_settings().ledger_table, item, "pk", return_old=True)
 
 
@@ -56,7 +57,7 @@ def answer_update(key_digest: str, status: int, body: dict[str, Any]) -> dict[st
             "UpdateExpression": "SET answer = :answer",
             "ConditionExpression": "attribute_exists(pk)",
             "ExpressionAttributeValues": {
-                ":answer": text(json.dumps({"status": status, "body": body}, ensure_ascii=False))
+                ":answer": pack_text(json.dumps({"status": status, "body": body}, ensure_ascii=False))
             },
         }
     }
@@ -80,6 +81,15 @@ def read(key_digest: str) -> dict[str, Any] | None:
     answer = raw_client().get_item(TableName=get_settings().ledger_table, Key=_key(key_digest), ConsistentRead=True)
     item: dict[str, Any] | None = answer.get("Item")
     return item
+
+
+def stored_answer(item: dict[str, Any]) -> dict[str, Any] | None:
+    """The answer a record (DynamoDB JSON, as `read` gives it) holds: `{"status", "body"}`; None while unknown."""
+    value = item.get("answer")
+    if not value:
+        return None
+    answer: dict[str, Any] = json.loads(unpack_text(value))
+    return answer
 
 
 def record_answer(key_digest: str, status: int, body: dict[str, Any]) -> None:

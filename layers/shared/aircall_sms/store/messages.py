@@ -1,11 +1,14 @@
 """The message archive (MessagesTable): one item per message, keyed by the gateway's id.
 
 Besides the indexes the send and callback paths use, eight indexes serve the archive's lists (GET /messages,
-see `store.archive`): every combination of the list's filters is one Query on one of them. Their keys are
-derived in `MessageRecord.serialize` from fields that never change after a message is created (its id, number,
-contact and creation time), so every write of a new message carries them, whichever path writes it; the
-`direction` and `status` attributes are keys themselves, so a status move needs nothing more to keep the
-indexes right.
+see `store.archive`, and the table of indexes in docs/design.md). Four hold every message, by thread, number,
+contact and month of creation: their keys are derived in `MessageRecord.serialize` from fields that never change
+after a message is created (its id, number, contact and creation time), so every write of a new message carries
+them, whichever path writes it, and no later write touches them. Four are sparse, for the LISTED statuses
+(`failed`, `rejected`, `expired`, `received`): their keys are written once, when a message reaches such a status
+(`serialize` for a new message, `advance_update` for a move), and never change after, since those statuses are
+final. The listing indexes project the keys only (and `direction`, which never changes): a status move rewrites
+none of them.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
 )
 from pynamodb.exceptions import DoesNotExist
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 
 from aircall_sms.domain.status import predecessors
 from aircall_sms.domain.timeutil import iso
@@ -32,7 +35,11 @@ from aircall_sms.settings import get_settings
 from aircall_sms.store.base import GatewayModel, TableName, batch_delete, raw_client
 from aircall_sms.store.transactions import transact_one
 
-ARCHIVE_PARTITION = "all"  # the `archive` attribute of every message: the one partition of the index `by_time`
+# Statuses with their own lists (the sparse indexes `by_listed_status`, `by_number_status`, `by_thread_status`,
+# `by_contact_status`): the final statuses but `delivered`. They are rare (failures) or the whole of one direction
+# (`received` is every inbound message), and final, so a message enters them once and never leaves. The others
+# (delivered, the transient ones) are read through the lists of the other filters (`store.archive`).
+LISTED_STATUSES = frozenset({"failed", "rejected", "expired", "received"})
 
 
 class StatusChange(MapAttribute[str, Any]):
@@ -84,13 +91,15 @@ class Expiring(GlobalSecondaryIndex["MessageRecord"]):  # type: ignore[no-untype
 
 
 # ------------------------------------------------------------------------------------------------ listing indexes
-# Newest first is `ScanIndexForward=False` on `created_key` ("<created_at>#<id>": equal times ordered by id).
+# Newest first is `ScanIndexForward=False` on `created_key` ("<created_at>#<id>": equal times ordered by id). They
+# project only the keys (and `direction`, which never changes): a status move rewrites none of them, and a list
+# reads the page's messages by BatchGetItem (`store.archive`).
 class Thread(GlobalSecondaryIndex["MessageRecord"]):  # type: ignore[no-untyped-call]
     """One conversation: a number's messages with one contact ("<number_id>#<contact>"), by time."""
 
     class Meta:
         index_name = "thread"
-        projection = AllProjection()
+        projection = IncludeProjection(["direction"])
 
     thread = UnicodeAttribute(hash_key=True)
     created_key = UnicodeAttribute(range_key=True)
@@ -99,7 +108,7 @@ class Thread(GlobalSecondaryIndex["MessageRecord"]):  # type: ignore[no-untyped-
 class ByNumber(GlobalSecondaryIndex["MessageRecord"]):  # type: ignore[no-untyped-call]
     class Meta:
         index_name = "by_number"
-        projection = AllProjection()
+        projection = IncludeProjection(["direction"])
 
     number_id = UnicodeAttribute(hash_key=True)
     created_key = UnicodeAttribute(range_key=True)
@@ -108,61 +117,72 @@ class ByNumber(GlobalSecondaryIndex["MessageRecord"]):  # type: ignore[no-untype
 class ByContact(GlobalSecondaryIndex["MessageRecord"]):  # type: ignore[no-untyped-call]
     class Meta:
         index_name = "by_contact"
-        projection = AllProjection()
+        projection = IncludeProjection(["direction"])
 
     contact = UnicodeAttribute(hash_key=True)
     created_key = UnicodeAttribute(range_key=True)
 
 
-class ByTime(GlobalSecondaryIndex["MessageRecord"]):  # type: ignore[no-untyped-call]
-    """Every message in one partition (`archive` is always "all"), by time."""
+class ByMonth(GlobalSecondaryIndex["MessageRecord"]):  # type: ignore[no-untyped-call]
+    """Every message, one partition per month of creation ("2026-11"), by time: the time index sharded by month."""
 
     class Meta:
-        index_name = "by_time"
-        projection = AllProjection()
+        index_name = "by_month"
+        projection = IncludeProjection(["direction"])
 
-    archive = UnicodeAttribute(hash_key=True)
+    month = UnicodeAttribute(hash_key=True)
     created_key = UnicodeAttribute(range_key=True)
 
 
-class ByDirection(GlobalSecondaryIndex["MessageRecord"]):  # type: ignore[no-untyped-call]
-    class Meta:
-        index_name = "by_direction"
-        projection = AllProjection()
-
-    direction = UnicodeAttribute(hash_key=True)
-    created_key = UnicodeAttribute(range_key=True)
-
-
-class ByNumberDirection(GlobalSecondaryIndex["MessageRecord"]):  # type: ignore[no-untyped-call]
-    """One direction, then one number by time ("<number_id>#<created_key>")."""
-
-    class Meta:
-        index_name = "by_number_direction"
-        projection = AllProjection()
-
-    direction = UnicodeAttribute(hash_key=True)
-    number_created_key = UnicodeAttribute(range_key=True)
-
-
+# Sparse: only messages in a LISTED status carry these keys ("failed", "number#failed", ...), written once when the
+# message reaches that status (listed statuses are final: the keys never change after).
 class ByStatus(GlobalSecondaryIndex["MessageRecord"]):  # type: ignore[no-untyped-call]
     class Meta:
-        index_name = "by_status"
-        projection = AllProjection()
+        index_name = "by_listed_status"
+        projection = KeysOnlyProjection()
 
-    status = UnicodeAttribute(hash_key=True)
+    listed_status = UnicodeAttribute(hash_key=True)
     created_key = UnicodeAttribute(range_key=True)
 
 
 class ByNumberStatus(GlobalSecondaryIndex["MessageRecord"]):  # type: ignore[no-untyped-call]
-    """One status, then one number by time ("<number_id>#<created_key>")."""
-
     class Meta:
         index_name = "by_number_status"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()
 
-    status = UnicodeAttribute(hash_key=True)
-    number_created_key = UnicodeAttribute(range_key=True)
+    number_status = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class ByThreadStatus(GlobalSecondaryIndex["MessageRecord"]):  # type: ignore[no-untyped-call]
+    class Meta:
+        index_name = "by_thread_status"
+        projection = KeysOnlyProjection()
+
+    thread_status = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class ByContactStatus(GlobalSecondaryIndex["MessageRecord"]):  # type: ignore[no-untyped-call]
+    class Meta:
+        index_name = "by_contact_status"
+        projection = KeysOnlyProjection()
+
+    contact_status = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+def listing_keys(status: str, *, number_id: str, contact: str) -> dict[str, str | None]:
+    """The sparse status keys of a message of `number_id` with `contact` in `status` (all None when `status` is
+    not LISTED)."""
+    if status not in LISTED_STATUSES:
+        return dict.fromkeys(("listed_status", "number_status", "thread_status", "contact_status"))
+    return {
+        "listed_status": status,
+        "number_status": f"{number_id}#{status}",
+        "thread_status": f"{number_id}#{contact}#{status}",
+        "contact_status": f"{contact}#{status}",
+    }
 
 
 class MessageRecord(GatewayModel):
@@ -200,11 +220,14 @@ class MessageRecord(GatewayModel):
     dispatch_number = UnicodeAttribute(null=True)  # set while `deferred` (indexes `deferred` and `expiring`)
     dispatch_rank = UnicodeAttribute(null=True)  # "<priority>#<created_at>#<id>": the dispatch order
     expires_at = TTLAttribute(null=True)  # the retention period's end (`retention_end`); DynamoDB's TTL deletes it
-    # The listing indexes' keys, derived in `serialize`.
+    # The listing indexes' keys, derived in `serialize` (the status ones also by `advance_update`).
     created_key = UnicodeAttribute()  # "<created_at>#<id>"
-    number_created_key = UnicodeAttribute()  # "<number_id>#<created_at>#<id>"
     thread = UnicodeAttribute()  # "<number_id>#<contact>"
-    archive = UnicodeAttribute()  # ARCHIVE_PARTITION
+    month = UnicodeAttribute()  # "<YYYY-MM>" of created_at: the partition of `by_month`
+    listed_status = UnicodeAttribute(null=True)  # the status, while it is LISTED
+    number_status = UnicodeAttribute(null=True)  # "<number_id>#<status>"
+    thread_status = UnicodeAttribute(null=True)  # "<number_id>#<contact>#<status>"
+    contact_status = UnicodeAttribute(null=True)  # "<contact>#<status>"
 
     by_aircall_id = ByAircallId()
     unresolved = Unresolved()
@@ -213,19 +236,20 @@ class MessageRecord(GatewayModel):
     by_thread = Thread()
     by_number = ByNumber()
     by_contact = ByContact()
-    by_time = ByTime()
-    by_direction = ByDirection()
-    by_number_direction = ByNumberDirection()
+    by_month = ByMonth()
     by_status = ByStatus()
     by_number_status = ByNumberStatus()
+    by_thread_status = ByThreadStatus()
+    by_contact_status = ByContactStatus()
 
     def serialize(self, null_check: bool = True) -> dict[str, dict[str, Any]]:
         """The item as DynamoDB stores it. Every write of a whole message goes through here (`save`, batch
         writes, and the transactions' `Put` of `serialize()`), so this is where the listing keys are set."""
         self.created_key = f"{self.created_at}#{self.id}"
-        self.number_created_key = f"{self.number_id}#{self.created_key}"
         self.thread = f"{self.number_id}#{self.contact}"
-        self.archive = ARCHIVE_PARTITION
+        self.month = self.created_at[:7]
+        for name, value in listing_keys(self.status, number_id=self.number_id, contact=self.contact).items():
+            setattr(self, name, value)
         return super().serialize(null_check=null_check)
 
     def to_api(self) -> dict[str, Any]:
@@ -384,6 +408,8 @@ def advance_update(
         extra["sent_at"] = {"S": iso(sent_at)}
     if error is not None:
         extra["error"] = {"S": json.dumps(error, ensure_ascii=False)}
+    if status in LISTED_STATUSES and (facts := _listing_facts(message_id)) is not None:
+        extra |= {name: {"S": value} for name, value in listing_keys(status, **facts).items() if value is not None}
     names = {"#status": "status", "#id": "id"} | ({"#error": "error"} if clear_error else {})
     for index, (name, value) in enumerate(extra.items()):
         names[f"#a{index}"] = name
@@ -411,6 +437,21 @@ def advance_update(
             "ExpressionAttributeValues": values,
         }
     }
+
+
+def _listing_facts(message_id: str) -> dict[str, str] | None:
+    """The number and contact of a message (they never change), for the keys of a LISTED status; None when there is
+    no such message (the move's condition refuses it then). Only moves to a LISTED status read them: failures."""
+    answer = raw_client().get_item(
+        TableName=MessageRecord.Meta.table_name,
+        Key={"id": {"S": message_id}},
+        ProjectionExpression="number_id, contact",
+        ConsistentRead=True,
+    )
+    item = answer.get("Item")
+    if not item:
+        return None
+    return {"number_id": item["number_id"]["S"], "contact": item["contact"]["S"]}
 
 
 def deferred_queue(number_id: str, *, page_size: int) -> Iterator[MessageRecord]:
@@ -549,3 +590,67 @@ def erasure_facts(message_ids: list[str]) -> list[dict[str, str]]:
 
 def delete_all(message_ids: list[str]) -> int:
     return batch_delete(MessageRecord.Meta.table_name, [{"id": {"S": message_id}} for message_id in message_ids])
+
+
+# ------------------------------------------------------------------------------------------------ migration
+_LISTING_FACTS = "id, number_id, contact, created_at, #status, #month, #archive, number_created_key"
+
+
+def backfill_listing_keys(*, start: dict[str, Any] | None = None, page_size: int = 500) -> tuple[int, Any]:
+    """One page of a Scan of the archive (operations only: `tools/archive_keys.py`, after an upgrade): every
+    message archived before its listing keys existed gets them (`created_key`, `thread`, `month`, the sparse status
+    keys) in one UpdateItem that changes nothing else, and loses the keys of the indexes that are gone (`archive`,
+    `number_created_key`). Returns (messages updated, where the next page starts: None at the end)."""
+    client = raw_client()
+    request: dict[str, Any] = {
+        "TableName": MessageRecord.Meta.table_name,
+        "ProjectionExpression": _LISTING_FACTS,
+        "ExpressionAttributeNames": {"#status": "status", "#month": "month", "#archive": "archive"},
+        "Limit": page_size,
+    }
+    if start is not None:
+        request["ExclusiveStartKey"] = start
+    answer = client.scan(**request)
+    updated = 0
+    for item in answer.get("Items", []):
+        if "month" in item and "archive" not in item and "number_created_key" not in item:
+            continue
+        facts = {name: item[name]["S"] for name in ("id", "number_id", "contact", "created_at", "status")}
+        for _ in range(3):  # a message that moves meanwhile is read again: its keys follow its status then
+            if _backfill_one(client, facts):
+                updated += 1
+                break
+            found = get(facts["id"])
+            if found is None:
+                break
+            facts["status"] = found.status
+    return updated, answer.get("LastEvaluatedKey") or None
+
+
+def _backfill_one(client: Any, facts: dict[str, str]) -> bool:
+    keys = {
+        "created_key": f"{facts['created_at']}#{facts['id']}",
+        "thread": f"{facts['number_id']}#{facts['contact']}",
+        "month": facts["created_at"][:7],
+    } | {
+        name: value
+        for name, value in listing_keys(facts["status"], number_id=facts["number_id"], contact=facts["contact"]).items()
+        if value is not None
+    }
+    names = {f"#k{index}": name for index, name in enumerate(keys)}
+    values = {f":k{index}": {"S": value} for index, value in enumerate(keys.values())}
+    try:
+        client.update_item(
+            TableName=MessageRecord.Meta.table_name,
+            Key={"id": {"S": facts["id"]}},
+            UpdateExpression="SET "
+            + ", ".join(f"#k{i} = :k{i}" for i in range(len(keys)))
+            + " REMOVE #archive, number_created_key",
+            # Only with the status it was read with (a move in between would want other status keys).
+            ConditionExpression="#status = :status",
+            ExpressionAttributeNames=names | {"#status": "status", "#archive": "archive"},
+            ExpressionAttributeValues=values | {":status": {"S": facts["status"]}},
+        )
+    except client.exceptions.ConditionalCheckFailedException:
+        return False
+    return True

@@ -12,6 +12,9 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from aircall_sms.store.base import GatewayModel, TableName
 from aircall_sms.store.transactions import condition_check
 
+CONFIGURING = "configuring"
+CONFIGURED = "configured"
+
 
 class ByE164(GlobalSecondaryIndex["NumberRecord"]):  # type: ignore[no-untyped-call]
     class Meta:
@@ -35,6 +38,10 @@ class NumberRecord(GatewayModel):
     limits = JSONAttribute(null=True)  # per-number overrides: {"hour": 50, ...}
     callback_token_sha256 = UnicodeAttribute(null=True)  # the token itself is never stored
     callback_url = UnicodeAttribute(null=True)
+    # "configuring" from just before the gateway asks Aircall to configure the number until the token Aircall
+    # answers is stored; absent once configured. A configuration cut off in between (a Lambda timeout, a lost
+    # answer) stays "configuring": the next PUT finishes it, and undoes it in Aircall for another mode.
+    state = UnicodeAttribute(null=True)
     configured_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
 
@@ -51,9 +58,22 @@ class NumberRecord(GatewayModel):
             "registration": self.registration,
             "limits_override": self.limits or {},
             "callback_url": self.callback_url,
+            "state": self.state or CONFIGURED,
             "configured_at": self.configured_at,
             "updated_at": self.updated_at,
         }
+
+
+def copy_of(record: NumberRecord) -> NumberRecord:
+    """An independent copy of `record` (to put it back as it was)."""
+    copy = NumberRecord()
+    copy.from_dynamodb_dict(record.to_dynamodb_dict())
+    return copy
+
+
+def is_configuring_without_token(record: NumberRecord) -> bool:
+    """A proxy configuration cut off before Aircall's token was stored: callbacks cannot be authenticated."""
+    return record.state == CONFIGURING and not record.callback_token_sha256
 
 
 def unchanged_check(record: NumberRecord) -> dict[str, Any]:
@@ -72,6 +92,7 @@ def get(number_id: str) -> NumberRecord | None:
         record = NumberRecord.get(number_id, consistent_read=True)
     except DoesNotExist:
         _cache.pop(number_id, None)
+        _remember_absence(number_id)
         return None
     _remember(record)
     return record
@@ -88,18 +109,38 @@ def find_by_e164(e164: str) -> NumberRecord | None:
 # the one it read (a changed or deleted number refuses the transaction, and the send reads it again).
 _cache: dict[str, tuple[float, NumberRecord]] = {}
 _number_id_by_e164: dict[str, str] = {}
+# Numbers found absent, and when: a callback naming a number not configured here (a stale Aircall configuration,
+# a probe of the open webhook) costs one read per `max_age`, not one per callback. Bounded: ids come from the
+# internet, and the oldest absences are forgotten first.
+_absent: dict[str, float] = {}
+MAX_ABSENT = 4096
 
 
 def _remember(record: NumberRecord) -> None:
     _cache[record.number_id] = (time.monotonic(), record)
     _number_id_by_e164[record.e164] = record.number_id
+    _absent.pop(record.number_id, None)
 
 
-def cached(number_id: str, max_age: float) -> NumberRecord | None:
-    """The number from this instance's cache when younger than `max_age` seconds, else read."""
+def _remember_absence(number_id: str) -> None:
+    _absent.pop(number_id, None)
+    _absent[number_id] = time.monotonic()
+    while len(_absent) > MAX_ABSENT:
+        del _absent[next(iter(_absent))]
+
+
+def cached(number_id: str, max_age: float, *, absence_too: bool = False) -> NumberRecord | None:
+    """The number from this instance's cache when younger than `max_age` seconds, else read. `absence_too`: a
+    number read as absent less than `max_age` ago is absent still, without a read (the callback path: a number
+    configured since then is heard within `max_age`; the send path always reads a number it does not know)."""
+    now = time.monotonic()
     entry = _cache.get(number_id)
-    if entry is not None and time.monotonic() - entry[0] < max_age:
+    if entry is not None and now - entry[0] < max_age:
         return entry[1]
+    if absence_too:
+        absent_since = _absent.get(number_id)
+        if absent_since is not None and now - absent_since < max_age:
+            return None
     return get(number_id)
 
 
@@ -118,9 +159,11 @@ def forget(number_id: str | None = None) -> None:
     if number_id is None:
         _cache.clear()
         _number_id_by_e164.clear()
+        _absent.clear()
         _webhook_cache = None
     else:
         _cache.pop(number_id, None)
+        _absent.pop(number_id, None)
 
 
 def list_all() -> list[NumberRecord]:

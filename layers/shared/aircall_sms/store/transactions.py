@@ -20,12 +20,9 @@ from botocore.exceptions import ClientError
 
 from aircall_sms.errors import ServiceBusy
 from aircall_sms.observability import logger
-from aircall_sms.store.base import raw_client
+from aircall_sms.store.base import THROTTLED, raw_client
 
 CONFLICT_ATTEMPTS = 8
-# DynamoDB's throttling answers. botocore has already retried them with backoff when they reach the gateway; a
-# throttled request wrote nothing, so the caller is told to come back (503 service_busy), never left with a crash.
-THROTTLED = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
 
 
 @dataclass(frozen=True, slots=True)

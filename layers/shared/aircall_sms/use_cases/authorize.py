@@ -3,6 +3,10 @@ or `x-api-key: <key>`; a client key is looked up by its id and its secret compar
 other key is compared with the deployment's admin key (Secrets Manager). Missing, malformed, unknown, revoked or
 wrong keys are all the same 401: what failed is logged (never the key), not told.
 
+A signed-in person's token (the console: a JWT of the sign-in provider, `SIGN_IN_ISSUER`) is accepted as well:
+verified against the provider's public keys (`domain.tokens`, `clients.jwks`), it stands for the person, with
+their groups' scopes. Tokens are not kept in the decision cache: checking one reads nothing but the kept keys.
+
 Decisions are kept per instance for `AUTHORIZER_CACHE_SECONDS` (at most 300; 0: none), so a warm authorizer
 answers a known key without reading DynamoDB; a revoked key is refused once its cached decision expires.
 """
@@ -13,7 +17,8 @@ import hmac
 import time
 from collections.abc import Mapping
 
-from aircall_sms.domain import access
+from aircall_sms.clients.jwks import KeySet, KeysUnavailable
+from aircall_sms.domain import access, tokens
 from aircall_sms.domain.access import Principal
 from aircall_sms.errors import Unauthorized
 from aircall_sms.observability import logger, metrics
@@ -42,6 +47,8 @@ def authorize(headers: Mapping[str, str | None]) -> Principal:
     presented = presented_key(headers)
     if presented is None:
         raise _refused("missing")
+    if tokens.looks_like_token(presented):
+        return person(presented)
     if len(presented) > access.MAX_KEY_CHARACTERS or not presented.isascii() or not presented.isprintable():
         raise _refused("malformed")
     cache_key = access.digest(presented)
@@ -58,8 +65,33 @@ def authorize(headers: Mapping[str, str | None]) -> Principal:
 
 
 def forget() -> None:
-    """Drop every cached decision (tests; a new instance has none)."""
+    """Drop every cached decision and kept key (tests; a new instance has none)."""
+    global _key_set
     _decisions.clear()
+    _key_set = None
+
+
+_key_set: KeySet | None = None
+
+
+def person(token: str) -> Principal:
+    """The person a sign-in token stands for (`domain.tokens`); Unauthorized for any token that does not verify."""
+    global _key_set
+    issuer = get_settings().sign_in_issuer
+    if not issuer:
+        raise _refused("no sign-in provider")
+    if _key_set is None or _key_set.issuer != issuer:
+        _key_set = KeySet(issuer)
+    try:
+        kid = tokens.header_of(token).get("kid")
+        key = _key_set.key(kid) if isinstance(kid, str) else None
+        if key is None:
+            raise tokens.InvalidToken("unknown key id")
+        return tokens.principal_of(tokens.verify(token, key, issuer=issuer, now=time.time()))
+    except tokens.InvalidToken as invalid:
+        raise _refused(f"token: {invalid}") from None
+    except KeysUnavailable:
+        raise _refused("token: the provider's keys could not be read") from None
 
 
 def _decide(presented: str) -> Principal:

@@ -5,12 +5,19 @@ Aircall's callback envelope is not settled (reference §3.2), so every documente
 `event` or `event_name`; `message.status_updated`, `message.updated` or `message.sent`; `message.received`;
 timestamps in seconds, milliseconds or ISO 8601; `media_url` or `media_details`. The only credential is the
 `token` in the body: it must match the number's callback token (stored as a SHA-256 digest, compared in
-constant time); anything else is 401 and nothing is stored.
+constant time); anything else is 401 and nothing is stored. A body that names no number (not JSON, no `data`,
+no `data.number.id`) cannot be authenticated at all: 400.
 
-Durable first: once authenticated, the callback is recorded (CallbacksTable, without its token) before any
-other work, because Aircall does not retry proxy-mode callbacks. Applying it comes next; a callback that
-cannot be applied yet (a status for a message whose Aircall id is not recorded yet) stays pending and the
-reconciliation sweep (`reconcile`, every minute) applies it later.
+Durable first and tolerant: once authenticated, the callback is recorded (CallbacksTable, without its token)
+before any other check, whatever its event or status, because Aircall does not retry proxy-mode callbacks and
+publishes no closed list of either. Applying it comes next:
+- a status word the gateway does not know is kept (state `unknown_status`), counted (`CallbacksUnknownStatus`)
+  and moves nothing; a message callback without `data.id` or `data.status` it cannot apply is kept as
+  `unusable` and counted (`CallbacksUnusable`); an unknown event is `ignored`;
+- an inbound message is always archived: its contact is read internationally first (`raw_digits` carry the
+  country code without `+`), then in the number's region, and kept as given when neither parses;
+- a callback that cannot be applied yet (a status for a message whose Aircall id is not recorded yet) stays
+  pending and the reconciliation sweep (`reconcile`, every minute) applies it later.
 """
 
 from __future__ import annotations
@@ -18,12 +25,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from aircall_sms.domain import keywords, phone, segments
+from aircall_sms.domain import json_depth, keywords, phone, segments
 from aircall_sms.domain.ids import is_number_id
 from aircall_sms.domain.status import from_aircall
 from aircall_sms.domain.timeutil import iso, parse_time, utcnow
@@ -37,6 +45,10 @@ MAX_CALLBACK_BYTES = 256 * 1024
 MAX_MEDIA_URL = 4096
 STATUS_EVENTS = frozenset({"message.status_updated", "message.updated", "message.sent"})
 RECEIVED_EVENTS = frozenset({"message.received"})
+NO_EVENT = "(none)"  # the event recorded for an authenticated callback that names none
+UNKNOWN_CONTACT = "unknown"  # the contact archived for an inbound message that names none
+MAX_RAW_CONTACT = 64
+_STATUS_WORD = re.compile(r"[^A-Za-z0-9_.\-]")
 # A status callback can arrive before the send has recorded Aircall's id (Aircall answers the send, then posts
 # the callback at once). It waits this long for the id before it is left to the reconciliation sweep.
 MATCH_WAIT_SECONDS = 1.5
@@ -50,7 +62,7 @@ SWEEP_ATTEMPTS = 60  # one a minute: an hour, then the callback is abandoned (an
 @dataclass(frozen=True, slots=True)
 class CallbackOutcome:
     event: str
-    result: str  # "updated", "unchanged", "archived", "duplicate", "pending", "ignored"
+    result: str  # "updated", "unchanged", "archived", "duplicate", "pending", "ignored", "unknown_status", "unusable"
     message_id: str | None = None
 
     def to_body(self) -> dict[str, Any]:
@@ -69,23 +81,17 @@ class Callback:
 
 def handle_callback(raw_body: str | None) -> CallbackOutcome:
     payload = _parse(raw_body)
-    event = payload.get("event") or payload.get("event_name")
-    if not isinstance(event, str) or not event:
-        raise InvalidCallback("The callback names no event (event or event_name).")
     data = payload.get("data")
     if not isinstance(data, dict):
         raise InvalidCallback("The callback has no data object.")
     number = _authenticate(payload.get("token"), data)
+    # Authenticated: from here on nothing is refused, and the callback is recorded before anything else.
+    named = payload.get("event") or payload.get("event_name")
+    event = named[:64] if isinstance(named, str) and named.strip() else NO_EVENT
     if number is None:  # the account webhook's event about a number not in agent mode here: nothing to keep
-        return CallbackOutcome(event=event[:64], result="ignored")
-    callback = Callback(event=event[:64], data=data, payload=payload, number=number)
+        return CallbackOutcome(event=event, result="ignored")
+    callback = Callback(event=event, data=data, payload=payload, number=number)
     aircall_id = _aircall_id(data)
-    if event in STATUS_EVENTS | RECEIVED_EVENTS and aircall_id is None:
-        raise InvalidCallback("A message callback needs data.id.")
-    if event in STATUS_EVENTS and from_aircall(data.get("status")) is None:
-        raise InvalidCallback("A status callback needs a known data.status.")
-    if event in RECEIVED_EVENTS and _contact(_inbound_contact(data), number) is None:
-        raise InvalidCallback("The inbound message's external_number is not a phone number.")
     stored, new = callbacks.record(number.number_id, callback.event, aircall_id, payload, utcnow())
     if not new and not stored.pending:
         return CallbackOutcome(event=callback.event, result="duplicate", message_id=stored.message_id)
@@ -106,7 +112,11 @@ def reconcile(now: datetime | None = None) -> dict[str, int]:
     """The sweep: apply the callbacks that are still pending (oldest first, a batch per run)."""
     moment = now or utcnow()
     counts = {"applied": 0, "pending": 0, "abandoned": 0}
-    for stored in callbacks.pending_before(moment - SWEEP_DELAY, SWEEP_BATCH):
+    batch = callbacks.pending_before(moment - SWEEP_DELAY, SWEEP_BATCH)
+    if batch:  # oldest first: how long the oldest callback has waited (CallbacksPendingTooLongAlarm)
+        waited = moment - (parse_time(batch[0].received_at) or moment)
+        metrics.add_metric(name="CallbacksPendingOldestAge", unit="Seconds", value=max(0.0, waited.total_seconds()))
+    for stored in batch:
         # `attempts` counts the live attempt and every sweep: a callback gets SWEEP_ATTEMPTS sweeps.
         last_chance = stored.attempts + 1 > SWEEP_ATTEMPTS
         number = numbers.get(stored.number_id)
@@ -145,6 +155,11 @@ def _parse(raw_body: str | None) -> dict[str, Any]:
         raise PayloadTooLarge(
             f"The callback body is larger than {MAX_CALLBACK_BYTES} bytes.", details={"limit_bytes": MAX_CALLBACK_BYTES}
         )
+    if json_depth.too_deep(raw_body):
+        raise InvalidRequest(
+            f"The callback body nests arrays and objects deeper than {json_depth.MAX_DEPTH} levels.",
+            details={"max_depth": json_depth.MAX_DEPTH},
+        )
     try:
         payload = json.loads(raw_body)
     except (json.JSONDecodeError, RecursionError):
@@ -164,7 +179,7 @@ def _authenticate(token: object, data: dict[str, Any]) -> numbers.NumberRecord |
     if not isinstance(token, str) or not token or len(token) > 1024:
         raise Unauthorized("The callback token is missing or invalid.")
     max_age = get_settings().number_cache_seconds
-    record = numbers.cached(str(int(number_id)), max_age)
+    record = numbers.cached(str(int(number_id)), max_age, absence_too=True)
     digest = hashlib.sha256(token.encode()).hexdigest()
     expected = record.callback_token_sha256 if record and record.callback_token_sha256 else ""
     # Compare even for unknown numbers, so timing tells nothing about which numbers exist.
@@ -186,20 +201,44 @@ def _aircall_id(data: dict[str, Any]) -> str | None:
 
 # ------------------------------------------------------------------------------------------------ applying
 def _apply_callback(callback: Callback, stored: callbacks.CallbackRecord, *, wait: bool) -> CallbackOutcome:
-    if callback.event in STATUS_EVENTS:
+    event, data = callback.event, callback.data
+    if event in STATUS_EVENTS:
+        if _aircall_id(data) is None:
+            return _unusable(callback, stored, "a status callback without data.id")
+        if from_aircall(data.get("status")) is None:
+            return _unknown_status(callback, stored)
         return _status_update(callback, stored, wait=wait)
-    if callback.event in RECEIVED_EVENTS:
+    if event in RECEIVED_EVENTS:
         return _inbound(callback, stored)
-    logger.info("callback event not handled", extra={"event": callback.event})
+    logger.info("callback event not handled", extra={"event": event})
     _settle(stored, "ignored", "ignored", None)
-    return CallbackOutcome(event=callback.event, result="ignored")
+    return CallbackOutcome(event=event, result="ignored")
+
+
+def _unknown_status(callback: Callback, stored: callbacks.CallbackRecord) -> CallbackOutcome:
+    """A status word the gateway does not know: kept (the record has the whole payload), counted, and the
+    message stays where it is (a word may mean anything, even "still trying")."""
+    raw = callback.data.get("status")
+    word = _STATUS_WORD.sub("", raw)[:32] if isinstance(raw, str) else type(raw).__name__
+    logger.warning("status callback with an unknown status word", extra={"event": callback.event, "status": word})
+    metrics.add_metric(name="CallbacksUnknownStatus", unit="Count", value=1)
+    _settle(stored, "unknown_status", "unknown_status", None)
+    return CallbackOutcome(event=callback.event, result="unknown_status")
+
+
+def _unusable(callback: Callback, stored: callbacks.CallbackRecord, why: str) -> CallbackOutcome:
+    """An authenticated message callback the gateway cannot apply: kept as it came, counted."""
+    logger.warning("callback kept but not applicable", extra={"event": callback.event, "reason": why})
+    metrics.add_metric(name="CallbacksUnusable", unit="Count", value=1)
+    _settle(stored, "unusable", "unusable", None)
+    return CallbackOutcome(event=callback.event, result="unusable")
 
 
 def _status_update(callback: Callback, stored: callbacks.CallbackRecord, *, wait: bool) -> CallbackOutcome:
     data, event = callback.data, callback.event
     aircall_id = _aircall_id(data)
     status = from_aircall(data.get("status"))
-    assert aircall_id is not None
+    assert aircall_id is not None  # checked by _apply_callback
     assert status is not None
     at = parse_time(data.get("updated_at")) or parse_time(callback.payload.get("timestamp")) or utcnow()
     error = None
@@ -262,15 +301,15 @@ def _unresolved_match(callback: Callback, at: datetime) -> messages.MessageRecor
 def _inbound(callback: Callback, stored: callbacks.CallbackRecord) -> CallbackOutcome:
     data, number, event = callback.data, callback.number, callback.event
     aircall_id = _aircall_id(data)
-    assert aircall_id is not None
-    contact = _contact(_inbound_contact(data), number)
-    assert contact is not None  # checked before the callback was recorded
+    contact, is_phone = _inbound_contact(data, number)
     body = data.get("body") if isinstance(data.get("body"), str) else None
     now = utcnow()
     received_at = min(parse_time(data.get("created_at")) or parse_time(callback.payload.get("timestamp")) or now, now)
     keyword = keywords.classify(body)
-    # The gateway id is derived from Aircall's id, so a redelivered callback writes nothing new.
-    message_id = "msg_in_" + hashlib.sha256(f"{number.number_id}:{aircall_id}".encode()).hexdigest()[:26]
+    # The gateway id is derived from Aircall's id, so a redelivered callback writes nothing new (without an id,
+    # from the recorded callback: the same payload again is the same message).
+    origin = aircall_id if aircall_id is not None else stored.id
+    message_id = "msg_in_" + hashlib.sha256(f"{number.number_id}:{origin}".encode()).hexdigest()[:26]
     segmentation = segments.count(body or "")
     media = _media(data)
     record = messages.MessageRecord(
@@ -294,14 +333,21 @@ def _inbound(callback: Callback, stored: callbacks.CallbackRecord) -> CallbackOu
         expires_at=messages.retention_end(received_at),
     )
     items: list[dict[str, Any]] = [messages.put_new(record)]
-    if keyword in ("opt_out", "opt_in"):
-        items.append(_keyword_item(keyword, contact, number.number_id, received_at, aircall_id))
+    # A contact that is not a phone number is archived as given; nobody can be opted out, answered or written
+    # to at that "number", so its keyword is recorded on the message and acts on nothing.
+    if keyword in ("opt_out", "opt_in") and is_phone:
+        items.append(_keyword_item(keyword, contact, number.number_id, received_at, aircall_id or message_id))
     items.append(callbacks.settle_update(stored, "applied", "archived", message_id))
-    # The contact wrote: a French mobile line may answer within the conversation window from now on.
-    conversation = contacts.conversation_update(
-        contact, number_id=number.number_id, at=received_at, message_id=message_id
-    )
-    archived = commit([*items, conversation]) or commit(items)
+    if not is_phone:
+        logger.warning("inbound contact is not a phone number: archived as given", extra={"event": event})
+        metrics.add_metric(name="InboundContactsUnparsed", unit="Count", value=1)
+        archived = commit(items)
+    else:
+        # The contact wrote: a French mobile line may answer within the conversation window from now on.
+        conversation = contacts.conversation_update(
+            contact, number_id=number.number_id, at=received_at, message_id=message_id
+        )
+        archived = commit([*items, conversation]) or commit(items)
     if not archived:  # the message was archived by an earlier delivery with another envelope
         _settle(stored, "applied", "duplicate", message_id)
         return CallbackOutcome(event=event, result="duplicate", message_id=message_id)
@@ -309,7 +355,8 @@ def _inbound(callback: Callback, stored: callbacks.CallbackRecord) -> CallbackOu
     if keyword is not None:
         metrics.add_metric(name=f"Keyword_{keyword}", unit="Count", value=1)
         logger.info("keyword received", extra={"keyword": keyword, "number_id": number.number_id})
-        _auto_reply(keyword, number, contact, message_id)
+        if is_phone:
+            _auto_reply(keyword, number, contact, message_id)
     return CallbackOutcome(event=event, result="archived", message_id=message_id)
 
 
@@ -354,21 +401,38 @@ def auto_replies() -> dict[str, str]:
     return {key: value for key, value in document.items() if key in ("opt_out", "opt_in", "help") and value}
 
 
-def _inbound_contact(data: dict[str, Any]) -> object:
-    return data.get("external_number") or data.get("raw_digits") or data.get("from")
+def _inbound_contact(data: dict[str, Any], number: numbers.NumberRecord) -> tuple[str, bool]:
+    """The contact of an inbound message and whether it is a phone number: the first of `external_number`,
+    `raw_digits`, `from` that parses, else the first given as it is (trimmed), else "unknown"."""
+    given = [data.get(name) for name in ("external_number", "raw_digits", "from")]
+    candidates = [str(value).strip() for value in given if _scalar(value) and str(value).strip()]
+    for candidate in candidates:
+        parsed = _contact(candidate, number)
+        if parsed is not None:
+            return parsed, True
+    return (candidates[0][:MAX_RAW_CONTACT] if candidates else UNKNOWN_CONTACT), False
+
+
+def _scalar(value: object) -> bool:
+    return isinstance(value, str | int) and not isinstance(value, bool)
 
 
 def _contact(raw: object, number: numbers.NumberRecord) -> str | None:
-    if not isinstance(raw, str | int) or isinstance(raw, bool):
+    """`raw` in E.164, or None: read internationally first (`+33…`, or digits that start with their country code,
+    as Aircall's `raw_digits` do), then as a national number of the Aircall number's region."""
+    if not _scalar(raw):
         return None
-    try:
-        return phone.parse(str(raw), default_region=number.region).e164
-    except phone.InvalidPhoneNumber:
-        return None
+    text = str(raw)
+    for region in (None, number.region):
+        try:
+            return phone.parse(text, default_region=region).e164
+        except phone.InvalidPhoneNumber:
+            continue
+    return None
 
 
 def _media(data: dict[str, Any]) -> list[dict[str, str]]:
-    """Media of an inbound MMS: `media_details` ({file_name, file_type, presigned_url}) or plain `media_url`."""
+    """Media of an inbound MMS: `media_details` ({file_name, file_type, presigned_url}), plain `media_url`, or both."""
     found: list[dict[str, str]] = []
     details = data.get("media_details")
     if isinstance(details, list):
@@ -382,7 +446,11 @@ def _media(data: dict[str, Any]) -> list[dict[str, str]]:
     plain = data.get("media_url")
     urls = plain if isinstance(plain, list) else [plain] if isinstance(plain, str) and plain else []
     found.extend({"url": url} for url in urls if isinstance(url, str) and _usable(url))
-    return found[:10]
+    # Aircall may give the same files both ways: each URL once, with its details when it has them.
+    unique: dict[str, dict[str, str]] = {}
+    for entry in found:
+        unique.setdefault(entry["url"], entry)
+    return list(unique.values())[:10]
 
 
 def _usable(url: str) -> bool:

@@ -183,7 +183,8 @@ def _order_key(plan: archive.Plan, position: dict[str, Any]) -> tuple[str, str]:
 
 def _digest(route: str, plans: list[archive.Plan]) -> str:
     query = [route] + [
-        [plan.index, plan.hash_value, plan.low, plan.high, sorted(plan.filters.items())] for plan in plans
+        [plan.index, plan.hash_value, plan.low, plan.high, sorted((plan.filters | plan.checks).items())]
+        for plan in plans
     ]
     return hashlib.sha256(json.dumps(query).encode()).hexdigest()[:16]
 

@@ -6,7 +6,14 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from aircall_sms.clients.aircall import AircallFailure, AircallRateLimited, AircallRefused, count_failure, gateway_error
+from aircall_sms.clients.aircall import (
+    AircallFailure,
+    AircallOutcomeUnknown,
+    AircallRateLimited,
+    AircallRefused,
+    count_failure,
+    gateway_error,
+)
 from aircall_sms.domain import phone, quota
 from aircall_sms.domain.access import Principal
 from aircall_sms.domain.ids import is_number_id
@@ -64,6 +71,7 @@ def configure(
     aircall_budget.learn(client.last_rate, utcnow())
     parsed = _parse_digits(aircall_number)
     existing = numbers.get(number_id)
+    before = numbers.copy_of(existing) if existing else None
     now = iso(utcnow())
     record = existing or numbers.NumberRecord(number_id=number_id, configured_at=now)
     record.e164, record.region, record.kind = parsed.e164, parsed.region, parsed.kind
@@ -71,20 +79,12 @@ def configure(
     record.registration = request.registration
     record.limits = overrides
     record.updated_at = now
+    # A number in proxy mode, or whose proxy configuration was cut off: Aircall may hold a configuration for it.
     was_proxy = existing is not None and existing.mode == "proxy"
+    was_agent = before is not None and before.mode == "agent"
     callback_url = get_settings().callback_url or request_callback_url
     if request.mode == "proxy":
-        try:
-            budget.charge(utcnow())
-            configuration = client.configure_number(number_id, callback_url)
-        except AircallFailure as failure:
-            raise _failed(failure) from None
-        aircall_budget.learn(client.last_rate, utcnow())
-        token = configuration.get("token")
-        if not isinstance(token, str) or not token:
-            raise AircallError("Aircall configured the number but returned no callback token.")
-        record.callback_token_sha256 = hashlib.sha256(token.encode()).hexdigest()
-        record.callback_url = callback_url
+        _configure_in_aircall(record, before, callback_url)
     else:
         # Agent mode reports through the account webhook: registered first, so nothing is lost in between.
         webhook = agent_webhook.ensure(client, callback_url)
@@ -92,9 +92,10 @@ def configure(
             _remove_aircall_configuration(number_id)
         record.callback_token_sha256 = webhook.token_sha256
         record.callback_url = webhook.url
-    was_agent = existing is not None and existing.mode == "agent"
     record.mode = request.mode
+    record.state = None
     record.save()
+    numbers.forget(number_id)  # this instance read it as absent, or as it was
     if was_agent and request.mode != "agent":
         agent_webhook.release(number_id)
     logger.info("number configured", extra={"number_id": number_id, "mode": request.mode})
@@ -103,6 +104,44 @@ def configure(
         created=existing is None,
         warning=APP_MESSAGING_WARNING.replace("{number_id}", number_id) if request.mode == "proxy" else None,
     )
+
+
+def _configure_in_aircall(record: numbers.NumberRecord, before: numbers.NumberRecord | None, callback_url: str) -> None:
+    """Configure the number in Aircall and put the digest of Aircall's callback token in `record`.
+
+    `configuring` is stored first: a Lambda cut off after Aircall configured the number (Aircall has it, the
+    gateway would not know) leaves a record that says so. The next PUT finishes it (Aircall answers a configured
+    number with its same token) or, for agent mode, removes the configuration from Aircall; `GET /numbers/{id}`
+    shows `state: configuring` meanwhile, and sends from the number wait for it (`number_not_configured`) while
+    its token is unknown. A definite failure (Aircall refused, or the call never left) puts the number back as
+    it was."""
+    client = services.aircall()
+    record.mode, record.callback_url, record.state = "proxy", callback_url, numbers.CONFIGURING
+    record.save()
+    try:
+        budget.charge(utcnow())
+        configuration = client.configure_number(record.number_id, callback_url)
+    except AircallFailure as failure:
+        if not isinstance(failure, AircallOutcomeUnknown):  # nothing was configured: as it was before
+            _put_back(record.number_id, before)
+        raise _failed(failure) from None
+    except GatewayError:  # the company budget refused the call before it left
+        _put_back(record.number_id, before)
+        raise
+    aircall_budget.learn(client.last_rate, utcnow())
+    token = configuration.get("token")
+    if not isinstance(token, str) or not token:
+        raise AircallError("Aircall configured the number but returned no callback token.")
+    record.callback_token_sha256 = hashlib.sha256(token.encode()).hexdigest()
+
+
+def _put_back(number_id: str, before: numbers.NumberRecord | None) -> None:
+    """The number as it was before a configuration that did not happen (none: forgotten again)."""
+    if before is None:
+        numbers.delete(number_id)
+    else:
+        before.save()
+        numbers.forget(number_id)
 
 
 def remove(principal: Principal, number_id: str) -> dict[str, Any]:

@@ -1,12 +1,13 @@
 """Publish the archive's and the contacts' changes on the gateway's event bus (the EventsFunction).
 
-One batch of DynamoDB stream records in, PutEvents calls of at most 10 entries out (entries of several records
-share a call), in stream order. The answer is the sequence numbers of the records that were not entirely
-published, for Lambda's `ReportBatchItemFailures`. Lambda retries a stream batch from the lowest sequence
-number reported, so every record after the first failure is retried anyway: publishing stops at the first
-record that cannot be mapped or whose entries EventBridge refused, and that record and all the later ones are
-reported. Entries already accepted in the failing call are published again on the retry: delivery is at least
-once, and consumers deduplicate (docs/api.md, "Events").
+One batch of DynamoDB stream records in, PutEvents calls of at most 10 entries and 256 KiB out (entries of several
+records share a call; an entry's size is counted as EventBridge counts it, `entry_size`), in stream order. The
+answer is the sequence numbers of the records that were not entirely published, for Lambda's
+`ReportBatchItemFailures`. Lambda retries a stream batch from the lowest sequence number reported, so every record
+after the first failure is retried anyway: publishing stops at the first record that cannot be mapped or whose
+entries EventBridge refused, and that record and all the later ones are reported. Entries already accepted in the
+failing call are published again on the retry: delivery is at least once, and consumers deduplicate (docs/api.md,
+"Events").
 """
 
 from __future__ import annotations
@@ -21,7 +22,40 @@ from aircall_sms.settings import get_settings
 from aircall_sms.store import streams
 from aircall_sms.use_cases import services
 
-MAX_ENTRIES_PER_CALL = 10  # PutEvents' limit
+MAX_ENTRIES_PER_CALL = 10  # PutEvents' limits: entries per request,
+MAX_BYTES_PER_CALL = 256 * 1024  # and the sum of the entries' sizes per request (`entry_size`)
+TIME_SIZE = 14  # what an entry's `Time` counts, whatever its value
+
+
+def entry_size(entry: Mapping[str, Any]) -> int:
+    """An entry's size as EventBridge counts it against the request's 256 KiB ("Calculating PutEvents event entry
+    size"): 14 bytes for a `Time`, and the UTF-8 bytes of `Source`, `DetailType`, `Detail` and each `Resources`
+    ARN; the bus name and the trace header do not count."""
+    size = TIME_SIZE if entry.get("Time") is not None else 0
+    for name in ("Source", "DetailType", "Detail"):
+        if entry.get(name):
+            size += len(str(entry[name]).encode("utf-8"))
+    size += sum(len(str(resource).encode("utf-8")) for resource in entry.get("Resources") or ())
+    return size
+
+
+def calls(pending: Sequence[tuple[int, dict[str, Any]]]) -> list[list[tuple[int, dict[str, Any]]]]:
+    """`pending` cut, in order, into PutEvents requests of at most MAX_ENTRIES_PER_CALL entries and
+    MAX_BYTES_PER_CALL bytes. An entry larger than a request can be goes alone (EventBridge refuses it, and its
+    record is retried, then dead-lettered, as any refused entry's)."""
+    chunks: list[list[tuple[int, dict[str, Any]]]] = []
+    current: list[tuple[int, dict[str, Any]]] = []
+    current_bytes = 0
+    for item in pending:
+        size = entry_size(item[1])
+        if current and (len(current) == MAX_ENTRIES_PER_CALL or current_bytes + size > MAX_BYTES_PER_CALL):
+            chunks.append(current)
+            current, current_bytes = [], 0
+        current.append(item)
+        current_bytes += size
+    if current:
+        chunks.append(current)
+    return chunks
 
 
 def entries(record: Mapping[str, Any], *, now: datetime | None = None) -> list[dict[str, Any]]:
@@ -61,8 +95,7 @@ def publish_changes(records: Sequence[Mapping[str, Any]]) -> list[str]:
             first_failed, failed_entries = index, 1
             break
     published = 0
-    for start in range(0, len(pending), MAX_ENTRIES_PER_CALL):
-        chunk = pending[start : start + MAX_ENTRIES_PER_CALL]
+    for chunk in calls(pending):
         if chunk[0][0] >= first_failed:
             break
         refused = _put(chunk)

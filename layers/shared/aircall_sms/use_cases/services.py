@@ -8,7 +8,7 @@ from aircall_sms.clients.aircall import AircallClient, Credentials
 from aircall_sms.errors import AircallCredentialsMissing
 from aircall_sms.observability import logger
 from aircall_sms.settings import get_settings
-from aircall_sms.store.base import botocore_session
+from aircall_sms.store.base import aws_client
 
 _client: tuple[Credentials, AircallClient] | None = None
 _event_bridge: Any = None
@@ -26,6 +26,8 @@ def aircall() -> AircallClient:
             credentials,
             connect_timeout=settings.aircall_connect_timeout,
             read_timeout=settings.aircall_read_timeout,
+            # After Aircall answers, its outcome is recorded: one whole DynamoDB attempt stays for that.
+            keep_after=settings.dynamodb_attempt_seconds,
         )
         _client = (credentials, client)
     return _client[1]
@@ -36,7 +38,7 @@ def event_bridge() -> Any:
     use: same region, endpoint settings and credentials, and no second load of botocore's endpoint data."""
     global _event_bridge
     if _event_bridge is None:
-        _event_bridge = botocore_session().create_client("events")
+        _event_bridge = aws_client("events")
     return _event_bridge
 
 
@@ -94,5 +96,5 @@ def _install_secrets_provider() -> None:
     from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
 
     if "secrets" not in DEFAULT_PROVIDERS:
-        client = botocore_session().create_client("secretsmanager")
+        client = aws_client("secretsmanager")
         DEFAULT_PROVIDERS["secrets"] = SecretsProvider(boto3_client=client)

@@ -11,6 +11,7 @@ from typing import Any
 
 from aircall_sms.clients.aircall import (
     AircallFailure,
+    AircallNotStarted,
     AircallOutcomeUnknown,
     AircallRateLimited,
     AircallUnreachable,
@@ -98,19 +99,17 @@ def _sent(prepared: PreparedSend, record: messages.MessageRecord, sent: SentMess
     at = utcnow()
     _with_status(record, status, at, "aircall_send", aircall_id=sent.aircall_id, sent_at=at)
     body = {"message": record.to_api()}
-    plan = Plan()
-    move = messages.advance_update(
-        record.id, status, at=at, source="aircall_send", aircall_id=sent.aircall_id, sent_at=at
-    )
-    plan.add(move, Guard("recorded"))
-    if prepared.key_digest is not None:
-        plan.add(idempotency.answer_update(prepared.key_digest, 201, body), Guard("recorded"))
+    # Two single writes, not a transaction (which bills each write twice): the message first, then the answer to
+    # replay. Between them a replay finds no answer yet and answers what the archive says (`replay`), as it does
+    # when the answer could not be recorded at all.
     try:
-        if transact(plan):
+        if not messages.advance(
+            record.id, status, at=at, source="aircall_send", aircall_id=sent.aircall_id, sent_at=at
+        ):
             # A callback moved the message on first (Aircall can be that fast): keep its status, add our facts.
             messages.record_late_aircall_id(record.id, sent.aircall_id, at)
-            if prepared.key_digest is not None:
-                idempotency.record_answer(prepared.key_digest, 201, body)
+        if prepared.key_digest is not None:
+            idempotency.record_answer(prepared.key_digest, 201, body)
     except Exception:
         # Aircall has the message: an error now would invite a second send. The archive keeps the `unknown` record
         # of the reservation, which the callbacks that follow settle (as after a timeout).
@@ -161,7 +160,8 @@ def _failed(
         plan.add(messages.error_update(record.id, error_body), Guard("message"))
         answer = (error.status, error.to_body())
     else:
-        final = "rejected" if isinstance(failure, AircallRateLimited) else "failed"
+        # Not sent for want of time or of Aircall's budget: the gateway's refusal, not Aircall's.
+        final = "rejected" if isinstance(failure, AircallRateLimited | AircallNotStarted) else "failed"
         plan.add(
             messages.advance_update(
                 record.id, final, at=now, source="aircall_send", detail=error.code, error=error_body
@@ -196,6 +196,8 @@ def _requeue_at(prepared: PreparedSend, failure: AircallFailure, now: datetime) 
     """When a message Aircall did not take may be tried again, and why it waits (None: it may not)."""
     if isinstance(failure, AircallRateLimited):
         return max(failure.reset_at, now), "Aircall's request budget is spent"
+    if isinstance(failure, AircallNotStarted) and prepared.from_queue:
+        return now, "the dispatch run's time was up"
     if isinstance(failure, AircallUnreachable) and prepared.from_queue:
         return now + UNREACHABLE_PAUSE, "Aircall is unreachable"
     return None, ""

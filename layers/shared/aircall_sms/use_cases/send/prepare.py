@@ -31,6 +31,8 @@ from aircall_sms.settings import get_settings
 from aircall_sms.store import idempotency, messages, numbers
 
 MAX_TEXT_CHARACTERS = 1600
+# Aircall caps a message from a French number (mobile or fixed) lower ("French messaging limits").
+MAX_TEXT_CHARACTERS_BY_REGION = {"FR": 670}
 MAX_MEDIA = 10
 MAX_METADATA_BYTES = 4096
 MAX_NOT_AFTER = timedelta(days=31)
@@ -127,10 +129,12 @@ def prepare(
     text_value = request.text if request.text else None
     if text_value is None and not request.media_urls:
         raise EmptyMessage("A message needs text, media_urls, or both.")
-    if text_value is not None and len(text_value) > MAX_TEXT_CHARACTERS:
+    limit = max_text_characters(number.region)
+    if text_value is not None and len(text_value) > limit:
+        where = " from a French number" if limit < MAX_TEXT_CHARACTERS else ""
         raise MessageTooLong(
-            f"The text has {len(text_value)} characters; Aircall accepts at most {MAX_TEXT_CHARACTERS}.",
-            details={"characters": len(text_value), "limit": MAX_TEXT_CHARACTERS},
+            f"The text has {len(text_value)} characters; Aircall accepts at most {limit}{where}.",
+            details={"characters": len(text_value), "limit": limit},
         )
     check_media(request.media_urls)
     if request.metadata is not None:
@@ -152,6 +156,11 @@ def prepare(
         idempotency_key=idempotency_key,
         confirms_opt_out=confirms_opt_out,
     )
+
+
+def max_text_characters(region: str) -> int:
+    """The longest text Aircall accepts from a number of `region` (characters, as Aircall counts them)."""
+    return MAX_TEXT_CHARACTERS_BY_REGION.get(region.upper(), MAX_TEXT_CHARACTERS)
 
 
 def sender_of(number: numbers.NumberRecord) -> phone.PhoneNumber:
@@ -184,6 +193,11 @@ def resolve_number(sender: str | int) -> numbers.NumberRecord:
         raise NumberNotConfigured(
             "The sender is not a number configured in this gateway (PUT /numbers/{number_id} first).",
             details={"from": raw if is_number_id(raw) else None},
+        )
+    if numbers.is_configuring_without_token(record):
+        raise NumberNotConfigured(
+            "The sender's configuration in Aircall did not finish: PUT /numbers/{number_id} again.",
+            details={"from": raw if is_number_id(raw) else None, "state": numbers.CONFIGURING},
         )
     return record
 

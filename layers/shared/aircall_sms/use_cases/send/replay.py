@@ -4,7 +4,6 @@ in flight, the replay waits for its answer, at most as long as the first request
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -42,9 +41,8 @@ def replay(prepared: PreparedSend, item: dict[str, Any] | None) -> SendOutcome:
                 "This Idempotency-Key was used with a different request body.",
                 details={"message_id": item.get("message_id", {}).get("S")},
             )
-        stored = item.get("answer", {}).get("S")
-        if stored:
-            answer = json.loads(stored)
+        answer = idempotency.stored_answer(item)
+        if answer is not None:
             metrics.add_metric(name="IdempotentReplays", unit="Count", value=1)
             return SendOutcome(int(answer["status"]), answer["body"], dict(REPLAYED))
         if time.monotonic() >= deadline:
