@@ -123,13 +123,17 @@ def test_the_openapi_document_gives_every_keyed_operation_its_scope_and_its_401_
     from aircall_sms.api import manage_routes, openapi
 
     document = openapi.document("/v1", manage_routes.documented_routes())
-    assert set(document["components"]["securitySchemes"]) == {"clientKey", "bearerKey"}
+    assert set(document["components"]["securitySchemes"]) == {"clientKey", "bearerKey", "signInToken"}
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
             scope = ROUTE_SCOPES[(method.upper(), path)]
             if scope is None:
                 assert "security" not in operation, (method, path)
                 continue
-            assert operation["security"] == [{"clientKey": [scope]}, {"bearerKey": [scope]}], (method, path)
+            assert operation["security"] == [
+                {"clientKey": [scope]},
+                {"bearerKey": [scope]},
+                {"signInToken": [scope]},
+            ], (method, path)
             assert operation["x-required-scope"] == scope
             assert {"401", "403"} <= set(operation["responses"]), (method, path)

@@ -131,3 +131,64 @@ def test_the_swagger_ui_page_carries_the_document():
 )
 def test_the_server_is_the_stage_the_request_came_through(path, context_path, server):
     assert openapi.server_of({"path": path, "requestContext": {"path": context_path}}) == server
+
+
+def schema_validator(document, name):
+    """A JSON Schema validator for the document's component `name`, its `$ref`s resolved in the document."""
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    resource = Resource.from_contents(document, default_specification=DRAFT202012)
+    registry = Registry().with_resource("urn:document", resource)
+    return Draft202012Validator({"$ref": f"urn:document#/components/schemas/{name}"}, registry=registry)
+
+
+def test_every_json_success_answer_has_a_named_schema_with_its_fields(document):
+    schemas = document["components"]["schemas"]
+    for (method, path), operation in operations(document).items():
+        for status, answer in operation["responses"].items():
+            if int(status) >= 300:
+                continue
+            (media, content), *_ = answer["content"].items()
+            if media != "application/json":
+                assert content["schema"] == {"type": "string"}, (method, path, status)
+                continue
+            ref = content["schema"]["$ref"]
+            schema = schemas[ref.rsplit("/", 1)[1]]
+            named = schema.get("properties") or [part.get("properties") for part in schema.get("allOf", [])]
+            assert named and schema.get("required", True), (method, path, status, ref)
+
+
+def test_every_schema_example_is_valid_by_its_schema(document):
+    examples = 0
+    for name, schema in document["components"]["schemas"].items():
+        for example in schema.get("examples", []):
+            schema_validator(document, name).validate(example)
+            examples += 1
+    assert examples >= 10
+
+
+def test_the_gateways_own_objects_are_valid_by_their_schemas(document):
+    from aircall_sms.store.numbers import NumberRecord
+
+    number = NumberRecord(
+        number_id="100001", e164="+14155550100", region="US", kind="local", mode="agent", registration="none",
+        configured_at="2026-11-30T09:15:02.118Z", updated_at="2026-11-30T09:15:02.118Z",
+    )  # fmt: skip
+    schema_validator(document, "NumberAnswer").validate({"number": number.to_api()})
+    number.mode = "fax"
+    with pytest.raises(Exception, match="fax"):
+        schema_validator(document, "NumberAnswer").validate({"number": number.to_api()})
+
+
+def test_every_operation_has_a_stable_unique_name(document):
+    names = [operation["operationId"] for operation in operations(document).values()]
+    assert len(names) == len(set(names)) == len(openapi.OPERATION_IDS)
+    assert operations(document)[("post", "/messages")]["operationId"] == "sendMessage"
+
+
+def test_the_send_body_shows_real_examples():
+    schema = SendRequest.model_json_schema(by_alias=True)
+    assert schema["properties"]["from"]["examples"][0] == "+14155550100"
+    assert schema["properties"]["to"]["examples"] == ["+14155550123"]

@@ -24,7 +24,8 @@ from aws_lambda_powertools.event_handler.openapi.compat import model_json
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer, OpenAPI, Server, Tag
 from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_swagger_html
 
-from aircall_sms.api import API_KEY_SCHEME, BEARER_SCHEME, access
+from aircall_sms.api import API_KEY_SCHEME, BEARER_SCHEME, access, openapi_schemas
+from aircall_sms.domain import tokens
 
 Registration = Callable[[APIGatewayRestResolver], None]
 
@@ -70,6 +71,13 @@ ERROR_SCHEMA: dict[str, Any] = {
 }
 _KEY_DESCRIPTION = (
     "A client key (POST /api-keys), or the deployment's admin key: `Authorization: Bearer <key>` or `x-api-key`."
+)
+SIGN_IN_SCHEME = "signInToken"
+_SIGN_IN_DESCRIPTION = (
+    "A signed-in person's ID token (the console's sign-in, Cognito): `Authorization: Bearer <JWT>`. The person has "
+    "the scopes of their groups: "
+    + "; ".join(f"`{group}`: {', '.join(sorted(scopes))}" for group, scopes in tokens.GROUP_SCOPES.items())
+    + "."
 )
 _BUSY = "`service_busy`: DynamoDB is throttling the gateway (nothing was changed); retry after `Retry-After`."
 # Routes that answer without DynamoDB (the document and its viewer): no `service_busy`.
@@ -227,6 +235,34 @@ RESPONSES: dict[tuple[str, str], dict[int, str]] = {
     ("get", "/openapi.json"): {200: "json:This document."},
     ("get", "/docs"): {200: "html:Swagger UI on this document."},
 }
+# Each operation's stable name (clients generated from the document name their methods after it).
+OPERATION_IDS: dict[tuple[str, str], str] = {
+    ("post", "/messages"): "sendMessage",
+    ("get", "/messages"): "listMessages",
+    ("get", "/messages/export"): "exportMessages",
+    ("get", "/messages/{id}"): "getMessage",
+    ("get", "/usage"): "getUsage",
+    ("delete", "/contacts/{phone}"): "eraseContact",
+    ("get", "/numbers"): "listNumbers",
+    ("get", "/aircall/numbers"): "listAircallNumbers",
+    ("get", "/numbers/{number_id}"): "getNumber",
+    ("put", "/numbers/{number_id}"): "configureNumber",
+    ("delete", "/numbers/{number_id}"): "removeNumber",
+    ("get", "/numbers/{number_id}/quota"): "getNumberQuota",
+    ("get", "/opt-outs"): "listOptOuts",
+    ("put", "/opt-outs/{phone}"): "putOptOut",
+    ("delete", "/opt-outs/{phone}"): "deleteOptOut",
+    ("get", "/consents/{phone}"): "getConsents",
+    ("put", "/consents/{phone}"): "putConsent",
+    ("delete", "/consents/{phone}"): "deleteConsents",
+    ("post", "/webhooks/aircall"): "receiveAircallCallback",
+    ("post", "/api-keys"): "createApiKey",
+    ("get", "/api-keys"): "listApiKeys",
+    ("delete", "/api-keys/{id}"): "revokeApiKey",
+    ("get", "/health"): "getHealth",
+    ("get", "/openapi.json"): "getOpenApiDocument",
+    ("get", "/docs"): "getDocs",
+}
 _MEDIA = {"json": "application/json", "ndjson": "application/x-ndjson", "html": "text/html"}
 
 
@@ -253,6 +289,7 @@ def document(server: str, registrations: tuple[Registration, ...]) -> dict[str, 
                 {"type": "apiKey", "in": APIKeyIn.header, "name": "x-api-key", "description": _KEY_DESCRIPTION}
             ),
             BEARER_SCHEME: HTTPBearer(description=_KEY_DESCRIPTION),
+            SIGN_IN_SCHEME: HTTPBearer(bearerFormat="JWT", description=_SIGN_IN_DESCRIPTION),
         },
     )
     spec: dict[str, Any] = json.loads(generated)
@@ -260,20 +297,24 @@ def document(server: str, registrations: tuple[Registration, ...]) -> dict[str, 
     for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
         schemas.pop(unused, None)
     schemas[ERROR] = ERROR_SCHEMA
+    schemas.update(openapi_schemas.SCHEMAS)
     for path, operations in spec.get("paths", {}).items():
         for method, operation in operations.items():
             scope = access.required_scope(method, path)
+            operation["operationId"] = OPERATION_IDS[(method, path)]
             answers = dict(RESPONSES[(method, path)])
             if (method, path) not in _NO_TABLES:
                 answers.setdefault(503, _BUSY)
             if scope is None:
                 operation.pop("security", None)
             else:
-                operation["security"] = [{API_KEY_SCHEME: [scope]}, {BEARER_SCHEME: [scope]}]
+                operation["security"] = [{API_KEY_SCHEME: [scope]}, {BEARER_SCHEME: [scope]}, {SIGN_IN_SCHEME: [scope]}]
                 operation["x-required-scope"] = scope
                 answers[401] = _UNAUTHORIZED
                 answers[403] = f"{answers[403]} Or {_FORBIDDEN}" if 403 in answers else _FORBIDDEN
-            operation["responses"] = {str(status): _response(status, text) for status, text in sorted(answers.items())}
+            operation["responses"] = {
+                str(status): _response(method, path, status, text) for status, text in sorted(answers.items())
+            }
     # The document must still be one: read back through Powertools' OpenAPI model.
     return json.loads(model_json(OpenAPI.model_validate(spec), by_alias=True, exclude_none=True))  # type: ignore[no-any-return]
 
@@ -302,10 +343,15 @@ def server_of(event: dict[str, Any]) -> str:
     return prefix if _SERVER_PREFIX.fullmatch(prefix) else "/"
 
 
-def _response(status: int, text: str) -> dict[str, Any]:
+def _response(method: str, path: str, status: int, text: str) -> dict[str, Any]:
     kind, _, description = text.partition(":") if status < 300 else ("", "", text)
     if status >= 300:
         error: dict[str, Any] = {"$ref": f"#/components/schemas/{ERROR}"}
         return {"description": description, "content": {"application/json": {"schema": error}}}
-    schema: dict[str, Any] = {"type": "string"} if kind != "json" else {"type": "object"}
-    return {"description": description, "content": {_MEDIA[kind]: {"schema": schema}}}
+    if kind != "json":
+        return {"description": description, "content": {_MEDIA[kind]: {"schema": {"type": "string"}}}}
+    named = openapi_schemas.SUCCESS[(method, path, status)]  # every JSON success answer has its schema
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{named}"}}},
+    }
