@@ -111,13 +111,26 @@ def test_the_send_route_documents_its_error_codes_and_the_idempotency_key(docume
     assert header["schema"]["anyOf"][0]["maxLength"] == 255
 
 
-def test_the_swagger_ui_page_carries_the_document():
-    status, content_type, body = served("manage_docs")
+def test_the_swagger_ui_page_asks_for_a_key_and_runs_only_its_own_scripts():
+    import base64
+    import hashlib
+    import re
 
-    assert (status, content_type) == (200, "text/html; charset=utf-8")
-    assert "SwaggerUIBundle" in body
-    assert '"/webhooks/aircall"' in body
+    answer = load_handler("manage").lambda_handler(load_event("manage_docs"), FakeContext())
+    body, headers = answer["body"], {key: values[0] for key, values in answer["multiValueHeaders"].items()}
+
+    assert (answer["statusCode"], headers["Content-Type"]) == (200, "text/html; charset=utf-8")
+    assert "SwaggerUIBundle" in body and 'url: "openapi.json"' in body
+    assert '"/webhooks/aircall"' not in body  # no document inline: it is fetched with the key typed in
     assert "<script src=" not in body  # every script inline: the page fetches nothing from elsewhere
+    policy = headers["Content-Security-Policy"]
+    scripts = re.findall(r"<script>(.*?)</script>", body, flags=re.DOTALL)
+    assert len(scripts) == 2
+    for script in scripts:  # each inline script is allowed by its hash, and nothing else runs
+        digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in policy
+    assert "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
+    assert "connect-src 'self'" in policy and "frame-ancestors 'none'" in policy
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,8 @@ The document is built once per server URL (the stage) and kept while the instanc
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -22,7 +24,6 @@ import aws_lambda_powertools.event_handler as event_handler
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.openapi.compat import model_json
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer, OpenAPI, Server, Tag
-from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_swagger_html
 
 from aircall_sms.api import API_KEY_SCHEME, BEARER_SCHEME, access, openapi_schemas
 from aircall_sms.domain import tokens
@@ -324,15 +325,70 @@ def document_json(server: str, registrations: tuple[Registration, ...]) -> str:
     return json.dumps(document(server, registrations), ensure_ascii=False, indent=2)
 
 
-@lru_cache(maxsize=2)
-def swagger_page(server: str, registrations: tuple[Registration, ...]) -> str:
-    """Swagger UI with the document and its scripts inline (nothing is fetched from elsewhere)."""
+# The page's own script: it asks for a client key, then loads the document with it (GET openapi.json needs
+# `read`) and sends it with every "Try it out" request. The key stays in the page (never stored, never in a URL).
+_DOCS_SCRIPT = """
+document.getElementById("key-form").addEventListener("submit", function (event) {
+  event.preventDefault();
+  var key = document.getElementById("key").value.trim();
+  if (!key) { return; }
+  document.getElementById("key-form").hidden = true;
+  var ui = SwaggerUIBundle({
+    dom_id: "#swagger-ui",
+    url: "openapi.json",
+    deepLinking: true,
+    docExpansion: "list",
+    filter: true,
+    showExtensions: true,
+    presets: [SwaggerUIBundle.presets.apis],
+    layout: "BaseLayout",
+    requestInterceptor: function (request) {
+      var headers = request.headers || {};
+      if (!headers["x-api-key"] && !headers.Authorization) { headers["x-api-key"] = key; }
+      request.headers = headers;
+      return request;
+    },
+  });
+  ui.preauthorizeApiKey("clientKey", key);
+});
+""".strip()
+
+
+def _sha256_source(source: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+@lru_cache(maxsize=1)
+def swagger_page() -> tuple[str, dict[str, str]]:
+    """Swagger UI (its scripts and styles inline, nothing fetched from elsewhere) with a form for the client key,
+    and the page's headers: a Content-Security-Policy that runs only these two scripts and lets the page talk to
+    the API it came from. The page holds no data: the document is fetched with the key typed in."""
     assets = Path(event_handler.__file__).parent / "openapi" / "swagger_ui"
-    script = (assets / "swagger-ui-bundle.min.js").read_text(encoding="utf-8")
+    bundle = (assets / "swagger-ui-bundle.min.js").read_text(encoding="utf-8")
     style = (assets / "swagger-ui.min.css").read_text(encoding="utf-8")
-    spec = document_json(server, registrations).replace("</", "<\\/")  # the document must not close the page's script
-    page: str = generate_swagger_html(spec, script, style, "", None)
-    return page.replace("<title>Swagger UI</title>", f"<title>{TITLE} — API</title>")
+    page = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<title>{TITLE} — API</title>\n<link rel="icon" href="data:,">\n<style>{style}</style>\n</head>\n<body>\n'
+        '<form id="key-form" style="margin:2em;font-family:sans-serif">\n'
+        '<label for="key">Client key (scope <code>read</code>)</label>\n'
+        '<input id="key" type="password" autocomplete="off" size="60">\n'
+        '<button type="submit">Load the API document</button>\n</form>\n'
+        '<div id="swagger-ui"></div>\n'
+        f"<script>{bundle}</script>\n<script>{_DOCS_SCRIPT}</script>\n</body>\n</html>\n"
+    )
+    policy = (
+        f"default-src 'none'; script-src {_sha256_source(bundle)} {_sha256_source(_DOCS_SCRIPT)}; "
+        "style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; form-action 'none'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    )
+    headers = {
+        "Content-Security-Policy": policy,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "X-Frame-Options": "DENY",
+        "Cache-Control": "no-cache",
+    }
+    return page, headers
 
 
 def server_of(event: dict[str, Any]) -> str:
