@@ -148,7 +148,7 @@ def test_the_server_is_the_stage_the_request_came_through(path, context_path, se
 
 def schema_validator(document, name):
     """A JSON Schema validator for the document's component `name`, its `$ref`s resolved in the document."""
-    from jsonschema import Draft202012Validator
+    from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
     from referencing import Registry, Resource
     from referencing.jsonschema import DRAFT202012
 
