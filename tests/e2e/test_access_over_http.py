@@ -69,7 +69,6 @@ def calls(number: int, contact: str, message_id: str, key_id: str, spare: int = 
         Call("GET", "/api-keys", "/api-keys", None),
         Call("DELETE", "/api-keys/{id}", f"/api-keys/{key_id}", None),
         Call("GET", "/openapi.json", "/openapi.json", None),
-        Call("GET", "/docs", "/docs", None),
     ]
 
 
