@@ -24,9 +24,10 @@ from aircall_sandbox.callbacks import (
     Delivery,
     Happening,
     build_delivery,
+    event_name,
     proxy_envelope,
 )
-from aircall_sandbox.clock import SandboxClock, iso_utc
+from aircall_sandbox.clock import SandboxClock, iso_utc, render_time
 from aircall_sandbox.config import SandboxConfig
 from aircall_sandbox.errors import AircallError, ControlError, invalid_payload, number_not_found
 from aircall_sandbox.faults import Fault
@@ -49,6 +50,7 @@ from aircall_sandbox.payloads import (
     parse_json_object,
     parse_send,
 )
+from aircall_sandbox.webhooks import Webhook, edited, new_webhook, webhook_not_found
 from aircall_sms.domain.segments import count as count_segments
 
 
@@ -104,6 +106,7 @@ class SandboxState:
         self._failures_next = 0
         self._failures_to: dict[str, int] = {}
         self._webhook: AccountWebhook | None = None
+        self._webhooks: dict[str, Webhook] = {}
 
     def reset(self) -> None:
         """Back to the initial state: seed (and file) numbers only, nothing configured, sent or counted."""
@@ -312,26 +315,34 @@ class SandboxState:
             happening: Happening = "sent" if status == "sent" else "status"
             if message.steps:
                 self._dispatcher.schedule(self._step_delay_s, partial(self._advance, message_id))
-            delivery = self._delivery_for(message, happening)
-        if delivery is not None:
+            deliveries = self._deliveries_for(message, happening)
+        for delivery in deliveries:
             self._dispatcher.deliver(delivery)
 
-    def _target_for(self, message: Message) -> CallbackTarget | None:
+    def _targets_for(self, message: Message, happening: Happening) -> list[CallbackTarget]:
+        """A proxy number's callback URL; for a number in agent conversation, every account webhook that listens
+        to the event (the control's webhook listens to all)."""
         if message.route == "proxy":
             configuration = self._configurations.get(message.number_id)
             if configuration is None or configuration.callback_url is None:
-                return None
-            return CallbackTarget("callback", configuration.callback_url, configuration.token, self._proxy_envelope)
-        if self._webhook is None:
-            return None
+                return []
+            return [CallbackTarget("callback", configuration.callback_url, configuration.token, self._proxy_envelope)]
         # Account webhooks always speak the webhook envelope.
-        return CallbackTarget("webhook", self._webhook.url, self._webhook.token, WEBHOOK_ENVELOPE)
+        targets = (
+            [CallbackTarget("webhook", self._webhook.url, self._webhook.token, WEBHOOK_ENVELOPE)]
+            if self._webhook
+            else []
+        )
+        for webhook in self._webhooks.values():
+            target = CallbackTarget("webhook", webhook.url, webhook.token, WEBHOOK_ENVELOPE)
+            if webhook.listens_to(event_name(target, happening)):
+                targets.append(target)
+        return targets
 
-    def _delivery_for(self, message: Message, happening: Happening) -> Delivery | None:
-        target = self._target_for(message)
-        if target is None:
-            return None
-        return build_delivery(target, happening, message.event_data(self._event_shape), self._clock.now_ms())
+    def _deliveries_for(self, message: Message, happening: Happening) -> list[Delivery]:
+        data = message.event_data(self._event_shape)
+        now_ms = self._clock.now_ms()
+        return [build_delivery(target, happening, data, now_ms) for target in self._targets_for(message, happening)]
 
     # Inbound (control)
 
@@ -368,8 +379,9 @@ class SandboxState:
             )
             self._messages[message_id] = message
             snapshot = message.event_data(self._event_shape)
-            delivery = self._delivery_for(message, "received")
-        return snapshot, (self._dispatcher.deliver(delivery) if delivery is not None else None)
+            deliveries = self._deliveries_for(message, "received")
+        attempts = [self._dispatcher.deliver(delivery) for delivery in deliveries]
+        return snapshot, (attempts[0] if attempts else None)
 
     # Controls: failures, faults, webhook
 
@@ -421,6 +433,47 @@ class SandboxState:
     def delete_webhook(self) -> None:
         with self._lock:
             self._webhook = None
+
+    # Account webhooks (the Webhooks API)
+
+    def create_webhook(self, raw_body: bytes) -> Webhook:
+        with self._lock:
+            created_at = render_time(self._clock.now_ms(), "iso8601")
+            webhook = new_webhook(
+                parse_json_object(raw_body),
+                created_at=str(created_at),
+                allow_http_loopback=self._config.allow_http_loopback_callbacks,
+                count=len(self._webhooks),
+            )
+            self._webhooks[webhook.webhook_id] = webhook
+            return webhook
+
+    def webhooks(self) -> list[Webhook]:
+        with self._lock:
+            return list(self._webhooks.values())
+
+    def webhook(self, webhook_id: str) -> Webhook:
+        with self._lock:
+            webhook = self._webhooks.get(webhook_id)
+        if webhook is None:
+            raise webhook_not_found(webhook_id)
+        return webhook
+
+    def edit_webhook(self, webhook_id: str, raw_body: bytes, events_action: str | None) -> Webhook:
+        with self._lock:
+            webhook = edited(
+                self.webhook(webhook_id),
+                parse_json_object(raw_body, allow_empty=True),
+                events_action,
+                allow_http_loopback=self._config.allow_http_loopback_callbacks,
+            )
+            self._webhooks[webhook_id] = webhook
+            return webhook
+
+    def remove_webhook(self, webhook_id: str) -> None:
+        with self._lock:
+            self.webhook(webhook_id)
+            del self._webhooks[webhook_id]
 
     # Company budget and the request log
 

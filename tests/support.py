@@ -85,6 +85,7 @@ def reset_gateway_caches() -> None:
     models = (
         messages.MessageRecord,
         numbers.NumberRecord,
+        numbers.WebhookRecord,
         ledger.LedgerItem,
         contacts.ContactItem,
         callbacks.CallbackRecord,

@@ -54,6 +54,7 @@ def calls(number: int, contact: str, message_id: str, key_id: str, spare: int = 
         Call("GET", "/numbers", "/numbers", None),
         Call("GET", "/numbers/{number_id}", f"/numbers/{number}", number),
         Call("GET", "/numbers/{number_id}/quota", f"/numbers/{number}/quota", number),
+        Call("GET", "/aircall/numbers", "/aircall/numbers", None),
         Call("PUT", "/numbers/{number_id}", f"/numbers/{number}", number, {"mode": "proxy", "registration": APPROVED}),
         Call("DELETE", "/numbers/{number_id}", f"/numbers/{spare}", spare),
         Call("GET", "/usage", "/usage", number, params=number_query),
@@ -68,7 +69,6 @@ def calls(number: int, contact: str, message_id: str, key_id: str, spare: int = 
         Call("GET", "/api-keys", "/api-keys", None),
         Call("DELETE", "/api-keys/{id}", f"/api-keys/{key_id}", None),
         Call("GET", "/openapi.json", "/openapi.json", None),
-        Call("GET", "/docs", "/docs", None),
     ]
 
 
@@ -176,6 +176,8 @@ def test_a_key_limited_to_a_number_sees_only_its_messages_quota_and_usage(world)
     assert {message["number_id"] for message in exported} == {str(US)}
     numbers = ask(world.stack, Call("GET", "/numbers", "/numbers", None), key).json()["items"]
     assert [number["number_id"] for number in numbers] == [US]
+    in_aircall = ask(world.stack, Call("GET", "/aircall/numbers", "/aircall/numbers", None), key).json()["items"]
+    assert [number["number_id"] for number in in_aircall] == [US]
     usage = ask(world.stack, Call("GET", "/usage", "/usage", None), key).json()["items"]
     assert {item["number_id"] for item in usage} <= {US}
 

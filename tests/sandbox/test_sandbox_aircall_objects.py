@@ -107,3 +107,23 @@ def test_the_reference_model_refuses_a_field_aircall_does_not_send(api):
 
     with pytest.raises(ValueError, match="sms_enabled"):
         NumberAnswer.model_validate_json(json.dumps(number))
+
+
+def test_an_agent_mode_send_and_its_webhook_events_parse_as_aircalls_objects(sandbox, receiver):
+    # Given an account webhook for the message events (agent mode reports through it, not a callback URL)
+    events = ["message.sent", "message.status_updated", "message.received"]
+    created = sandbox.api.post("/v1/webhooks", json={"url": receiver.url, "custom_name": "gw", "events": events})
+    assert created.status_code == 201, created.text
+
+    # When a number in agent conversation sends, and the contact replies
+    response = sandbox.api.post(f"/v1/numbers/{US_LOCAL}/messages/native/send", json={"to": RECIPIENT, "body": "hi"})
+    sandbox.control.post("/_sandbox/inbound", json={"number_id": US_LOCAL, "from": RECIPIENT, "body": "thanks"})
+    assert sandbox.control.post("/_sandbox/callbacks/drain", json={"timeout_s": 5}).json()["drained"]
+
+    # Then the send answer is Aircall's Message object, with the whole nested Number (created_at, time_zone, ...)
+    sent = SentMessage.model_validate_json(response.text)
+    assert (sent.number.time_zone, sent.raw_digits) == ("America/Los_Angeles", RECIPIENT.lstrip("+"))
+    # and every webhook event is Aircall's message event, its number with `e164_digits`
+    parsed = [MessageWebhook.model_validate_json(item["body"]) for item in receiver.received]
+    assert sorted(event.event for event in parsed) == sorted(events)
+    assert {event.data.number.e164_digits for event in parsed} == {"+14244162288"}

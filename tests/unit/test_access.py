@@ -112,6 +112,7 @@ def test_the_open_routes_are_exactly_the_webhook_health_and_the_console_s_pages_
         ("POST", "/webhooks/aircall"),
         ("GET", "/console"),  # static pages: the data they show is read with the person's token
         ("GET", "/console/{asset+}"),
+        ("GET", "/docs"),  # Swagger UI's page: no data, it loads /openapi.json with the key typed in
     }
     for route in routes(ROOT / "template.yaml"):
         has_authorizer = route.authorizer is not None
@@ -123,13 +124,17 @@ def test_the_openapi_document_gives_every_keyed_operation_its_scope_and_its_401_
     from aircall_sms.api import manage_routes, openapi
 
     document = openapi.document("/v1", manage_routes.documented_routes())
-    assert set(document["components"]["securitySchemes"]) == {"clientKey", "bearerKey"}
+    assert set(document["components"]["securitySchemes"]) == {"clientKey", "bearerKey", "signInToken"}
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
             scope = ROUTE_SCOPES[(method.upper(), path)]
             if scope is None:
                 assert "security" not in operation, (method, path)
                 continue
-            assert operation["security"] == [{"clientKey": [scope]}, {"bearerKey": [scope]}], (method, path)
+            assert operation["security"] == [
+                {"clientKey": [scope]},
+                {"bearerKey": [scope]},
+                {"signInToken": [scope]},
+            ], (method, path)
             assert operation["x-required-scope"] == scope
             assert {"401", "403"} <= set(operation["responses"]), (method, path)

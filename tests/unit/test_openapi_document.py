@@ -111,13 +111,26 @@ def test_the_send_route_documents_its_error_codes_and_the_idempotency_key(docume
     assert header["schema"]["anyOf"][0]["maxLength"] == 255
 
 
-def test_the_swagger_ui_page_carries_the_document():
-    status, content_type, body = served("manage_docs")
+def test_the_swagger_ui_page_asks_for_a_key_and_runs_only_its_own_scripts():
+    import base64
+    import hashlib
+    import re
 
-    assert (status, content_type) == (200, "text/html; charset=utf-8")
-    assert "SwaggerUIBundle" in body
-    assert '"/webhooks/aircall"' in body
+    answer = load_handler("manage").lambda_handler(load_event("manage_docs"), FakeContext())
+    body, headers = answer["body"], {key: values[0] for key, values in answer["multiValueHeaders"].items()}
+
+    assert (answer["statusCode"], headers["Content-Type"]) == (200, "text/html; charset=utf-8")
+    assert "SwaggerUIBundle" in body and 'url: "openapi.json"' in body
+    assert '"/webhooks/aircall"' not in body  # no document inline: it is fetched with the key typed in
     assert "<script src=" not in body  # every script inline: the page fetches nothing from elsewhere
+    policy = headers["Content-Security-Policy"]
+    scripts = re.findall(r"<script>(.*?)</script>", body, flags=re.DOTALL)
+    assert len(scripts) == 2
+    for script in scripts:  # each inline script is allowed by its hash, and nothing else runs
+        digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in policy
+    assert "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
+    assert "connect-src 'self'" in policy and "frame-ancestors 'none'" in policy
 
 
 @pytest.mark.parametrize(
@@ -131,3 +144,64 @@ def test_the_swagger_ui_page_carries_the_document():
 )
 def test_the_server_is_the_stage_the_request_came_through(path, context_path, server):
     assert openapi.server_of({"path": path, "requestContext": {"path": context_path}}) == server
+
+
+def schema_validator(document, name):
+    """A JSON Schema validator for the document's component `name`, its `$ref`s resolved in the document."""
+    from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    resource = Resource.from_contents(document, default_specification=DRAFT202012)
+    registry = Registry().with_resource("urn:document", resource)
+    return Draft202012Validator({"$ref": f"urn:document#/components/schemas/{name}"}, registry=registry)
+
+
+def test_every_json_success_answer_has_a_named_schema_with_its_fields(document):
+    schemas = document["components"]["schemas"]
+    for (method, path), operation in operations(document).items():
+        for status, answer in operation["responses"].items():
+            if int(status) >= 300:
+                continue
+            (media, content), *_ = answer["content"].items()
+            if media != "application/json":
+                assert content["schema"] == {"type": "string"}, (method, path, status)
+                continue
+            ref = content["schema"]["$ref"]
+            schema = schemas[ref.rsplit("/", 1)[1]]
+            named = schema.get("properties") or [part.get("properties") for part in schema.get("allOf", [])]
+            assert named and schema.get("required", True), (method, path, status, ref)
+
+
+def test_every_schema_example_is_valid_by_its_schema(document):
+    examples = 0
+    for name, schema in document["components"]["schemas"].items():
+        for example in schema.get("examples", []):
+            schema_validator(document, name).validate(example)
+            examples += 1
+    assert examples >= 10
+
+
+def test_the_gateways_own_objects_are_valid_by_their_schemas(document):
+    from aircall_sms.store.numbers import NumberRecord
+
+    number = NumberRecord(
+        number_id="100001", e164="+14155550100", region="US", kind="local", mode="agent", registration="none",
+        configured_at="2026-11-30T09:15:02.118Z", updated_at="2026-11-30T09:15:02.118Z",
+    )  # fmt: skip
+    schema_validator(document, "NumberAnswer").validate({"number": number.to_api()})
+    number.mode = "fax"
+    with pytest.raises(Exception, match="fax"):
+        schema_validator(document, "NumberAnswer").validate({"number": number.to_api()})
+
+
+def test_every_operation_has_a_stable_unique_name(document):
+    names = [operation["operationId"] for operation in operations(document).values()]
+    assert len(names) == len(set(names)) == len(openapi.OPERATION_IDS)
+    assert operations(document)[("post", "/messages")]["operationId"] == "sendMessage"
+
+
+def test_the_send_body_shows_real_examples():
+    schema = SendRequest.model_json_schema(by_alias=True)
+    assert schema["properties"]["from"]["examples"][0] == "+14155550100"
+    assert schema["properties"]["to"]["examples"] == ["+14155550123"]

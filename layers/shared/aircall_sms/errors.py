@@ -138,6 +138,14 @@ class AircallError(GatewayError):
     status = 502
 
 
+class AircallCredentialsMissing(GatewayError):
+    """The gateway's Aircall credentials secret is missing, unreadable or malformed: a deployment to fix, not a
+    client's mistake, and nothing was sent or reserved. The message says what to store where."""
+
+    code = "aircall_credentials_missing"
+    status = 503
+
+
 class AircallTimeout(GatewayError):
     """No answer from Aircall in time: the outcome is unknown."""
 

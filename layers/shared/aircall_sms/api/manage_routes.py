@@ -135,6 +135,24 @@ def register(app: APIGatewayRestResolver) -> None:
         items = numbers.list_configured(principal(app))
         return json_response(200, {"items": items, "next_cursor": None})
 
+    @app.get(
+        "/aircall/numbers",
+        summary="The company's Aircall numbers as Aircall lists them, each with its configuration here",
+        description="Aircall's `GET /v1/numbers`, paged through (one request of the company's Aircall budget per "
+        "page of 50, at most 10 pages per answer; `next_cursor` goes on): each number's `number_id` (what "
+        "`PUT /numbers/{number_id}` takes), name, digits, E.164 form, country, time zone, and `configured` with "
+        "its `mode` here (null when not configured). A key limited to numbers sees only those. Aircall refusing "
+        "or unreachable: `502 aircall_error`; no usable Aircall credentials: `503 aircall_credentials_missing`.",
+        tags=["numbers"],
+        security=API_KEY,
+    )
+    def list_aircall_numbers(
+        cursor: Annotated[
+            str | None, Query(max_length=2048, description="The next_cursor of the previous page.")
+        ] = None,
+    ) -> Response[str]:
+        return json_response(200, numbers.list_in_aircall(principal(app), cursor))
+
     @app.get("/numbers/<number_id>", summary="One configured number", tags=["numbers"], security=API_KEY)
     def get_number(number_id: str) -> Response[str]:
         return json_response(200, {"number": numbers.get(principal(app), number_id)})
@@ -313,13 +331,17 @@ def register(app: APIGatewayRestResolver) -> None:
         body = openapi.document_json(server, documented_routes())
         return Response(status_code=200, content_type="application/json", body=body)
 
-    @app.get("/docs", summary="Swagger UI of this API", tags=["service"], security=API_KEY)
+    @app.get(
+        "/docs",
+        summary="Swagger UI of this API",
+        description="Open: the page asks for a client key and loads openapi.json with it.",
+        tags=["service"],
+    )
     def get_docs() -> Response[str]:
         from aircall_sms.api import openapi
 
-        server = openapi.server_of(app.current_event.raw_event)
-        page = openapi.swagger_page(server, documented_routes())
-        return Response(status_code=200, content_type="text/html; charset=utf-8", body=page)
+        page, headers = openapi.swagger_page()
+        return Response(status_code=200, content_type="text/html; charset=utf-8", body=page, headers=headers)
 
 
 def documented_routes() -> tuple[Callable[[APIGatewayRestResolver], None], ...]:

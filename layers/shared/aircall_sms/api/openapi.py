@@ -11,6 +11,8 @@ The document is built once per server URL (the stage) and kept while the instanc
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -22,9 +24,9 @@ import aws_lambda_powertools.event_handler as event_handler
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.openapi.compat import model_json
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer, OpenAPI, Server, Tag
-from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_swagger_html
 
-from aircall_sms.api import API_KEY_SCHEME, BEARER_SCHEME, access
+from aircall_sms.api import API_KEY_SCHEME, BEARER_SCHEME, access, openapi_schemas
+from aircall_sms.domain import tokens
 
 Registration = Callable[[APIGatewayRestResolver], None]
 
@@ -71,6 +73,13 @@ ERROR_SCHEMA: dict[str, Any] = {
 _KEY_DESCRIPTION = (
     "A client key (POST /api-keys), or the deployment's admin key: `Authorization: Bearer <key>` or `x-api-key`."
 )
+SIGN_IN_SCHEME = "signInToken"
+_SIGN_IN_DESCRIPTION = (
+    "A signed-in person's ID token (the console's sign-in, Cognito): `Authorization: Bearer <JWT>`. The person has "
+    "the scopes of their groups: "
+    + "; ".join(f"`{group}`: {', '.join(sorted(scopes))}" for group, scopes in tokens.GROUP_SCOPES.items())
+    + "."
+)
 _BUSY = "`service_busy`: DynamoDB is throttling the gateway (nothing was changed); retry after `Retry-After`."
 # Routes that answer without DynamoDB (the document and its viewer): no `service_busy`.
 _NO_TABLES = frozenset({("get", "/openapi.json"), ("get", "/docs")})
@@ -82,6 +91,10 @@ _FORBIDDEN = (
 _INVALID = "`invalid_request` (`details.field` or `details.problems`)"
 _PHONE = "`invalid_phone`"
 _NOT_CONFIGURED = "`number_not_configured`"
+_CREDENTIALS = (
+    "`aircall_credentials_missing`: the deployment's Aircall credentials secret is missing or malformed "
+    "(`details.secret` names it); nothing was sent or reserved."
+)
 _SERVER_PREFIX = re.compile(r"(/[A-Za-z0-9._~-]{1,64}){1,3}")
 
 # Every status each route answers ("json", "ndjson" or "html" for a success's body; errors are the `Error` shape).
@@ -101,7 +114,8 @@ RESPONSES: dict[tuple[str, str], dict[int, str]] = {
         "`Retry-After` header.",
         502: "`aircall_error`: Aircall refused it (details: its status and error key); the quota is released.",
         503: "`service_busy`: too many concurrent reservations on the same counters, DynamoDB throttling, or too "
-        "little of the invocation's time left to call Aircall; nothing was sent; retry after `Retry-After`.",
+        "little of the invocation's time left to call Aircall; nothing was sent; retry after `Retry-After`. "
+        f"Or {_CREDENTIALS}",
         504: "`aircall_timeout`: the outcome is unknown (status `unknown`); never retried automatically.",
     },
     ("get", "/messages"): {
@@ -135,6 +149,15 @@ RESPONSES: dict[tuple[str, str], dict[int, str]] = {
         400: f"{_PHONE}, or {_INVALID} for `number_id`.",
     },
     ("get", "/numbers"): {200: 'json:`{"items": [Number], "next_cursor": null}`.'},
+    ("get", "/aircall/numbers"): {
+        200: 'json:`{"items": [{"number_id", "name", "digits", "e164", "country", "time_zone", "created_at", '
+        '"configured", "mode"}], "next_cursor"}`: the company\'s numbers in Aircall.',
+        400: f"{_INVALID}: a `cursor` this list did not return.",
+        429: "`rate_limited`: the company's Aircall request budget is spent.",
+        502: "`aircall_error`: Aircall refused the list, or could not be reached.",
+        503: _CREDENTIALS,
+        504: "`aircall_timeout`: Aircall did not answer in time.",
+    },
     ("get", "/numbers/{number_id}"): {
         200: 'json:`{"number": Number}`.',
         400: _INVALID,
@@ -148,7 +171,7 @@ RESPONSES: dict[tuple[str, str], dict[int, str]] = {
         429: "`rate_limited`: the company's Aircall request budget is spent.",
         502: "`aircall_error`: Aircall refused the configuration.",
         503: "`service_busy`: DynamoDB is throttling, or too little of the invocation's time was left to call "
-        "Aircall; retry after `Retry-After` (a configuration cut off is finished by the next PUT).",
+        f"Aircall; retry after `Retry-After` (a configuration cut off is finished by the next PUT). Or {_CREDENTIALS}",
         504: "`aircall_timeout`: Aircall did not answer in time (the number stays `configuring`: PUT again).",
     },
     ("delete", "/numbers/{number_id}"): {
@@ -157,6 +180,7 @@ RESPONSES: dict[tuple[str, str], dict[int, str]] = {
         404: _NOT_CONFIGURED,
         429: "`rate_limited`: the company's Aircall request budget is spent.",
         502: "`aircall_error`: Aircall refused to remove the configuration.",
+        503: _CREDENTIALS,
         504: "`aircall_timeout`: Aircall did not answer in time.",
     },
     ("get", "/pools"): {
@@ -236,6 +260,38 @@ RESPONSES: dict[tuple[str, str], dict[int, str]] = {
     ("get", "/openapi.json"): {200: "json:This document."},
     ("get", "/docs"): {200: "html:Swagger UI on this document."},
 }
+# Each operation's stable name (clients generated from the document name their methods after it).
+OPERATION_IDS: dict[tuple[str, str], str] = {
+    ("post", "/messages"): "sendMessage",
+    ("get", "/messages"): "listMessages",
+    ("get", "/messages/export"): "exportMessages",
+    ("get", "/messages/{id}"): "getMessage",
+    ("get", "/usage"): "getUsage",
+    ("delete", "/contacts/{phone}"): "eraseContact",
+    ("get", "/numbers"): "listNumbers",
+    ("get", "/aircall/numbers"): "listAircallNumbers",
+    ("get", "/numbers/{number_id}"): "getNumber",
+    ("put", "/numbers/{number_id}"): "configureNumber",
+    ("delete", "/numbers/{number_id}"): "removeNumber",
+    ("get", "/numbers/{number_id}/quota"): "getNumberQuota",
+    ("get", "/pools"): "listPools",
+    ("get", "/pools/{id}"): "getPool",
+    ("put", "/pools/{id}"): "putPool",
+    ("delete", "/pools/{id}"): "deletePool",
+    ("get", "/opt-outs"): "listOptOuts",
+    ("put", "/opt-outs/{phone}"): "putOptOut",
+    ("delete", "/opt-outs/{phone}"): "deleteOptOut",
+    ("get", "/consents/{phone}"): "getConsents",
+    ("put", "/consents/{phone}"): "putConsent",
+    ("delete", "/consents/{phone}"): "deleteConsents",
+    ("post", "/webhooks/aircall"): "receiveAircallCallback",
+    ("post", "/api-keys"): "createApiKey",
+    ("get", "/api-keys"): "listApiKeys",
+    ("delete", "/api-keys/{id}"): "revokeApiKey",
+    ("get", "/health"): "getHealth",
+    ("get", "/openapi.json"): "getOpenApiDocument",
+    ("get", "/docs"): "getDocs",
+}
 _MEDIA = {"json": "application/json", "ndjson": "application/x-ndjson", "html": "text/html"}
 
 
@@ -262,6 +318,7 @@ def document(server: str, registrations: tuple[Registration, ...]) -> dict[str, 
                 {"type": "apiKey", "in": APIKeyIn.header, "name": "x-api-key", "description": _KEY_DESCRIPTION}
             ),
             BEARER_SCHEME: HTTPBearer(description=_KEY_DESCRIPTION),
+            SIGN_IN_SCHEME: HTTPBearer(bearerFormat="JWT", description=_SIGN_IN_DESCRIPTION),
         },
     )
     spec: dict[str, Any] = json.loads(generated)
@@ -269,20 +326,24 @@ def document(server: str, registrations: tuple[Registration, ...]) -> dict[str, 
     for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
         schemas.pop(unused, None)
     schemas[ERROR] = ERROR_SCHEMA
+    schemas.update(openapi_schemas.SCHEMAS)
     for path, operations in spec.get("paths", {}).items():
         for method, operation in operations.items():
             scope = access.required_scope(method, path)
+            operation["operationId"] = OPERATION_IDS[(method, path)]
             answers = dict(RESPONSES[(method, path)])
             if (method, path) not in _NO_TABLES:
                 answers.setdefault(503, _BUSY)
             if scope is None:
                 operation.pop("security", None)
             else:
-                operation["security"] = [{API_KEY_SCHEME: [scope]}, {BEARER_SCHEME: [scope]}]
+                operation["security"] = [{API_KEY_SCHEME: [scope]}, {BEARER_SCHEME: [scope]}, {SIGN_IN_SCHEME: [scope]}]
                 operation["x-required-scope"] = scope
                 answers[401] = _UNAUTHORIZED
                 answers[403] = f"{answers[403]} Or {_FORBIDDEN}" if 403 in answers else _FORBIDDEN
-            operation["responses"] = {str(status): _response(status, text) for status, text in sorted(answers.items())}
+            operation["responses"] = {
+                str(status): _response(method, path, status, text) for status, text in sorted(answers.items())
+            }
     # The document must still be one: read back through Powertools' OpenAPI model.
     return json.loads(model_json(OpenAPI.model_validate(spec), by_alias=True, exclude_none=True))  # type: ignore[no-any-return]
 
@@ -292,15 +353,70 @@ def document_json(server: str, registrations: tuple[Registration, ...]) -> str:
     return json.dumps(document(server, registrations), ensure_ascii=False, indent=2)
 
 
-@lru_cache(maxsize=2)
-def swagger_page(server: str, registrations: tuple[Registration, ...]) -> str:
-    """Swagger UI with the document and its scripts inline (nothing is fetched from elsewhere)."""
+# The page's own script: it asks for a client key, then loads the document with it (GET openapi.json needs
+# `read`) and sends it with every "Try it out" request. The key stays in the page (never stored, never in a URL).
+_DOCS_SCRIPT = """
+document.getElementById("key-form").addEventListener("submit", function (event) {
+  event.preventDefault();
+  var key = document.getElementById("key").value.trim();
+  if (!key) { return; }
+  document.getElementById("key-form").hidden = true;
+  var ui = SwaggerUIBundle({
+    dom_id: "#swagger-ui",
+    url: "openapi.json",
+    deepLinking: true,
+    docExpansion: "list",
+    filter: true,
+    showExtensions: true,
+    presets: [SwaggerUIBundle.presets.apis],
+    layout: "BaseLayout",
+    requestInterceptor: function (request) {
+      var headers = request.headers || {};
+      if (!headers["x-api-key"] && !headers.Authorization) { headers["x-api-key"] = key; }
+      request.headers = headers;
+      return request;
+    },
+  });
+  ui.preauthorizeApiKey("clientKey", key);
+});
+""".strip()
+
+
+def _sha256_source(source: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+@lru_cache(maxsize=1)
+def swagger_page() -> tuple[str, dict[str, str]]:
+    """Swagger UI (its scripts and styles inline, nothing fetched from elsewhere) with a form for the client key,
+    and the page's headers: a Content-Security-Policy that runs only these two scripts and lets the page talk to
+    the API it came from. The page holds no data: the document is fetched with the key typed in."""
     assets = Path(event_handler.__file__).parent / "openapi" / "swagger_ui"
-    script = (assets / "swagger-ui-bundle.min.js").read_text(encoding="utf-8")
+    bundle = (assets / "swagger-ui-bundle.min.js").read_text(encoding="utf-8")
     style = (assets / "swagger-ui.min.css").read_text(encoding="utf-8")
-    spec = document_json(server, registrations).replace("</", "<\\/")  # the document must not close the page's script
-    page: str = generate_swagger_html(spec, script, style, "", None)
-    return page.replace("<title>Swagger UI</title>", f"<title>{TITLE} — API</title>")
+    page = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<title>{TITLE} — API</title>\n<link rel="icon" href="data:,">\n<style>{style}</style>\n</head>\n<body>\n'
+        '<form id="key-form" style="margin:2em;font-family:sans-serif">\n'
+        '<label for="key">Client key (scope <code>read</code>)</label>\n'
+        '<input id="key" type="password" autocomplete="off" size="60">\n'
+        '<button type="submit">Load the API document</button>\n</form>\n'
+        '<div id="swagger-ui"></div>\n'
+        f"<script>{bundle}</script>\n<script>{_DOCS_SCRIPT}</script>\n</body>\n</html>\n"
+    )
+    policy = (
+        f"default-src 'none'; script-src {_sha256_source(bundle)} {_sha256_source(_DOCS_SCRIPT)}; "
+        "style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; form-action 'none'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    )
+    headers = {
+        "Content-Security-Policy": policy,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "X-Frame-Options": "DENY",
+        "Cache-Control": "no-cache",
+    }
+    return page, headers
 
 
 def server_of(event: dict[str, Any]) -> str:
@@ -311,10 +427,15 @@ def server_of(event: dict[str, Any]) -> str:
     return prefix if _SERVER_PREFIX.fullmatch(prefix) else "/"
 
 
-def _response(status: int, text: str) -> dict[str, Any]:
+def _response(method: str, path: str, status: int, text: str) -> dict[str, Any]:
     kind, _, description = text.partition(":") if status < 300 else ("", "", text)
     if status >= 300:
         error: dict[str, Any] = {"$ref": f"#/components/schemas/{ERROR}"}
         return {"description": description, "content": {"application/json": {"schema": error}}}
-    schema: dict[str, Any] = {"type": "string"} if kind != "json" else {"type": "object"}
-    return {"description": description, "content": {_MEDIA[kind]: {"schema": schema}}}
+    if kind != "json":
+        return {"description": description, "content": {_MEDIA[kind]: {"schema": {"type": "string"}}}}
+    named = openapi_schemas.SUCCESS[(method, path, status)]  # every JSON success answer has its schema
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{named}"}}},
+    }

@@ -127,6 +127,29 @@ class SentMessage:
     rate: RateInfo | None
 
 
+@dataclass(frozen=True, slots=True)
+class NumbersPage:
+    numbers: list[dict[str, Any]]
+    more: bool  # Aircall names a next page
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    webhook_id: str
+    token: str = field(repr=False)
+    active: bool
+
+
+def _webhook(answer: dict[str, Any]) -> Webhook:
+    webhook = answer.get("webhook", answer)
+    if not isinstance(webhook, dict):
+        raise AircallOutcomeUnknown("Aircall's webhook answer has no webhook object")
+    webhook_id, token = webhook.get("webhook_id"), webhook.get("token")
+    if not isinstance(webhook_id, str) or not webhook_id or not isinstance(token, str) or not token:
+        raise AircallOutcomeUnknown("Aircall's webhook answer has no webhook_id or token")
+    return Webhook(webhook_id=webhook_id, token=token, active=webhook.get("active") is not False)
+
+
 class AircallClient:
     """httpx is imported when the first client is made, not with this module: the functions that never call
     Aircall (events, usage, the authorizer, most manage routes) import the module for its outcomes and errors,
@@ -189,12 +212,40 @@ class AircallClient:
             raise AircallOutcomeUnknown("Aircall's number answer has no number object")
         return number
 
+    def list_numbers(self, page: int, per_page: int) -> NumbersPage:
+        """One page of the company's numbers (`GET /v1/numbers`, Aircall's Number objects as they come)."""
+        answer = self._request("GET", "/numbers", params={"page": page, "per_page": per_page})
+        found = answer.get("numbers")
+        if not isinstance(found, list) or not all(isinstance(number, dict) for number in found):
+            raise AircallOutcomeUnknown("Aircall's numbers answer has no list of numbers")
+        meta = answer.get("meta")
+        more = isinstance(meta, dict) and bool(meta.get("next_page_link"))
+        return NumbersPage(numbers=found, more=more)
+
     def configure_number(self, number_id: str, callback_url: str) -> dict[str, Any]:
         """Put the number in API (proxy) mode; Aircall answers with the callback token for this number."""
         return self._request("POST", f"/numbers/{number_id}/messages/configuration", json={"callbackUrl": callback_url})
 
     def delete_configuration(self, number_id: str) -> None:
         self._request("DELETE", f"/numbers/{number_id}/messages/configuration")
+
+    # ------------------------------------------------------------------ account webhooks (agent mode)
+    def create_webhook(self, url: str, events: Sequence[str], custom_name: str) -> Webhook:
+        """Register an account webhook (`POST /v1/webhooks`); Aircall answers with its id and token."""
+        answer = self._request(
+            "POST", "/webhooks", json={"url": url, "events": list(events), "custom_name": custom_name}
+        )
+        return _webhook(answer)
+
+    def get_webhook(self, webhook_id: str) -> Webhook:
+        return _webhook(self._request("GET", f"/webhooks/{webhook_id}"))
+
+    def reactivate_webhook(self, webhook_id: str) -> Webhook:
+        """A PUT re-activates a webhook Aircall disabled after failed deliveries."""
+        return _webhook(self._request("PUT", f"/webhooks/{webhook_id}", json={}))
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        self._request("DELETE", f"/webhooks/{webhook_id}")
 
     # ------------------------------------------------------------------ transport
     def _timeout(self) -> httpx.Timeout:
@@ -216,12 +267,14 @@ class AircallClient:
         connect = timeouts.connect
         return httpx.Timeout(connect=connect, read=timeouts.read, write=connect, pool=connect)
 
-    def _request(self, method: str, path: str, *, json: Any = None) -> dict[str, Any]:
+    def _request(
+        self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         import httpx  # already loaded by __init__: a dictionary lookup
 
         timeout = self._timeout()
         try:
-            response = self._http.request(method, path, json=json, timeout=timeout)
+            response = self._http.request(method, path, json=json, params=params, timeout=timeout)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as failure:
             raise AircallUnreachable(f"could not reach Aircall ({type(failure).__name__})") from None
         except httpx.TransportError as failure:  # read/write timeouts, dropped connections: the request left

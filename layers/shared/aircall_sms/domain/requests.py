@@ -22,11 +22,17 @@ class SendRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     sender: StrictStr | StrictInt = Field(
-        alias="from", description="The Aircall number: E.164 or Aircall's number_id. Must be configured."
+        alias="from",
+        description="The Aircall number: E.164 or Aircall's number_id. Must be configured.",
+        examples=["+14155550100", 100001],
     )
-    to: StrictStr = Field(description="The recipient, E.164 or national format of the sender's country.")
+    to: StrictStr = Field(
+        description="The recipient, E.164 or national format of the sender's country.", examples=["+14155550123"]
+    )
     text: StrictStr | None = Field(
-        default=None, description="1-1600 characters (670 from a French number); optional only with media_urls."
+        default=None,
+        description="1-1600 characters (670 from a French number); optional only with media_urls.",
+        examples=["Your appointment is confirmed for Tuesday 10:00."],
     )
     media_urls: list[StrictStr] = Field(default_factory=list, description="MMS: up to 10 https URLs.")
     purpose: Purpose = "conversational"

@@ -52,7 +52,8 @@ class GatewayModel(Model):
         table_connection = super()._get_connection()
         shared = connection()
         if table_connection.connection is not shared:
-            shared.add_meta_table(table_connection.connection.get_meta_table(table_connection.table_name))
+            if table_connection.table_name not in shared._tables:  # two models of one table share its schema
+                shared.add_meta_table(table_connection.connection.get_meta_table(table_connection.table_name))
             table_connection.connection = shared
         return table_connection
 

@@ -155,11 +155,13 @@ def cached_by_e164(e164: str, max_age: float) -> NumberRecord | None:
 
 
 def forget(number_id: str | None = None) -> None:
-    """Drop one number (or all) from this instance's cache."""
+    """Drop one number (or all, and the account webhook) from this instance's cache."""
+    global _webhook_cache
     if number_id is None:
         _cache.clear()
         _number_id_by_e164.clear()
         _absent.clear()
+        _webhook_cache = None
     else:
         _cache.pop(number_id, None)
         _absent.pop(number_id, None)
@@ -167,7 +169,9 @@ def forget(number_id: str | None = None) -> None:
 
 def list_all() -> list[NumberRecord]:
     # The table holds the company's configured Aircall numbers: tens, not millions. A scan is its natural read.
-    return sorted(NumberRecord.scan(), key=lambda record: int(record.number_id))
+    # Its one other item, the account webhook, has a key that is not a number id.
+    found = NumberRecord.scan(filter_condition=NumberRecord.number_id != WEBHOOK_KEY)
+    return sorted(found, key=lambda record: int(record.number_id))
 
 
 def configuring_before(cutoff: str) -> list[NumberRecord]:
@@ -200,3 +204,57 @@ def finish_configuring(record: NumberRecord, token_sha256: str, now: str) -> boo
 def delete(number_id: str) -> None:
     NumberRecord(number_id=number_id).delete()
     forget(number_id)
+
+
+# ------------------------------------------------------------------------------------------------ the webhook
+WEBHOOK_KEY = "aircall-webhook"  # not a number id: no number's item can have it
+
+
+class WebhookRecord(GatewayModel):
+    """The account webhook the gateway registered with Aircall for its agent-mode numbers' message events (one per
+    deployment, in NumbersTable under a key no number has). Its token is kept as a SHA-256 digest only."""
+
+    class Meta:
+        table_name = TableName("numbers_table")
+
+    number_id = UnicodeAttribute(hash_key=True, default=WEBHOOK_KEY)
+    webhook_id = UnicodeAttribute()
+    token_sha256 = UnicodeAttribute()
+    url = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+
+
+_webhook_cache: tuple[float, WebhookRecord | None] | None = None
+
+
+def get_webhook() -> WebhookRecord | None:
+    global _webhook_cache
+    try:
+        record: WebhookRecord | None = WebhookRecord.get(WEBHOOK_KEY, consistent_read=True)
+    except DoesNotExist:
+        record = None
+    _webhook_cache = (time.monotonic(), record)
+    return record
+
+
+def cached_webhook(max_age: float) -> WebhookRecord | None:
+    """The account webhook from this instance's cache when younger than `max_age` seconds, else read."""
+    if _webhook_cache is not None and time.monotonic() - _webhook_cache[0] < max_age:
+        return _webhook_cache[1]
+    return get_webhook()
+
+
+def save_webhook(webhook_id: str, token_sha256: str, url: str, created_at: str) -> WebhookRecord:
+    global _webhook_cache
+    record = WebhookRecord(
+        WEBHOOK_KEY, webhook_id=webhook_id, token_sha256=token_sha256, url=url, created_at=created_at
+    )
+    record.save()
+    _webhook_cache = (time.monotonic(), record)
+    return record
+
+
+def delete_webhook() -> None:
+    global _webhook_cache
+    WebhookRecord(WEBHOOK_KEY).delete()
+    _webhook_cache = None

@@ -88,6 +88,8 @@ def handle_callback(raw_body: str | None) -> CallbackOutcome:
     # Authenticated: from here on nothing is refused, and the callback is recorded before anything else.
     named = payload.get("event") or payload.get("event_name")
     event = named[:64] if isinstance(named, str) and named.strip() else NO_EVENT
+    if number is None:  # the account webhook's event about a number not in agent mode here: nothing to keep
+        return CallbackOutcome(event=event, result="ignored")
     callback = Callback(event=event, data=data, payload=payload, number=number)
     aircall_id = _aircall_id(data)
     stored, new = callbacks.record(number.number_id, callback.event, aircall_id, payload, utcnow())
@@ -167,7 +169,9 @@ def _parse(raw_body: str | None) -> dict[str, Any]:
     return payload
 
 
-def _authenticate(token: object, data: dict[str, Any]) -> numbers.NumberRecord:
+def _authenticate(token: object, data: dict[str, Any]) -> numbers.NumberRecord | None:
+    """The number whose token the callback carries; None for an event of the agent-mode account webhook (its
+    token) about a number not in agent mode here (the webhook fires for every number of the company)."""
     number_ref = data.get("number")
     number_id = number_ref.get("id") if isinstance(number_ref, dict) else None
     if isinstance(number_id, bool) or not isinstance(number_id, int | str) or not is_number_id(str(number_id)):
@@ -180,6 +184,9 @@ def _authenticate(token: object, data: dict[str, Any]) -> numbers.NumberRecord:
     expected = record.callback_token_sha256 if record and record.callback_token_sha256 else ""
     # Compare even for unknown numbers, so timing tells nothing about which numbers exist.
     if not hmac.compare_digest(digest, expected or "0" * 64) or record is None or not expected:
+        webhook = numbers.cached_webhook(max_age)
+        if hmac.compare_digest(digest, webhook.token_sha256 if webhook else "0" * 64) and webhook is not None:
+            return None
         metrics.add_metric(name="CallbacksRefused", unit="Count", value=1)
         raise Unauthorized("The callback token is missing or invalid.")
     return record
@@ -247,6 +254,10 @@ def _status_update(callback: Callback, stored: callbacks.CallbackRecord, *, wait
     if message_id is None:
         match = _unresolved_match(callback, at)
         message_id, claimed = (match.id, True) if match is not None else (None, False)
+    if message_id is None and callback.number.mode == "agent":
+        # Not a gateway message: an agent wrote from the Aircall apps (agent mode's webhook reports those too).
+        _settle(stored, "ignored", "ignored", None)
+        return CallbackOutcome(event=event, result="ignored")
     if message_id is None:
         callbacks.keep_pending(stored, "unmatched", give_up=False)
         logger.warning("status callback for a message not known yet", extra={"event": event})

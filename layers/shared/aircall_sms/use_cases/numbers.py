@@ -17,14 +17,15 @@ from aircall_sms.clients.aircall import (
 from aircall_sms.domain import phone, quota
 from aircall_sms.domain.access import Principal
 from aircall_sms.domain.ids import is_number_id
+from aircall_sms.domain.pages import decode_cursor, encode_cursor
 from aircall_sms.domain.timeutil import iso, utcnow
 from aircall_sms.domain.windows import WINDOWS
 from aircall_sms.errors import AircallError, GatewayError, InvalidRequest, NumberNotConfigured, NumberNotFound
 from aircall_sms.observability import logger
 from aircall_sms.settings import get_settings
 from aircall_sms.store import budget, messages, numbers, usage
+from aircall_sms.use_cases import agent_webhook, services
 from aircall_sms.use_cases import budget as aircall_budget
-from aircall_sms.use_cases import services
 from aircall_sms.use_cases.limits import number_windows
 
 if TYPE_CHECKING:  # an annotation only: pydantic is loaded by the routes that validate
@@ -34,6 +35,9 @@ APP_MESSAGING_WARNING = (
     "This number is configured for Aircall API messaging (proxy mode): the Aircall apps can no longer send or "
     "receive SMS on it (calls still work). DELETE /numbers/{number_id} gives app messaging back."
 )
+
+AIRCALL_PER_PAGE = 50  # Aircall's largest page of numbers
+AIRCALL_PAGES_PER_ANSWER = 10  # GET /aircall/numbers: at most 10 of the company's Aircall requests per answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,18 +83,23 @@ def configure(
     record.updated_at = now
     # A number in proxy mode, or whose proxy configuration was cut off: Aircall may hold a configuration for it.
     was_proxy = existing is not None and existing.mode == "proxy"
+    was_agent = before is not None and before.mode == "agent"
+    callback_url = get_settings().callback_url or request_callback_url
     if request.mode == "proxy":
-        callback_url = get_settings().callback_url or request_callback_url
         _configure_in_aircall(record, before, callback_url)
     else:
+        # Agent mode reports through the account webhook: registered first, so nothing is lost in between.
+        webhook = agent_webhook.ensure(client, callback_url)
         if was_proxy:
             _remove_aircall_configuration(number_id)
-        record.callback_token_sha256 = None
-        record.callback_url = None
+        record.callback_token_sha256 = webhook.token_sha256
+        record.callback_url = webhook.url
     record.mode = request.mode
     record.state = None
     record.save()
     numbers.forget(number_id)  # this instance read it as absent, or as it was
+    if was_agent and request.mode != "agent":
+        agent_webhook.release(number_id)
     logger.info("number configured", extra={"number_id": number_id, "mode": request.mode})
     return NumberAnswer(
         number=record.to_api(),
@@ -146,6 +155,8 @@ def remove(principal: Principal, number_id: str) -> dict[str, Any]:
         raise NumberNotConfigured(f"Number {number_id} is not configured in the gateway.")
     if record.mode == "proxy":
         _remove_aircall_configuration(number_id)
+    else:
+        agent_webhook.release(number_id)
     numbers.delete(number_id)
     return {"number_id": int(number_id), "removed": True, "deferred_rejected": _reject_queue(number_id)}
 
@@ -200,6 +211,67 @@ def get_quota(principal: Principal, number_id: str) -> dict[str, Any]:
 def list_configured(principal: Principal) -> list[dict[str, Any]]:
     """The configured numbers (for a key limited to numbers: those of them)."""
     return [record.to_api() for record in numbers.list_all() if principal.allows(record.number_id)]
+
+
+def list_in_aircall(principal: Principal, cursor: str | None = None) -> dict[str, Any]:
+    """GET /aircall/numbers: the company's numbers as Aircall lists them, each with whether it is configured here
+    and its mode (for a key limited to numbers: those of them). Pages through Aircall's list, one request of the
+    company budget per page, at most `AIRCALL_PAGES_PER_ANSWER` pages per answer; `next_cursor` goes on."""
+    start = _aircall_page(cursor)
+    client = services.aircall()
+    configured = {record.number_id: record.mode for record in numbers.list_all()}
+    items: list[dict[str, Any]] = []
+    page, more = start, True
+    while more and page < start + AIRCALL_PAGES_PER_ANSWER:
+        try:
+            budget.charge(utcnow())
+            found = client.list_numbers(page, AIRCALL_PER_PAGE)
+        except AircallFailure as failure:
+            raise _failed(failure) from None
+        aircall_budget.learn(client.last_rate, utcnow())
+        items.extend(_aircall_item(number, configured) for number in found.numbers)
+        page, more = page + 1, found.more and bool(found.numbers)
+    shown = [item for item in items if principal.allows(str(item["number_id"]))]
+    return {"items": shown, "next_cursor": encode_cursor({"page": {"S": str(page)}}) if more else None}
+
+
+def _aircall_page(cursor: str | None) -> int:
+    found = decode_cursor(cursor, keys=frozenset({"page"}))
+    if found is None:
+        return 1
+    page = found["page"]["S"]
+    if not page.isascii() or not page.isdigit() or not 1 <= int(page) <= 100_000:
+        raise InvalidRequest("The cursor is not one this list returned.", details={"field": "cursor"})
+    return int(page)
+
+
+def _aircall_item(number: dict[str, Any], configured: dict[str, str]) -> dict[str, Any]:
+    """One Aircall number: Aircall's fields the gateway shows, its E.164 form, and its configuration here."""
+    raw_id = number.get("id")
+    number_id = str(raw_id) if isinstance(raw_id, int | str) and not isinstance(raw_id, bool) else ""
+    if not is_number_id(number_id):
+        raise AircallError("Aircall listed a number without a numeric id.")
+    number_id = str(int(number_id))
+    try:
+        e164: str | None = _parse_digits(number).e164
+    except AircallError:
+        e164 = None  # listed anyway: the list is Aircall's, and configuring the number will say what is wrong
+    mode = configured.get(number_id)
+    return {
+        "number_id": int(number_id),
+        "name": _text(number.get("name")),
+        "digits": _text(number.get("digits")),
+        "e164": e164,
+        "country": _text(number.get("country")),
+        "time_zone": _text(number.get("time_zone")),
+        "created_at": _text(number.get("created_at")),
+        "configured": mode is not None,
+        "mode": mode,
+    }
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _remove_aircall_configuration(number_id: str) -> None:

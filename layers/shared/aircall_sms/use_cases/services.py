@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from aircall_sms.clients.aircall import AircallClient, Credentials
+from aircall_sms.errors import AircallCredentialsMissing
+from aircall_sms.observability import logger
 from aircall_sms.settings import get_settings
 from aircall_sms.store.base import aws_client
 
@@ -50,15 +52,33 @@ def event_bridge() -> Any:
     return _event_bridge
 
 
+CREDENTIALS_SHAPE = '{"api_id": "<Aircall API ID>", "api_token": "<Aircall API token>"}'
+
+
 def _credentials() -> Credentials:
+    """The Aircall credentials from their secret; `AircallCredentialsMissing` (503, what to do) when the secret
+    is missing, unreadable or not one of the two shapes — never the secret's content in the error or the log."""
     from aws_lambda_powertools.utilities.parameters import get_secret
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
 
     settings = get_settings()
+    name = settings.aircall_credentials_secret
     _install_secrets_provider()
-    secret = get_secret(settings.aircall_credentials_secret, transform="json", max_age=settings.credentials_max_age)
-    if not isinstance(secret, dict):
-        raise ValueError("the Aircall credentials secret must be a JSON object")
-    return Credentials.from_mapping(secret)
+    try:
+        secret = get_secret(name, transform="json", max_age=settings.credentials_max_age)
+        if not isinstance(secret, dict):
+            raise ValueError("the Aircall credentials secret must be a JSON object")
+        return Credentials.from_mapping(secret)
+    except GetParameterError:
+        problem = "is missing or cannot be read"
+    except (TransformParameterError, ValueError):
+        problem = "is not a JSON object with api_id and api_token (or access_token)"
+    logger.error("the Aircall credentials secret is unusable", extra={"secret": name, "problem": problem})
+    raise AircallCredentialsMissing(
+        f"The gateway's Aircall credentials secret {name!r} {problem}. Store {CREDENTIALS_SHAPE} in it "
+        "(Secrets Manager; `make deploy` creates it), then retry.",
+        details={"secret": name, "expected": CREDENTIALS_SHAPE},
+    )
 
 
 def admin_key() -> str | None:

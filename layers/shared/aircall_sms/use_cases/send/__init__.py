@@ -21,6 +21,7 @@ from aircall_sms.domain.pools import pool_id_of
 from aircall_sms.domain.timeutil import utcnow
 from aircall_sms.errors import ServiceBusy
 from aircall_sms.store import numbers
+from aircall_sms.use_cases import services
 from aircall_sms.use_cases.send.dry_run import dry_run_verdict
 from aircall_sms.use_cases.send.outcome import SendOutcome
 from aircall_sms.use_cases.send.pool import send_from_pool
@@ -51,6 +52,8 @@ def send_message(
     )
     if request.dry_run:
         return SendOutcome(200, dry_run_verdict(prepared, now))
+    # Unusable Aircall credentials refuse the send (503 aircall_credentials_missing) before anything is reserved.
+    services.aircall()
     for _ in range(NUMBER_ATTEMPTS):
         try:
             return send(prepared, now)

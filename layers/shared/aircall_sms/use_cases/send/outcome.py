@@ -22,7 +22,7 @@ from aircall_sms.clients.aircall import (
 from aircall_sms.domain import quota
 from aircall_sms.domain.status import from_aircall
 from aircall_sms.domain.timeutil import iso, utcnow
-from aircall_sms.errors import GatewayError
+from aircall_sms.errors import AircallCredentialsMissing, GatewayError
 from aircall_sms.observability import logger, metrics
 from aircall_sms.store import idempotency, ledger, messages
 from aircall_sms.store.transactions import Guard, Plan, transact
@@ -55,7 +55,10 @@ def call_aircall(
     prepared: PreparedSend, record: messages.MessageRecord, window_list: list[quota.Window]
 ) -> SendOutcome:
     """The one Aircall call of a reserved send, and its outcome recorded."""
-    client = services.aircall()
+    try:
+        client = services.aircall()
+    except AircallCredentialsMissing as missing:  # unusable since the send began: nothing left, nothing sent
+        return _failed(prepared, record, window_list, AircallUnreachable(missing.message), error=missing)
     try:
         sent = client.send_message(
             prepared.number.number_id,
@@ -125,11 +128,14 @@ def _failed(
     record: messages.MessageRecord,
     window_list: list[quota.Window],
     failure: AircallFailure,
+    *,
+    error: GatewayError | None = None,
 ) -> SendOutcome:
     """Aircall did not take the message. Definite refusals give the segments back; an unknown outcome keeps
-    them (the message may be on its way) and stays `unknown` for the callbacks to settle."""
+    them (the message may be on its way) and stays `unknown` for the callbacks to settle. `error`: the answer,
+    when it is not the contract's error for `failure`."""
     now = utcnow()
-    error = gateway_error(failure)
+    error = error or gateway_error(failure)
     error.details["message_id"] = record.id  # the archived message, to follow (an unknown outcome) or explain
     count_failure(failure)
     budget.learn(failure.rate, now, limited=isinstance(failure, AircallRateLimited))
