@@ -27,6 +27,20 @@ class InvalidRequest(GatewayError):
     status = 400
 
 
+class InvalidSendAt(GatewayError):
+    """`send_at` in the past or more than 31 days ahead, or a `not_after` before it (`details.field`, `reason`)."""
+
+    code = "invalid_send_at"
+    status = 400
+
+
+class NotCancellable(GatewayError):
+    """DELETE or PATCH /messages/{id} of a message that is no longer waiting (sent, or on its way: `details.status`)."""
+
+    code = "not_cancellable"
+    status = 409
+
+
 class InvalidCallback(GatewayError):
     """An authenticated-looking callback the gateway cannot read (no event, no data, no message id...)."""
 

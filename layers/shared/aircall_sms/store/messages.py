@@ -29,7 +29,7 @@ from pynamodb.attributes import (
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 
-from aircall_sms.domain.status import predecessors
+from aircall_sms.domain.status import WAITING, predecessors
 from aircall_sms.domain.timeutil import iso
 from aircall_sms.settings import get_settings
 from aircall_sms.store.base import GatewayModel, TableName, batch_delete, raw_client
@@ -301,6 +301,40 @@ def mark_deferred(record: MessageRecord) -> None:
     record.dispatch_rank = dispatch_rank(record.purpose, record.created_at, record.id)
 
 
+# Scheduled messages wait in a second partition of their number's queue, by due time ("<send_at>#<id>"), so a
+# dispatcher run reads only the ones due (a key condition), however many are scheduled further ahead.
+SCHEDULED_SUFFIX = "#scheduled"
+
+
+def scheduled_partition(number_id: str) -> str:
+    return f"{number_id}{SCHEDULED_SUFFIX}"
+
+
+def queue_partitions(number_id: str) -> tuple[str, str]:
+    """The `dispatch_number` values of a number's waiting messages: deferred, then scheduled."""
+    return number_id, scheduled_partition(number_id)
+
+
+def mark_scheduled(record: MessageRecord, send_at: datetime) -> None:
+    """Put `record` in its number's scheduled queue, due at `send_at` (the sparse `deferred` and `expiring`
+    indexes, partition `<number_id>#scheduled`)."""
+    record.not_before = iso(send_at)
+    record.dispatch_number = scheduled_partition(record.number_id)
+    record.dispatch_rank = f"{record.not_before}#{record.id}"
+
+
+def due_scheduled(number_id: str, until: datetime, *, page_size: int) -> Iterator[MessageRecord]:
+    """The number's scheduled messages due before `until`, earliest first, read page by page."""
+    return iter(
+        MessageRecord.deferred.query(
+            scheduled_partition(number_id),
+            MessageRecord.dispatch_rank < iso(until),
+            page_size=page_size,
+            consistent_read=False,
+        )
+    )
+
+
 def retention_end(created: datetime, *, not_after: datetime | None = None) -> datetime | None:
     """When a message created at `created` leaves the archive (`MESSAGE_RETENTION_DAYS` after it; a deferred
     message stays at least a day past its `not_after`); None: the archive keeps it (the default, 0 days)."""
@@ -460,9 +494,20 @@ def deferred_queue(number_id: str, *, page_size: int) -> Iterator[MessageRecord]
 
 
 def expired_ids(number_id: str, now: datetime) -> Iterator[str]:
-    """The ids of the number's deferred messages whose `not_after` is before `now` (the sparse `expiring` index)."""
-    for key_only in MessageRecord.expiring.query(number_id, MessageRecord.not_after < iso(now), consistent_read=False):
-        yield key_only.id
+    """The ids of the number's waiting messages (deferred or scheduled) whose `not_after` is before `now` (the
+    sparse `expiring` index)."""
+    for partition in queue_partitions(number_id):
+        for key_only in MessageRecord.expiring.query(
+            partition, MessageRecord.not_after < iso(now), consistent_read=False
+        ):
+            yield key_only.id
+
+
+def waiting_ids(number_id: str) -> Iterator[str]:
+    """The ids of every waiting message (deferred or scheduled) of the number."""
+    for partition in queue_partitions(number_id):
+        for key_only in MessageRecord.deferred.query(partition, attributes_to_get=["id"]):
+            yield key_only.id
 
 
 def put_new(record: MessageRecord) -> dict[str, Any]:
@@ -492,7 +537,7 @@ def claim_update(message_id: str, reservation: dict[str, str], now: datetime) ->
         source="dispatcher",
         detail="calling Aircall",
         sets={"unresolved_at": {"S": iso(now)}, "reservation": {"S": json.dumps(reservation)}},
-        only_from=("deferred",),
+        only_from=WAITING,
     )
 
 

@@ -1,5 +1,5 @@
-"""The dispatcher: sends the deferred messages as soon as their number's windows and the company's Aircall
-request budget allow, and expires the ones whose `not_after` has passed.
+"""The dispatcher: sends the deferred messages (and the scheduled ones, from their `send_at`) as soon as their
+number's windows and the company's Aircall request budget allow, and expires the ones whose `not_after` has passed.
 
 EventBridge runs it every minute (its finest schedule), and each run works for almost a minute, so the queue is
 always being served. Within a run:
@@ -33,6 +33,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aircall_sms.domain import phone, quota, segments
 from aircall_sms.domain.access import ADMIN_CLIENT_ID, GATEWAY_CLIENT_ID
 from aircall_sms.domain.requests import SendRequest
+from aircall_sms.domain.status import WAITING
 from aircall_sms.domain.timeutil import iso, parse_time, utcnow
 from aircall_sms.errors import GatewayError, NumberNotConfigured, Unauthorized
 from aircall_sms.observability import logger, metrics
@@ -96,7 +97,8 @@ def run(*, until: datetime | None = None, sleep: Callable[[float], None] = time.
     deadline = until or started + RUN_LENGTH
     configured = numbers.list_all()
     report = RunReport(expired=expire(configured, started))
-    queue = _Queue([number.number_id for number in configured])
+    # Scheduled messages due in this run's minute are in its queue; one due later in the minute waits for its time.
+    queue = _Queue([number.number_id for number in configured], due_until=quota.minute_end(started))
     pacer = _Pacer(sleep)
     retries = failures = 0
     while (record := queue.peek()) is not None:
@@ -107,6 +109,12 @@ def run(*, until: datetime | None = None, sleep: Callable[[float], None] = time.
         if (parse_time(record.not_after) or now) <= now:
             report.expired += _expire_one(record.id, now)
             queue.pop()
+            continue
+        due = parse_time(record.not_before) if record.status == "scheduled" else None
+        if due is not None and due > now:  # scheduled later in this minute: at its time
+            if not pacer.wait_until(due, deadline):
+                report.stopped = "deadline"
+                break
             continue
         try:
             result = dispatch_deferred(record, now)
@@ -145,40 +153,54 @@ def run(*, until: datetime | None = None, sleep: Callable[[float], None] = time.
 
 # ------------------------------------------------------------------------------------------------ queue
 class _Queue:
-    """The heads of every number's queue, merged by rank (priority, then age); each queue is read lazily."""
+    """The heads of every number's queues, merged by rank (priority, then age); each queue is read lazily. A number
+    has two: its deferred messages, and its scheduled ones due before `due_until` (they rank by priority, then
+    their `send_at`)."""
 
-    def __init__(self, number_ids: list[str]) -> None:
+    def __init__(self, number_ids: list[str], due_until: datetime) -> None:
         self._pages: dict[str, Iterator[messages.MessageRecord]] = {}
         self._heap: list[tuple[str, str]] = []
-        self._heads: dict[str, messages.MessageRecord] = {}
+        self._heads: dict[str, tuple[str, messages.MessageRecord]] = {}
         for number_id in number_ids:
-            self._pages[number_id] = messages.deferred_queue(number_id, page_size=QUEUE_PAGE)
-            self._advance(number_id)
+            deferred, scheduled = messages.queue_partitions(number_id)
+            self._pages[deferred] = messages.deferred_queue(number_id, page_size=QUEUE_PAGE)
+            self._pages[scheduled] = messages.due_scheduled(number_id, due_until, page_size=QUEUE_PAGE)
+            self._advance(deferred)
+            self._advance(scheduled)
 
-    def _advance(self, number_id: str) -> None:
-        record = next(self._pages[number_id], None)
+    def _advance(self, partition: str) -> None:
+        record = next(self._pages[partition], None)
         if record is None:
-            self._heads.pop(number_id, None)
+            self._heads.pop(partition, None)
             return
-        self._heads[number_id] = record
-        heapq.heappush(self._heap, (record.dispatch_rank or "", number_id))
+        rank = _rank(record)
+        self._heads[partition] = (rank, record)
+        heapq.heappush(self._heap, (rank, partition))
 
     def peek(self) -> messages.MessageRecord | None:
         while self._heap:
-            rank, number_id = self._heap[0]
-            head = self._heads.get(number_id)
-            if head is not None and head.dispatch_rank == rank:
-                return head
+            rank, partition = self._heap[0]
+            head = self._heads.get(partition)
+            if head is not None and head[0] == rank:
+                return head[1]
             heapq.heappop(self._heap)  # a held number's stale entry
         return None
 
     def pop(self) -> None:
-        _, number_id = heapq.heappop(self._heap)
-        self._advance(number_id)
+        _, partition = heapq.heappop(self._heap)
+        self._advance(partition)
 
     def hold(self, number_id: str) -> None:
-        """Set the number aside for the rest of the run (a window is full)."""
-        self._heads.pop(number_id, None)
+        """Set the number aside for the rest of the run (a window is full): both of its queues."""
+        for partition in messages.queue_partitions(number_id):
+            self._heads.pop(partition, None)
+
+
+def _rank(record: messages.MessageRecord) -> str:
+    """A message's place in the merged order: a scheduled one ranks as if it was created at its `send_at`."""
+    if record.status == "scheduled" and record.not_before:
+        return messages.dispatch_rank(record.purpose, record.not_before, record.id)
+    return record.dispatch_rank or ""
 
 
 # ------------------------------------------------------------------------------------------------ pace
@@ -252,7 +274,7 @@ def _expire_one(message_id: str, now: datetime) -> int:
         source="dispatcher",
         detail="not_after passed",
         error=error,
-        only_from=("deferred",),
+        only_from=WAITING,
     )
     if moved:
         logger.info("deferred message expired", extra={"message_id": message_id})
@@ -416,7 +438,7 @@ def _reject_deferred(record: messages.MessageRecord, error: GatewayError, now: d
         source="dispatcher",
         detail=error.code,
         error=error.to_body()["error"],
-        only_from=("deferred",),
+        only_from=WAITING,
     )
     if not moved:
         return Dispatched("taken")

@@ -8,7 +8,8 @@ Flow (docs/design.md, "Flow of one send"), one module per step:
    (`replay`), refuse (403), answer 429 or defer.
 3. `outcome`: call Aircall once; record its id and status, and the idempotency answer, in one more round trip.
    A definite refusal releases the segments; a timeout leaves the status `unknown` (never re-sent).
-`dry_run` runs every check on one consistent read and reserves nothing.
+`dry_run` runs every check on one consistent read and reserves nothing. A `send_at` archives the send as
+`scheduled` instead of reserving (`schedule`); the dispatcher sends it then.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from aircall_sms.use_cases.send.dry_run import dry_run_verdict
 from aircall_sms.use_cases.send.outcome import SendOutcome
 from aircall_sms.use_cases.send.prepare import StartOver, prepare
 from aircall_sms.use_cases.send.reserve import send
+from aircall_sms.use_cases.send.schedule import schedule
 
 NUMBER_ATTEMPTS = 3
 
@@ -44,7 +46,7 @@ def send_message(
         return SendOutcome(200, dry_run_verdict(prepared, now))
     for _ in range(NUMBER_ATTEMPTS):
         try:
-            return send(prepared, now)
+            return schedule(prepared, now) if prepared.send_at is not None else send(prepared, now)
         except StartOver:
             numbers.forget(prepared.number.number_id)
             prepared = prepare(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from aircall_sms.domain import compliance, phone, segments
+from aircall_sms.domain import compliance, phone, schedule, segments
 from aircall_sms.domain.access import Principal
 from aircall_sms.domain.ids import is_number_id, new_id
 from aircall_sms.domain.requests import SendRequest
@@ -58,6 +58,7 @@ class PreparedSend:
     idempotency_key: str | None = None
     confirms_opt_out: bool = False
     from_queue: bool = False  # a deferred message sent by the dispatcher (nobody waits for the answer)
+    send_at: datetime | None = None  # a scheduled send (`use_cases.send.schedule`)
 
     @property
     def segments(self) -> int:
@@ -144,6 +145,7 @@ def prepare(
                 f"metadata is {size} bytes; at most {MAX_METADATA_BYTES} are stored.",
                 details={"field": "metadata", "bytes": size, "limit": MAX_METADATA_BYTES},
             )
+    send_at = None if request.send_at is None else schedule.check_send_at(request.send_at, now)
     return PreparedSend(
         request=request,
         number=number,
@@ -151,10 +153,13 @@ def prepare(
         recipient=recipient,
         text=text_value,
         segmentation=segments.count(text_value or ""),
-        not_after=_not_after(request, now),
+        not_after=_not_after(request, now)
+        if send_at is None
+        else schedule.scheduled_not_after(send_at, request.not_after, get_settings().default_not_after_hours),
         client_id=principal.client_id,
         idempotency_key=idempotency_key,
         confirms_opt_out=confirms_opt_out,
+        send_at=send_at,
     )
 
 
