@@ -34,10 +34,11 @@ class InvalidSendAt(GatewayError):
     status = 400
 
 
-class NotCancellable(GatewayError):
-    """DELETE or PATCH /messages/{id} of a message that is no longer waiting (sent, or on its way: `details.status`)."""
+class MessageNotWaiting(GatewayError):
+    """DELETE or PATCH /messages/{id} of a message no longer waiting to be sent (sent, on its way, or ended:
+    `details.status`)."""
 
-    code = "not_cancellable"
+    code = "message_not_waiting"
     status = 409
 
 

@@ -527,10 +527,13 @@ def _change_item(status: str, at: datetime, source: str, detail: str) -> dict[st
     return {"M": {"status": {"S": status}, "at": {"S": iso(at)}, "source": {"S": source}, "detail": {"S": detail}}}
 
 
-def claim_update(message_id: str, reservation: dict[str, str], now: datetime) -> dict[str, Any]:
-    """`deferred` -> `unknown` (the dispatcher is about to call Aircall), out of the dispatch queue, only while
-    still deferred: two overlapping dispatcher runs never both send one message."""
-    return advance_update(
+def claim_update(
+    message_id: str, reservation: dict[str, str], now: datetime, *, seen_at: str | None = None
+) -> dict[str, Any]:
+    """`deferred` (or `scheduled`) -> `unknown` (the dispatcher is about to call Aircall), out of the dispatch
+    queue, only while still waiting: two overlapping dispatcher runs never both send one message. `seen_at`: only
+    while the message is as the dispatcher read it (`updated_at`): a PATCH since wins, the next run sends it."""
+    item = advance_update(
         message_id,
         "unknown",
         at=now,
@@ -539,6 +542,72 @@ def claim_update(message_id: str, reservation: dict[str, str], now: datetime) ->
         sets={"unresolved_at": {"S": iso(now)}, "reservation": {"S": json.dumps(reservation)}},
         only_from=WAITING,
     )
+    if seen_at is not None:
+        update = item["Update"]
+        update["ConditionExpression"] += " AND updated_at = :seen"
+        update["ExpressionAttributeValues"][":seen"] = {"S": seen_at}
+    return item
+
+
+def cancel(message_id: str, now: datetime, client_id: str) -> bool:
+    """A waiting message (deferred or scheduled) becomes `cancelled`, out of its queue; False when it is not
+    waiting any more (nothing changes)."""
+    return advance(message_id, "cancelled", at=now, source="api", detail=f"cancelled by {client_id}", only_from=WAITING)
+
+
+def change_waiting(
+    record: MessageRecord,
+    now: datetime,
+    *,
+    text: str | None,
+    segments: int,
+    encoding: str,
+    send_at: datetime | None,
+    detail: str,
+) -> bool:
+    """A waiting message's new text (with its segments and encoding) and/or its new `send_at` (it becomes
+    `scheduled`, in its number's scheduled queue), in one write, only while it is as read (its status and
+    `updated_at`): False when it moved or changed meanwhile."""
+    status = "scheduled" if send_at is not None else record.status
+    values: dict[str, Any] = {
+        ":status": {"S": status},
+        ":now": {"S": iso(now)},
+        ":seen": {"S": record.updated_at},
+        ":was": {"S": record.status},
+        ":segments": {"N": str(segments)},
+        ":encoding": {"S": encoding},
+        ":change": {"L": [_change_item(status, now, "api", detail)]},
+    }
+    assignments = [
+        "#status = :status",
+        "updated_at = :now",
+        "segments = :segments",
+        "encoding = :encoding",
+        "status_history = list_append(status_history, :change)",
+    ]
+    if text is not None:
+        values[":text"] = {"S": text}
+        assignments.append("#text = :text")
+    if send_at is not None:
+        values |= {
+            ":not_before": {"S": iso(send_at)},
+            ":number": {"S": scheduled_partition(record.number_id)},
+            ":rank": {"S": f"{iso(send_at)}#{record.id}"},
+        }
+        assignments += ["not_before = :not_before", "dispatch_number = :number", "dispatch_rank = :rank"]
+    item = {
+        "Update": {
+            "TableName": MessageRecord.Meta.table_name,
+            "Key": {"id": {"S": record.id}},
+            "UpdateExpression": "SET " + ", ".join(assignments),
+            "ConditionExpression": "#status = :was AND updated_at = :seen",
+            "ExpressionAttributeNames": {"#status": "status", "#text": "text"}
+            if text is not None
+            else {"#status": "status"},
+            "ExpressionAttributeValues": values,
+        }
+    }
+    return transact_one(item)
 
 
 def back_to_deferred_update(record: MessageRecord, not_before: datetime, now: datetime, why: str) -> dict[str, Any]:

@@ -334,7 +334,7 @@ def dispatch_deferred(record: messages.MessageRecord, now: datetime) -> Dispatch
     window_list = number_windows(prepared.number, now)
     reservation = reservation_of(window_list, now)
     plan = Plan()
-    plan.add(messages.claim_update(record.id, reservation, now), CLAIM)
+    plan.add(messages.claim_update(record.id, reservation, now, seen_at=record.updated_at), CLAIM)
     rules.add_checks(plan, prepared, now)
     add_charges(plan, prepared, window_list, now)
     refusals = transact(plan)
