@@ -581,8 +581,8 @@ def change_waiting(
     assignments = [
         "#status = :status",
         "updated_at = :now",
-        "segments = :segments",
-        "encoding = :encoding",
+        "#segments = :segments",
+        "#encoding = :encoding",
         "status_history = list_append(status_history, :change)",
     ]
     if text is not None:
@@ -601,9 +601,8 @@ def change_waiting(
             "Key": {"id": {"S": record.id}},
             "UpdateExpression": "SET " + ", ".join(assignments),
             "ConditionExpression": "#status = :was AND updated_at = :seen",
-            "ExpressionAttributeNames": {"#status": "status", "#text": "text"}
-            if text is not None
-            else {"#status": "status"},
+            "ExpressionAttributeNames": {"#status": "status", "#segments": "segments", "#encoding": "encoding"}
+            | ({"#text": "text"} if text is not None else {}),
             "ExpressionAttributeValues": values,
         }
     }
