@@ -162,6 +162,13 @@ class ConsentRequired(ComplianceRefusal):
     code = "consent_required"
 
 
+class QuietHours(ComplianceRefusal):
+    """The recipient's local time is inside the quiet hours of the message's purpose in its country
+    (`details.next_allowed`: the first time it may be sent)."""
+
+    code = "quiet_hours"
+
+
 class IdempotencyConflict(GatewayError):
     """The Idempotency-Key was used before with a different request body."""
 

@@ -219,6 +219,7 @@ class MessageRecord(GatewayModel):
     reservation = JSONAttribute(null=True)  # the quota windows charged: {"hour": "2026-11-26T14", ...}
     dispatch_number = UnicodeAttribute(null=True)  # set while `deferred` (indexes `deferred` and `expiring`)
     dispatch_rank = UnicodeAttribute(null=True)  # "<priority>#<created_at>#<id>": the dispatch order
+    on_limit = UnicodeAttribute(null=True)  # a scheduled message's: "defer" waits out quiet hours at its time
     expires_at = TTLAttribute(null=True)  # the retention period's end (`retention_end`); DynamoDB's TTL deletes it
     # The listing indexes' keys, derived in `serialize` (the status ones also by `advance_update`).
     created_key = UnicodeAttribute()  # "<created_at>#<id>"
@@ -321,6 +322,36 @@ def mark_scheduled(record: MessageRecord, send_at: datetime) -> None:
     record.not_before = iso(send_at)
     record.dispatch_number = scheduled_partition(record.number_id)
     record.dispatch_rank = f"{record.not_before}#{record.id}"
+
+
+def is_scheduled_queue(record: MessageRecord) -> bool:
+    """Whether `record` waits in its number's scheduled queue (due at `not_before`)."""
+    return bool(record.dispatch_number and record.dispatch_number.endswith(SCHEDULED_SUFFIX))
+
+
+def postpone(record: MessageRecord, not_before: datetime, now: datetime, detail: str) -> bool:
+    """A waiting message waits until `not_before` in its number's scheduled queue (its status stays), only while
+    it is as read: False when it moved or changed meanwhile."""
+    item = {
+        "Update": {
+            "TableName": MessageRecord.Meta.table_name,
+            "Key": {"id": {"S": record.id}},
+            "UpdateExpression": "SET not_before = :not_before, dispatch_number = :number, dispatch_rank = :rank, "
+            "updated_at = :now, status_history = list_append(status_history, :change)",
+            "ConditionExpression": "#status = :was AND updated_at = :seen",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {
+                ":not_before": {"S": iso(not_before)},
+                ":number": {"S": scheduled_partition(record.number_id)},
+                ":rank": {"S": f"{iso(not_before)}#{record.id}"},
+                ":now": {"S": iso(now)},
+                ":was": {"S": record.status},
+                ":seen": {"S": record.updated_at},
+                ":change": {"L": [_change_item(record.status, now, "dispatcher", detail)]},
+            },
+        }
+    }
+    return transact_one(item)
 
 
 def due_scheduled(number_id: str, until: datetime, *, page_size: int) -> Iterator[MessageRecord]:

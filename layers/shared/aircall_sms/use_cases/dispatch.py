@@ -30,7 +30,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from aircall_sms.domain import phone, quota, segments
+from aircall_sms.domain import phone, quiet_hours, quota, segments
 from aircall_sms.domain.access import ADMIN_CLIENT_ID, GATEWAY_CLIENT_ID
 from aircall_sms.domain.requests import SendRequest
 from aircall_sms.domain.status import WAITING
@@ -41,7 +41,7 @@ from aircall_sms.settings import get_settings
 from aircall_sms.store import budget, client_keys, messages, numbers, usage
 from aircall_sms.store.transactions import Guard, Plan, Refusal, transact
 from aircall_sms.use_cases.limits import number_windows
-from aircall_sms.use_cases.send import rules
+from aircall_sms.use_cases.send import quiet, rules
 from aircall_sms.use_cases.send.outcome import call_aircall
 from aircall_sms.use_cases.send.prepare import PreparedSend, sender_of
 from aircall_sms.use_cases.send.reserve import add_charges, limit_error, reservation_of
@@ -59,8 +59,9 @@ class Dispatched:
 
     `outcome`: "sent" (Aircall took it, or its outcome is unknown and the callbacks will tell), "failed" (Aircall
     refused it), "rejected" (a rule refuses it now: an opt-out since, the number removed...), "requeued" (nothing
-    was sent: back in the queue), "taken" (not deferred any more: another run has it, or it expired), "retry" (the
-    number changed under the cache: try again), "window_full" (one of the number's windows, until `retry_at`,
+    was sent: back in the queue), "postponed" (quiet hours at the recipient's: until `retry_at`), "taken" (not
+    deferred any more: another run has it, or it expired), "retry" (the number changed under the cache: try
+    again), "window_full" (one of the number's windows, until `retry_at`,
     None: the message can never fit), "budget" (the company's Aircall budget, until `retry_at`)."""
 
     outcome: str
@@ -110,7 +111,7 @@ def run(*, until: datetime | None = None, sleep: Callable[[float], None] = time.
             report.expired += _expire_one(record.id, now)
             queue.pop()
             continue
-        due = parse_time(record.not_before) if record.status == "scheduled" else None
+        due = parse_time(record.not_before) if messages.is_scheduled_queue(record) else None
         if due is not None and due > now:  # scheduled later in this minute: at its time
             if not pacer.wait_until(due, deadline):
                 report.stopped = "deadline"
@@ -198,7 +199,7 @@ class _Queue:
 
 def _rank(record: messages.MessageRecord) -> str:
     """A message's place in the merged order: a scheduled one ranks as if it was created at its `send_at`."""
-    if record.status == "scheduled" and record.not_before:
+    if messages.is_scheduled_queue(record) and record.not_before:
         return messages.dispatch_rank(record.purpose, record.not_before, record.id)
     return record.dispatch_rank or ""
 
@@ -331,6 +332,9 @@ def dispatch_deferred(record: messages.MessageRecord, now: datetime) -> Dispatch
     static = prepared.static_refusal()
     if static is not None:
         return _reject_deferred(record, static, now)
+    held = quiet.verdict(prepared, now)
+    if not held.allowed:
+        return _quiet_hours(record, held, now)
     window_list = number_windows(prepared.number, now)
     reservation = reservation_of(window_list, now)
     plan = Plan()
@@ -400,6 +404,18 @@ def _dispatch_refused(
         return Dispatched("budget", budget_reopens)
     logger.error("dispatch refused for no known reason", extra={"kinds": sorted(by_kind)})
     return Dispatched("retry")
+
+
+def _quiet_hours(record: messages.MessageRecord, held: quiet_hours.Verdict, now: datetime) -> Dispatched:
+    """Quiet hours at the recipient's now: a deferred message (or a scheduled one sent with `on_limit: "defer"`)
+    waits for the next allowed time (it expires if its `not_after` comes first); a scheduled one sent with
+    `on_limit: "reject"` ends `rejected` with `quiet_hours`."""
+    assert held.next_allowed is not None
+    if record.status == "scheduled" and record.on_limit != "defer":
+        return _reject_deferred(record, quiet.refusal(held), now)
+    if not messages.postpone(record, held.next_allowed, now, f"quiet hours until {iso(held.next_allowed)}"):
+        return Dispatched("taken")
+    return Dispatched("postponed", held.next_allowed)
 
 
 def _prepared_from_record(record: messages.MessageRecord, number: numbers.NumberRecord) -> PreparedSend:

@@ -19,6 +19,7 @@ from aircall_sms.domain.requests import SendRequest
 from aircall_sms.domain.timeutil import utcnow
 from aircall_sms.errors import ServiceBusy
 from aircall_sms.store import numbers
+from aircall_sms.use_cases.send import quiet
 from aircall_sms.use_cases.send.dry_run import dry_run_verdict
 from aircall_sms.use_cases.send.outcome import SendOutcome
 from aircall_sms.use_cases.send.prepare import StartOver, prepare
@@ -43,10 +44,16 @@ def send_message(
         request, principal=principal, now=now, idempotency_key=idempotency_key, confirms_opt_out=confirms_opt_out
     )
     if request.dry_run:
-        return SendOutcome(200, dry_run_verdict(prepared, now))
+        body = dry_run_verdict(prepared, now)
+        quiet.annotate_dry_run(body, prepared, quiet.holds(prepared, now))
+        return SendOutcome(200, body)
     for _ in range(NUMBER_ATTEMPTS):
         try:
-            return schedule(prepared, now) if prepared.send_at is not None else send(prepared, now)
+            if prepared.send_at is not None:  # quiet hours are checked when it goes out
+                return schedule(prepared, now)
+            # The request's own rules refuse first (`send`); a gateway's keyword answer is never held.
+            held = None if confirms_opt_out or prepared.static_refusal() else quiet.holds(prepared, now)
+            return quiet.defer_or_refuse(prepared, held, now) if held is not None else send(prepared, now)
         except StartOver:
             numbers.forget(prepared.number.number_id)
             prepared = prepare(

@@ -20,9 +20,9 @@ from aircall_sms.use_cases.send.replay import IDEMPOTENCY, replay, replay_if_use
 from aircall_sms.use_cases.send.reserve import MESSAGE_EXISTS
 
 
-def schedule(prepared: PreparedSend, now: datetime) -> SendOutcome:
-    """Archive the send as `scheduled` for `prepared.send_at`; 202 with the message. A rule that refuses it now
-    refuses it as a send now would (403, archived `rejected`)."""
+def schedule(prepared: PreparedSend, now: datetime, *, status: str = "scheduled", note: str = "send_at") -> SendOutcome:
+    """Archive the send as `scheduled` for `prepared.send_at` (or `deferred` until then: quiet hours); 202 with
+    the message. A rule that refuses it now refuses it as a send now would (403, archived `rejected`)."""
     assert prepared.send_at is not None
     static = prepared.static_refusal()
     if static is not None:
@@ -31,7 +31,8 @@ def schedule(prepared: PreparedSend, now: datetime) -> SendOutcome:
             return replayed
         archive_rejected(prepared, static, now)
         raise static
-    record = prepared.new_record(now, status="scheduled", note="send_at")
+    record = prepared.new_record(now, status=status, note=note)
+    record.on_limit = prepared.request.on_limit
     messages.mark_scheduled(record, prepared.send_at)
     body: dict[str, Any] = {"message": record.to_api()}
     plan = Plan()
