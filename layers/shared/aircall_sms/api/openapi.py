@@ -94,7 +94,8 @@ RESPONSES: dict[tuple[str, str], dict[int, str]] = {
         400: f"{_INVALID}, {_PHONE}, `empty_message`, `message_too_long`, `invalid_media`, `invalid_send_at` "
         "(`details.field`, `reason`: past, too_far, before_send_at).",
         403: "A rule refused it (archived as `rejected`, no quota used): `not_domestic`, `opted_out`, "
-        "`conversational_only`, `number_not_registered`, `consent_required`.",
+        "`conversational_only`, `number_not_registered`, `consent_required`, `quiet_hours` (details "
+        "`next_allowed`, `region`, `time_zones`, `window`; with `on_limit: defer` it is deferred to `next_allowed`).",
         404: f"{_NOT_CONFIGURED}: the sender is not configured in the gateway, or its configuration is `configuring`.",
         409: "`idempotency_conflict`: the Idempotency-Key was used with another body.",
         413: "`payload_too_large`: a body over 64 KB.",
