@@ -55,6 +55,9 @@ def gateway(emulator, sandbox, _credentials_secret, monkeypatch):
     monkeypatch.setenv("AIRCALL_CREDENTIALS_SECRET", SECRET_NAME)
     monkeypatch.setenv("AIRCALL_READ_TIMEOUT", "2")
     monkeypatch.setenv("CALLBACK_URL", "http://127.0.0.1:9/webhooks/aircall")
+    # No quiet hours unless a test sets its own (the defaults would make a marketing send depend on the hour the
+    # suite runs at); tests/integration/test_quiet_hours.py sets them.
+    monkeypatch.setenv("QUIET_HOURS_JSON", "{}")
     reset_gateway_caches()
     _empty_tables(emulator.url, ("LedgerTable", "ContactsTable", "CallbacksTable"))
     httpx.post(f"{sandbox.url}/_sandbox/reset").raise_for_status()

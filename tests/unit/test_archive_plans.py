@@ -144,5 +144,6 @@ def test_a_message_in_a_status_that_is_not_listed_carries_no_status_key(status):
 def test_a_move_to_a_status_that_is_not_listed_sets_no_index_key():
     update = messages.advance_update("msg_a", "delivered", at=datetime(2026, 11, 26, tzinfo=UTC), source="callback")
     assert set(update["Update"]["ExpressionAttributeValues"]) == {":status", ":updated", ":change", ":empty"} | {
-        f":from{index}" for index in range(4)
+        f":from{index}"
+        for index in range(5)  # scheduled, deferred, unknown, queued, sent
     }

@@ -27,6 +27,21 @@ class InvalidRequest(GatewayError):
     status = 400
 
 
+class InvalidSendAt(GatewayError):
+    """`send_at` in the past or more than 31 days ahead, or a `not_after` before it (`details.field`, `reason`)."""
+
+    code = "invalid_send_at"
+    status = 400
+
+
+class MessageNotWaiting(GatewayError):
+    """DELETE or PATCH /messages/{id} of a message no longer waiting to be sent (sent, on its way, or ended:
+    `details.status`)."""
+
+    code = "message_not_waiting"
+    status = 409
+
+
 class InvalidCallback(GatewayError):
     """An authenticated-looking callback the gateway cannot read (no event, no data, no message id...)."""
 
@@ -189,6 +204,13 @@ class NumberNotRegistered(ComplianceRefusal):
 
 class ConsentRequired(ComplianceRefusal):
     code = "consent_required"
+
+
+class QuietHours(ComplianceRefusal):
+    """The recipient's local time is inside the quiet hours of the message's purpose in its country
+    (`details.next_allowed`: the first time it may be sent)."""
+
+    code = "quiet_hours"
 
 
 class IdempotencyConflict(GatewayError):

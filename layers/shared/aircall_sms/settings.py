@@ -39,6 +39,7 @@ class Settings:
     limits_json: str
     usage_alert_percent: float
     price_table_json: str
+    quiet_hours_json: str
     message_retention_days: int
     admin_key_secret: str
     authorizer_cache_seconds: int
@@ -84,6 +85,7 @@ class Settings:
             limits_json=env.get("LIMITS_JSON", "").strip(),
             usage_alert_percent=_positive_float(env, "USAGE_ALERT_PERCENT", 80.0),
             price_table_json=env.get("PRICE_TABLE_JSON", "").strip(),
+            quiet_hours_json=env.get("QUIET_HOURS_JSON", "").strip(),
             message_retention_days=_non_negative_int(env, "MESSAGE_RETENTION_DAYS", 0),
             admin_key_secret=env.get("ADMIN_KEY_SECRET", "aircall-sms-gateway/admin-key").strip(),
             authorizer_cache_seconds=_int(env, "AUTHORIZER_CACHE_SECONDS", 300, minimum=0, maximum=300),

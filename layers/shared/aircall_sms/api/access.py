@@ -18,6 +18,8 @@ ROUTE_SCOPES: Mapping[tuple[str, str], str | None] = {
     ("POST", "/messages"): SEND,
     ("GET", "/messages"): READ,
     ("GET", "/messages/{id}"): READ,
+    ("DELETE", "/messages/{id}"): SEND,
+    ("PATCH", "/messages/{id}"): SEND,
     ("GET", "/messages/export"): EXPORT,
     ("GET", "/numbers"): READ,
     ("GET", "/numbers/{number_id}"): READ,

@@ -16,12 +16,13 @@ from aircall_sms.domain.requests import (
     ConsentPurpose,
     ConsentRequest,
     KeyRequest,
+    MessagePatch,
     NumberRequest,
     OptOutRequest,
     PoolRequest,
 )
 from aircall_sms.domain.status import STATUSES
-from aircall_sms.use_cases import client_keys, consent, erasure, messages, numbers, pools, usage
+from aircall_sms.use_cases import client_keys, consent, erasure, messages, numbers, pools, usage, waiting
 
 NumberIdQuery = Annotated[str | None, Query(max_length=18, description="Aircall's number_id.")]
 # The archive's parameters are read by the use case, which names the invalid one in `details.field`.
@@ -94,6 +95,33 @@ def register(app: APIGatewayRestResolver) -> None:
     @app.get("/messages/<id>", summary="One message with its status history", tags=["messages"], security=API_KEY)
     def get_message(id: str) -> Response[str]:
         return json_response(200, {"message": messages.get_message(principal(app), id)})
+
+    @app.delete(
+        "/messages/<id>",
+        summary="Cancel a scheduled or deferred message",
+        description="Scope `send`, and one of the key's numbers (another number's message is a 404). `200` with the "
+        "message, status `cancelled` (nothing was sent or charged); cancelling it again answers the same. A message "
+        "already on its way or ended (sent, delivered, failed, rejected, expired...): 409 `message_not_waiting` with "
+        "`details.status`.",
+        tags=["messages"],
+        security=API_KEY,
+    )
+    def cancel_message(id: str) -> Response[str]:
+        return json_response(200, waiting.cancel(principal(app), id))
+
+    @app.patch(
+        "/messages/<id>",
+        summary="Change a scheduled or deferred message's text or send_at",
+        description="Scope `send`, and one of the key's numbers. Checked as a new send: `text` 1-1600 characters "
+        "(670 from a French number: 400 `message_too_long`), its segments counted again; `send_at` from now to 31 "
+        "days ahead and before the message's `not_after` (400 `invalid_send_at` with `details.field` and "
+        "`reason`): the message becomes `scheduled` at it. `200` with the message. A message no longer waiting: "
+        "409 `message_not_waiting`. Every rule is checked again when it goes out.",
+        tags=["messages"],
+        security=API_KEY,
+    )
+    def change_message(id: str, body: MessagePatch) -> Response[str]:
+        return json_response(200, waiting.change(principal(app), id, body))
 
     @app.get(
         "/usage",

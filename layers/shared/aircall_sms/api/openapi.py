@@ -102,10 +102,13 @@ RESPONSES: dict[tuple[str, str], dict[int, str]] = {
     ("post", "/messages"): {
         200: "json:Dry run: the verdict, its reason, segments, encoding and the quota after this send.",
         201: 'json:Sent to Aircall: `{"message": Message}` (status `queued` or later).',
-        202: 'json:Deferred: `{"message": Message}` with status `deferred` and `not_before`.',
-        400: f"{_INVALID}, {_PHONE}, `empty_message`, `message_too_long`, `invalid_media`.",
+        202: 'json:Deferred: `{"message": Message}` with status `deferred` and `not_before`; or scheduled '
+        "(`send_at`): status `scheduled`, `not_before` its send_at.",
+        400: f"{_INVALID}, {_PHONE}, `empty_message`, `message_too_long`, `invalid_media`, `invalid_send_at` "
+        "(`details.field`, `reason`: past, too_far, before_send_at).",
         403: "A rule refused it (archived as `rejected`, no quota used): `not_domestic`, `opted_out`, "
-        "`conversational_only`, `number_not_registered`, `consent_required`.",
+        "`conversational_only`, `number_not_registered`, `consent_required`, `quiet_hours` (details "
+        "`next_allowed`, `region`, `time_zones`, `window`; with `on_limit: defer` it is deferred to `next_allowed`).",
         404: f"{_NOT_CONFIGURED}: the sender is not configured in the gateway, or its configuration is `configuring`; "
         '`pool_not_found`: `"from": "pool:<id>"` names no pool.',
         409: "`idempotency_conflict`: the Idempotency-Key was used with another body.",
@@ -133,6 +136,18 @@ RESPONSES: dict[tuple[str, str], dict[int, str]] = {
         "links to its copy, valid `url_expires_at` (15 minutes), never Aircall's. The lists and the export "
         "carry the same.",
         404: "`not_found`: no message with this id.",
+    },
+    ("delete", "/messages/{id}"): {
+        200: 'json:`{"message": Message}`, status `cancelled` (also when it already was).',
+        404: "`not_found`: no outbound message with this id among the key's numbers.",
+        409: "`message_not_waiting`: the message is not scheduled or deferred any more (`details.status`).",
+    },
+    ("patch", "/messages/{id}"): {
+        200: 'json:`{"message": Message}` with its new text, segments or `not_before` (status `scheduled` when '
+        "`send_at` was given).",
+        400: f"{_INVALID}, `message_too_long`, `invalid_send_at` (`details.field`, `reason`).",
+        404: "`not_found`: no outbound message with this id among the key's numbers.",
+        409: "`message_not_waiting`: the message is not scheduled or deferred any more (`details.status`).",
     },
     ("get", "/usage"): {
         200: 'json:`{"month", "items": [{"number_id", "outbound": {"messages", "segments", '

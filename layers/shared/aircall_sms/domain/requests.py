@@ -38,6 +38,11 @@ class SendRequest(BaseModel):
     purpose: Purpose = "conversational"
     on_limit: Literal["reject", "defer"] = "reject"
     not_after: AwareDatetime | None = Field(default=None, description="A deferred message expires after this.")
+    send_at: AwareDatetime | None = Field(
+        default=None,
+        description="Send at this time (from now to 31 days ahead): answered 202 with status `scheduled`; the "
+        "dispatcher sends it at its minute, or as soon after as the number's windows allow.",
+    )
     metadata: dict[str, Any] | None = Field(default=None, description="Stored and returned as is; at most 4 KB.")
     dry_run: StrictBool = False
     human_author: StrictStr | None = Field(
@@ -47,6 +52,17 @@ class SendRequest(BaseModel):
         description="Who typed the message, when a person did. It is kept in the archive, and it lets a French "
         "mobile line write outside the conversation window: French rules forbid automated messages, not people.",
     )
+
+
+class MessagePatch(BaseModel):
+    """PATCH /messages/{id}: a scheduled or deferred message's new text or time, checked as a new send would be."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: StrictStr | None = Field(
+        default=None, min_length=1, description="1-1600 characters (670 from a French number)."
+    )
+    send_at: AwareDatetime | None = Field(default=None, description="From now to 31 days ahead.")
 
 
 class NumberRequest(BaseModel):

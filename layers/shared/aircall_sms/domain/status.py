@@ -2,6 +2,8 @@
 
     deferred -> unknown -> queued -> sent -> delivered | failed
     deferred -> rejected | expired;  inbound messages are `received`.
+    scheduled (a `send_at` not reached yet) -> unknown | rejected | expired, as `deferred`;
+    scheduled | deferred -> cancelled (DELETE /messages/{id}).
 
 `unknown` means "the outcome of the Aircall call is not known" (a timeout, or a crash between the
 reservation and Aircall's answer): any later evidence (Aircall's answer, a callback) may settle it.
@@ -12,6 +14,7 @@ from __future__ import annotations
 from typing import Final
 
 RANK: Final[dict[str, int]] = {
+    "scheduled": 0,
     "deferred": 0,
     "unknown": 1,
     "queued": 2,
@@ -21,8 +24,12 @@ RANK: Final[dict[str, int]] = {
     "rejected": 4,
     "expired": 4,
     "received": 4,
+    "cancelled": 4,
 }
-FINAL: Final[frozenset[str]] = frozenset({"delivered", "failed", "rejected", "expired", "received"})
+FINAL: Final[frozenset[str]] = frozenset({"delivered", "failed", "rejected", "expired", "received", "cancelled"})
+# Waiting in a number's dispatch queue: nothing sent, nothing charged; the dispatcher sends them (or a client
+# cancels them).
+WAITING: Final[tuple[str, ...]] = ("deferred", "scheduled")
 STATUSES: Final[tuple[str, ...]] = tuple(RANK)
 
 # Aircall's status words (send responses and callbacks) in the gateway's vocabulary.

@@ -30,7 +30,7 @@ from pynamodb.exceptions import DoesNotExist
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 
 from aircall_sms.domain import media
-from aircall_sms.domain.status import predecessors
+from aircall_sms.domain.status import WAITING, predecessors
 from aircall_sms.domain.timeutil import iso
 from aircall_sms.settings import get_settings
 from aircall_sms.store.base import GatewayModel, TableName, batch_delete, raw_client
@@ -228,6 +228,7 @@ class MessageRecord(GatewayModel):
     sender_choice = JSONAttribute(null=True)  # sent from a pool: {"pool_id", "reason"} (why this number)
     dispatch_number = UnicodeAttribute(null=True)  # set while `deferred` (indexes `deferred` and `expiring`)
     dispatch_rank = UnicodeAttribute(null=True)  # "<priority>#<created_at>#<id>": the dispatch order
+    on_limit = UnicodeAttribute(null=True)  # a scheduled message's: "defer" waits out quiet hours at its time
     expires_at = TTLAttribute(null=True)  # the retention period's end (`retention_end`); DynamoDB's TTL deletes it
     # The listing indexes' keys, derived in `serialize` (the status ones also by `advance_update`).
     created_key = UnicodeAttribute()  # "<created_at>#<id>"
@@ -320,6 +321,70 @@ def mark_deferred(record: MessageRecord) -> None:
     """Put `record` in its number's dispatch queue (the sparse `deferred` and `expiring` indexes)."""
     record.dispatch_number = record.number_id
     record.dispatch_rank = dispatch_rank(record.purpose, record.created_at, record.id)
+
+
+# Scheduled messages wait in a second partition of their number's queue, by due time ("<send_at>#<id>"), so a
+# dispatcher run reads only the ones due (a key condition), however many are scheduled further ahead.
+SCHEDULED_SUFFIX = "#scheduled"
+
+
+def scheduled_partition(number_id: str) -> str:
+    return f"{number_id}{SCHEDULED_SUFFIX}"
+
+
+def queue_partitions(number_id: str) -> tuple[str, str]:
+    """The `dispatch_number` values of a number's waiting messages: deferred, then scheduled."""
+    return number_id, scheduled_partition(number_id)
+
+
+def mark_scheduled(record: MessageRecord, send_at: datetime) -> None:
+    """Put `record` in its number's scheduled queue, due at `send_at` (the sparse `deferred` and `expiring`
+    indexes, partition `<number_id>#scheduled`)."""
+    record.not_before = iso(send_at)
+    record.dispatch_number = scheduled_partition(record.number_id)
+    record.dispatch_rank = f"{record.not_before}#{record.id}"
+
+
+def is_scheduled_queue(record: MessageRecord) -> bool:
+    """Whether `record` waits in its number's scheduled queue (due at `not_before`)."""
+    return bool(record.dispatch_number and record.dispatch_number.endswith(SCHEDULED_SUFFIX))
+
+
+def postpone(record: MessageRecord, not_before: datetime, now: datetime, detail: str) -> bool:
+    """A waiting message waits until `not_before` in its number's scheduled queue (its status stays), only while
+    it is as read: False when it moved or changed meanwhile."""
+    item = {
+        "Update": {
+            "TableName": MessageRecord.Meta.table_name,
+            "Key": {"id": {"S": record.id}},
+            "UpdateExpression": "SET not_before = :not_before, dispatch_number = :number, dispatch_rank = :rank, "
+            "updated_at = :now, status_history = list_append(status_history, :change)",
+            "ConditionExpression": "#status = :was AND updated_at = :seen",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {
+                ":not_before": {"S": iso(not_before)},
+                ":number": {"S": scheduled_partition(record.number_id)},
+                ":rank": {"S": f"{iso(not_before)}#{record.id}"},
+                ":now": {"S": iso(now)},
+                ":was": {"S": record.status},
+                ":seen": {"S": record.updated_at},
+                ":change": {"L": [_change_item(record.status, now, "dispatcher", detail)]},
+            },
+        }
+    }
+    return transact_one(item)
+
+
+def due_scheduled(number_id: str, until: datetime, *, page_size: int) -> Iterator[MessageRecord]:
+    """The number's scheduled messages due before `until`, earliest first, read page by page."""
+    return iter(
+        MessageRecord.deferred.query(
+            scheduled_partition(number_id),
+            MessageRecord.dispatch_rank < iso(until),
+            page_size=page_size,
+            consistent_read=False,
+        )
+    )
 
 
 def retention_end(created: datetime, *, not_after: datetime | None = None) -> datetime | None:
@@ -481,9 +546,20 @@ def deferred_queue(number_id: str, *, page_size: int) -> Iterator[MessageRecord]
 
 
 def expired_ids(number_id: str, now: datetime) -> Iterator[str]:
-    """The ids of the number's deferred messages whose `not_after` is before `now` (the sparse `expiring` index)."""
-    for key_only in MessageRecord.expiring.query(number_id, MessageRecord.not_after < iso(now), consistent_read=False):
-        yield key_only.id
+    """The ids of the number's waiting messages (deferred or scheduled) whose `not_after` is before `now` (the
+    sparse `expiring` index)."""
+    for partition in queue_partitions(number_id):
+        for key_only in MessageRecord.expiring.query(
+            partition, MessageRecord.not_after < iso(now), consistent_read=False
+        ):
+            yield key_only.id
+
+
+def waiting_ids(number_id: str) -> Iterator[str]:
+    """The ids of every waiting message (deferred or scheduled) of the number."""
+    for partition in queue_partitions(number_id):
+        for key_only in MessageRecord.deferred.query(partition, attributes_to_get=["id"]):
+            yield key_only.id
 
 
 def put_new(record: MessageRecord) -> dict[str, Any]:
@@ -503,18 +579,86 @@ def _change_item(status: str, at: datetime, source: str, detail: str) -> dict[st
     return {"M": {"status": {"S": status}, "at": {"S": iso(at)}, "source": {"S": source}, "detail": {"S": detail}}}
 
 
-def claim_update(message_id: str, reservation: dict[str, str], now: datetime) -> dict[str, Any]:
-    """`deferred` -> `unknown` (the dispatcher is about to call Aircall), out of the dispatch queue, only while
-    still deferred: two overlapping dispatcher runs never both send one message."""
-    return advance_update(
+def claim_update(
+    message_id: str, reservation: dict[str, str], now: datetime, *, seen_at: str | None = None
+) -> dict[str, Any]:
+    """`deferred` (or `scheduled`) -> `unknown` (the dispatcher is about to call Aircall), out of the dispatch
+    queue, only while still waiting: two overlapping dispatcher runs never both send one message. `seen_at`: only
+    while the message is as the dispatcher read it (`updated_at`): a PATCH since wins, the next run sends it."""
+    item = advance_update(
         message_id,
         "unknown",
         at=now,
         source="dispatcher",
         detail="calling Aircall",
         sets={"unresolved_at": {"S": iso(now)}, "reservation": {"S": json.dumps(reservation)}},
-        only_from=("deferred",),
+        only_from=WAITING,
     )
+    if seen_at is not None:
+        update = item["Update"]
+        update["ConditionExpression"] += " AND updated_at = :seen"
+        update["ExpressionAttributeValues"][":seen"] = {"S": seen_at}
+    return item
+
+
+def cancel(message_id: str, now: datetime, client_id: str) -> bool:
+    """A waiting message (deferred or scheduled) becomes `cancelled`, out of its queue; False when it is not
+    waiting any more (nothing changes)."""
+    return advance(message_id, "cancelled", at=now, source="api", detail=f"cancelled by {client_id}", only_from=WAITING)
+
+
+def change_waiting(
+    record: MessageRecord,
+    now: datetime,
+    *,
+    text: str | None,
+    segments: int,
+    encoding: str,
+    send_at: datetime | None,
+    detail: str,
+) -> bool:
+    """A waiting message's new text (with its segments and encoding) and/or its new `send_at` (it becomes
+    `scheduled`, in its number's scheduled queue), in one write, only while it is as read (its status and
+    `updated_at`): False when it moved or changed meanwhile."""
+    status = "scheduled" if send_at is not None else record.status
+    values: dict[str, Any] = {
+        ":status": {"S": status},
+        ":now": {"S": iso(now)},
+        ":seen": {"S": record.updated_at},
+        ":was": {"S": record.status},
+        ":segments": {"N": str(segments)},
+        ":encoding": {"S": encoding},
+        ":change": {"L": [_change_item(status, now, "api", detail)]},
+    }
+    assignments = [
+        "#status = :status",
+        "updated_at = :now",
+        "#segments = :segments",
+        "#encoding = :encoding",
+        "status_history = list_append(status_history, :change)",
+    ]
+    if text is not None:
+        values[":text"] = {"S": text}
+        assignments.append("#text = :text")
+    if send_at is not None:
+        values |= {
+            ":not_before": {"S": iso(send_at)},
+            ":number": {"S": scheduled_partition(record.number_id)},
+            ":rank": {"S": f"{iso(send_at)}#{record.id}"},
+        }
+        assignments += ["not_before = :not_before", "dispatch_number = :number", "dispatch_rank = :rank"]
+    item = {
+        "Update": {
+            "TableName": MessageRecord.Meta.table_name,
+            "Key": {"id": {"S": record.id}},
+            "UpdateExpression": "SET " + ", ".join(assignments),
+            "ConditionExpression": "#status = :was AND updated_at = :seen",
+            "ExpressionAttributeNames": {"#status": "status", "#segments": "segments", "#encoding": "encoding"}
+            | ({"#text": "text"} if text is not None else {}),
+            "ExpressionAttributeValues": values,
+        }
+    }
+    return transact_one(item)
 
 
 def back_to_deferred_update(record: MessageRecord, not_before: datetime, now: datetime, why: str) -> dict[str, Any]:

@@ -1,5 +1,5 @@
-"""The dispatcher: sends the deferred messages as soon as their number's windows and the company's Aircall
-request budget allow, and expires the ones whose `not_after` has passed.
+"""The dispatcher: sends the deferred messages (and the scheduled ones, from their `send_at`) as soon as their
+number's windows and the company's Aircall request budget allow, and expires the ones whose `not_after` has passed.
 
 EventBridge runs it every minute (its finest schedule), and each run works for almost a minute, so the queue is
 always being served. Within a run:
@@ -30,8 +30,9 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from aircall_sms.domain import phone, quota, segments
+from aircall_sms.domain import phone, quiet_hours, quota, segments
 from aircall_sms.domain.access import ADMIN_CLIENT_ID, GATEWAY_CLIENT_ID
+from aircall_sms.domain.status import WAITING
 from aircall_sms.domain.timeutil import iso, parse_time, utcnow
 from aircall_sms.errors import GatewayError, NumberNotConfigured, Unauthorized
 from aircall_sms.observability import logger, metrics
@@ -39,7 +40,7 @@ from aircall_sms.settings import get_settings
 from aircall_sms.store import budget, client_keys, messages, numbers, usage
 from aircall_sms.store.transactions import Guard, Plan, Refusal, transact
 from aircall_sms.use_cases.limits import number_windows
-from aircall_sms.use_cases.send import rules
+from aircall_sms.use_cases.send import quiet, rules
 from aircall_sms.use_cases.send.outcome import call_aircall
 from aircall_sms.use_cases.send.prepare import PreparedSend, sender_of
 from aircall_sms.use_cases.send.reserve import add_charges, limit_error, reservation_of
@@ -57,8 +58,9 @@ class Dispatched:
 
     `outcome`: "sent" (Aircall took it, or its outcome is unknown and the callbacks will tell), "failed" (Aircall
     refused it), "rejected" (a rule refuses it now: an opt-out since, the number removed...), "requeued" (nothing
-    was sent: back in the queue), "taken" (not deferred any more: another run has it, or it expired), "retry" (the
-    number changed under the cache: try again), "window_full" (one of the number's windows, until `retry_at`,
+    was sent: back in the queue), "postponed" (quiet hours at the recipient's: until `retry_at`), "taken" (not
+    deferred any more: another run has it, or it expired), "retry" (the number changed under the cache: try
+    again), "window_full" (one of the number's windows, until `retry_at`,
     None: the message can never fit), "budget" (the company's Aircall budget, until `retry_at`)."""
 
     outcome: str
@@ -95,7 +97,8 @@ def run(*, until: datetime | None = None, sleep: Callable[[float], None] = time.
     deadline = until or started + RUN_LENGTH
     configured = numbers.list_all()
     report = RunReport(expired=expire(configured, started))
-    queue = _Queue([number.number_id for number in configured])
+    # Scheduled messages due in this run's minute are in its queue; one due later in the minute waits for its time.
+    queue = _Queue([number.number_id for number in configured], due_until=quota.minute_end(started))
     pacer = _Pacer(sleep)
     retries = failures = 0
     while (record := queue.peek()) is not None:
@@ -106,6 +109,12 @@ def run(*, until: datetime | None = None, sleep: Callable[[float], None] = time.
         if (parse_time(record.not_after) or now) <= now:
             report.expired += _expire_one(record.id, now)
             queue.pop()
+            continue
+        due = parse_time(record.not_before) if messages.is_scheduled_queue(record) else None
+        if due is not None and due > now:  # scheduled later in this minute: at its time
+            if not pacer.wait_until(due, deadline):
+                report.stopped = "deadline"
+                break
             continue
         try:
             result = dispatch_deferred(record, now)
@@ -144,40 +153,54 @@ def run(*, until: datetime | None = None, sleep: Callable[[float], None] = time.
 
 # ------------------------------------------------------------------------------------------------ queue
 class _Queue:
-    """The heads of every number's queue, merged by rank (priority, then age); each queue is read lazily."""
+    """The heads of every number's queues, merged by rank (priority, then age); each queue is read lazily. A number
+    has two: its deferred messages, and its scheduled ones due before `due_until` (they rank by priority, then
+    their `send_at`)."""
 
-    def __init__(self, number_ids: list[str]) -> None:
+    def __init__(self, number_ids: list[str], due_until: datetime) -> None:
         self._pages: dict[str, Iterator[messages.MessageRecord]] = {}
         self._heap: list[tuple[str, str]] = []
-        self._heads: dict[str, messages.MessageRecord] = {}
+        self._heads: dict[str, tuple[str, messages.MessageRecord]] = {}
         for number_id in number_ids:
-            self._pages[number_id] = messages.deferred_queue(number_id, page_size=QUEUE_PAGE)
-            self._advance(number_id)
+            deferred, scheduled = messages.queue_partitions(number_id)
+            self._pages[deferred] = messages.deferred_queue(number_id, page_size=QUEUE_PAGE)
+            self._pages[scheduled] = messages.due_scheduled(number_id, due_until, page_size=QUEUE_PAGE)
+            self._advance(deferred)
+            self._advance(scheduled)
 
-    def _advance(self, number_id: str) -> None:
-        record = next(self._pages[number_id], None)
+    def _advance(self, partition: str) -> None:
+        record = next(self._pages[partition], None)
         if record is None:
-            self._heads.pop(number_id, None)
+            self._heads.pop(partition, None)
             return
-        self._heads[number_id] = record
-        heapq.heappush(self._heap, (record.dispatch_rank or "", number_id))
+        rank = _rank(record)
+        self._heads[partition] = (rank, record)
+        heapq.heappush(self._heap, (rank, partition))
 
     def peek(self) -> messages.MessageRecord | None:
         while self._heap:
-            rank, number_id = self._heap[0]
-            head = self._heads.get(number_id)
-            if head is not None and head.dispatch_rank == rank:
-                return head
+            rank, partition = self._heap[0]
+            head = self._heads.get(partition)
+            if head is not None and head[0] == rank:
+                return head[1]
             heapq.heappop(self._heap)  # a held number's stale entry
         return None
 
     def pop(self) -> None:
-        _, number_id = heapq.heappop(self._heap)
-        self._advance(number_id)
+        _, partition = heapq.heappop(self._heap)
+        self._advance(partition)
 
     def hold(self, number_id: str) -> None:
-        """Set the number aside for the rest of the run (a window is full)."""
-        self._heads.pop(number_id, None)
+        """Set the number aside for the rest of the run (a window is full): both of its queues."""
+        for partition in messages.queue_partitions(number_id):
+            self._heads.pop(partition, None)
+
+
+def _rank(record: messages.MessageRecord) -> str:
+    """A message's place in the merged order: a scheduled one ranks as if it was created at its `send_at`."""
+    if messages.is_scheduled_queue(record) and record.not_before:
+        return messages.dispatch_rank(record.purpose, record.not_before, record.id)
+    return record.dispatch_rank or ""
 
 
 # ------------------------------------------------------------------------------------------------ pace
@@ -251,7 +274,7 @@ def _expire_one(message_id: str, now: datetime) -> int:
         source="dispatcher",
         detail="not_after passed",
         error=error,
-        only_from=("deferred",),
+        only_from=WAITING,
     )
     if moved:
         logger.info("deferred message expired", extra={"message_id": message_id})
@@ -308,10 +331,13 @@ def dispatch_deferred(record: messages.MessageRecord, now: datetime) -> Dispatch
     static = prepared.static_refusal()
     if static is not None:
         return _reject_deferred(record, static, now)
+    held = quiet.verdict(prepared, now)
+    if not held.allowed:
+        return _quiet_hours(record, held, now)
     window_list = number_windows(prepared.number, now)
     reservation = reservation_of(window_list, now)
     plan = Plan()
-    plan.add(messages.claim_update(record.id, reservation, now), CLAIM)
+    plan.add(messages.claim_update(record.id, reservation, now, seen_at=record.updated_at), CLAIM)
     rules.add_checks(plan, prepared, now)
     add_charges(plan, prepared, window_list, now)
     refusals = transact(plan)
@@ -379,6 +405,18 @@ def _dispatch_refused(
     return Dispatched("retry")
 
 
+def _quiet_hours(record: messages.MessageRecord, held: quiet_hours.Verdict, now: datetime) -> Dispatched:
+    """Quiet hours at the recipient's now: a deferred message (or a scheduled one sent with `on_limit: "defer"`)
+    waits for the next allowed time (it expires if its `not_after` comes first); a scheduled one sent with
+    `on_limit: "reject"` ends `rejected` with `quiet_hours`."""
+    assert held.next_allowed is not None
+    if record.status == "scheduled" and record.on_limit != "defer":
+        return _reject_deferred(record, quiet.refusal(held), now)
+    if not messages.postpone(record, held.next_allowed, now, f"quiet hours until {iso(held.next_allowed)}"):
+        return Dispatched("taken")
+    return Dispatched("postponed", held.next_allowed)
+
+
 def _prepared_from_record(record: messages.MessageRecord, number: numbers.NumberRecord) -> PreparedSend:
     """The deferred message as the send request it came from (validated when it was accepted)."""
     from aircall_sms.domain.requests import SendRequest  # pydantic: loaded by the first run that sends
@@ -417,7 +455,7 @@ def _reject_deferred(record: messages.MessageRecord, error: GatewayError, now: d
         source="dispatcher",
         detail=error.code,
         error=error.to_body()["error"],
-        only_from=("deferred",),
+        only_from=WAITING,
     )
     if not moved:
         return Dispatched("taken")

@@ -18,6 +18,7 @@ from aircall_sms.domain import phone, quota
 from aircall_sms.domain.access import Principal
 from aircall_sms.domain.ids import is_number_id
 from aircall_sms.domain.pages import decode_cursor, encode_cursor
+from aircall_sms.domain.status import WAITING
 from aircall_sms.domain.timeutil import iso, utcnow
 from aircall_sms.domain.windows import WINDOWS
 from aircall_sms.errors import AircallError, GatewayError, InvalidRequest, NumberNotConfigured, NumberNotFound
@@ -166,15 +167,15 @@ def _reject_queue(number_id: str) -> int:
     A dispatch run holding one meanwhile finds the number gone in its reservation and rejects it the same way."""
     error = NumberNotConfigured("The sender number was removed from the gateway before the message was sent.")
     rejected = 0
-    for key in messages.MessageRecord.deferred.query(number_id, attributes_to_get=["id"]):
+    for message_id in messages.waiting_ids(number_id):
         rejected += messages.advance(
-            key.id,
+            message_id,
             "rejected",
             at=utcnow(),
             source="gateway",
             detail=error.code,
             error=error.to_body()["error"],
-            only_from=("deferred",),
+            only_from=WAITING,
         )
     return rejected
 

@@ -8,8 +8,9 @@ Flow (docs/design.md, "Flow of one send"), one module per step:
    (`replay`), refuse (403), answer 429 or defer.
 3. `outcome`: call Aircall once; record its id and status, and the idempotency answer, in one more round trip.
    A definite refusal releases the segments; a timeout leaves the status `unknown` (never re-sent).
-`dry_run` runs every check on one consistent read and reserves nothing. `"from": "pool:<id>"` chooses the sender
-among a pool's numbers inside the reservation (`pool`).
+`dry_run` runs every check on one consistent read and reserves nothing. A `send_at` archives the send as
+`scheduled` instead of reserving (`schedule`); the dispatcher sends it then. `"from": "pool:<id>"` chooses the
+sender among a pool's numbers inside the reservation (`pool`).
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from aircall_sms.domain.timeutil import utcnow
 from aircall_sms.errors import ServiceBusy
 from aircall_sms.store import numbers
 from aircall_sms.use_cases import services
+from aircall_sms.use_cases.send import quiet
 from aircall_sms.use_cases.send.dry_run import dry_run_verdict
 from aircall_sms.use_cases.send.outcome import SendOutcome
 from aircall_sms.use_cases.send.pool import send_from_pool
 from aircall_sms.use_cases.send.prepare import StartOver, prepare
 from aircall_sms.use_cases.send.reserve import send
+from aircall_sms.use_cases.send.schedule import schedule
 
 if TYPE_CHECKING:  # an annotation only: pydantic is loaded by the routes that validate
     from aircall_sms.domain.requests import SendRequest
@@ -51,12 +54,18 @@ def send_message(
         request, principal=principal, now=now, idempotency_key=idempotency_key, confirms_opt_out=confirms_opt_out
     )
     if request.dry_run:
-        return SendOutcome(200, dry_run_verdict(prepared, now))
+        body = dry_run_verdict(prepared, now)
+        quiet.annotate_dry_run(body, prepared, quiet.holds(prepared, now))
+        return SendOutcome(200, body)
     # Unusable Aircall credentials refuse the send (503 aircall_credentials_missing) before anything is reserved.
     services.aircall()
     for _ in range(NUMBER_ATTEMPTS):
         try:
-            return send(prepared, now)
+            if prepared.send_at is not None:  # quiet hours are checked when it goes out
+                return schedule(prepared, now)
+            # The request's own rules refuse first (`send`); a gateway's keyword answer is never held.
+            held = None if confirms_opt_out or prepared.static_refusal() else quiet.holds(prepared, now)
+            return quiet.defer_or_refuse(prepared, held, now) if held is not None else send(prepared, now)
         except StartOver:
             numbers.forget(prepared.number.number_id)
             prepared = prepare(

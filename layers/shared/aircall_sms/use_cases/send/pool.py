@@ -6,7 +6,8 @@ contact's conversation with each number; the domain (`domain.pools.choose`) orde
 usual reservation (one TransactWriteItems) for the first, charged against the pool's share of each window (so
 the share is enforced atomically, not only on the read) and checking that the pool is unchanged. A reservation
 that loses a race for a window tries the next candidate (at most `ATTEMPTS` in all); the last one's refusal is
-answered as a single number's would be (429 or deferral), naming the pool.
+answered as a single number's would be (429 or deferral), naming the pool. A `send_at` and quiet hours are
+a single number's too, on the number chosen first.
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ from aircall_sms.store.transactions import Guard, Plan, transact, used_of
 from aircall_sms.store.usage import batch_read
 from aircall_sms.use_cases.limits import number_windows
 from aircall_sms.use_cases.pools import parse_pool_id, require_pool
-from aircall_sms.use_cases.send import reserve, rules
+from aircall_sms.use_cases.send import quiet, reserve, rules
 from aircall_sms.use_cases.send.dry_run import dry_run_verdict
 from aircall_sms.use_cases.send.outcome import SendOutcome, archive_rejected, call_aircall
 from aircall_sms.use_cases.send.prepare import PreparedSend, StartOver, parse_recipient, prepare, sender_of
 from aircall_sms.use_cases.send.replay import IDEMPOTENCY, replay_if_used
+from aircall_sms.use_cases.send.schedule import schedule
 
 if TYPE_CHECKING:  # an annotation only: pydantic is loaded by the routes that validate
     from aircall_sms.domain.requests import SendRequest
@@ -84,6 +86,14 @@ def _send_once(
         return _none_can_send(read, prepared_for, request, now)
     for index, pick in enumerate(picks):
         prepared = prepared_for(pick.number_id, pick.reason)
+        if index == 0:
+            # As a single number's send: a `send_at` is scheduled on the number chosen now (the dispatcher sends
+            # it from that number), and quiet hours (the recipient's, whichever number sends) refuse or defer it.
+            if prepared.send_at is not None:
+                return schedule(prepared, now)
+            held = None if prepared.static_refusal() else quiet.holds(prepared, now)
+            if held is not None:
+                return quiet.defer_or_refuse(prepared, held, now)
         window_list = read.windows[pick.number_id]
         record = prepared.new_record(now, status="unknown", note="accepted; calling Aircall")
         record.reservation = reserve.reservation_of(window_list, now)
@@ -185,7 +195,9 @@ def _dry_run(read: PoolRead, picks: list[choice.Pick], prepared_for: Any, now: d
     """The dry run of a pool send: the verdict for the number that would be chosen (or would wait), and why."""
     if picks:
         pick = picks[0]
-        verdict = dry_run_verdict(prepared_for(pick.number_id, pick.reason), now)
+        prepared = prepared_for(pick.number_id, pick.reason)
+        verdict = dry_run_verdict(prepared, now)
+        quiet.annotate_dry_run(verdict, prepared, quiet.holds(prepared, now))
         return SendOutcome(200, verdict | {"sender": _sender(read, pick.number_id, pick.reason)})
     if read.choice.reopens is not None:
         number_id, at = read.choice.reopens

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from aircall_sms.domain import compliance, phone, segments
+from aircall_sms.domain import compliance, phone, schedule, segments
 from aircall_sms.domain.access import Principal
 from aircall_sms.domain.ids import is_number_id, new_id
 from aircall_sms.domain.timeutil import iso
@@ -62,6 +62,7 @@ class PreparedSend:
     confirms_opt_out: bool = False
     from_queue: bool = False  # a deferred message sent by the dispatcher (nobody waits for the answer)
     sender_choice: dict[str, str] | None = None  # sent from a pool: {"pool_id", "reason"}
+    send_at: datetime | None = None  # a scheduled send (`use_cases.send.schedule`)
 
     @property
     def segments(self) -> int:
@@ -149,6 +150,7 @@ def prepare(
                 f"metadata is {size} bytes; at most {MAX_METADATA_BYTES} are stored.",
                 details={"field": "metadata", "bytes": size, "limit": MAX_METADATA_BYTES},
             )
+    send_at = None if request.send_at is None else schedule.check_send_at(request.send_at, now)
     return PreparedSend(
         request=request,
         number=number,
@@ -156,10 +158,13 @@ def prepare(
         recipient=recipient,
         text=text_value,
         segmentation=segments.count(text_value or ""),
-        not_after=_not_after(request, now),
+        not_after=_not_after(request, now)
+        if send_at is None
+        else schedule.scheduled_not_after(send_at, request.not_after, get_settings().default_not_after_hours),
         client_id=principal.client_id,
         idempotency_key=idempotency_key,
         confirms_opt_out=confirms_opt_out,
+        send_at=send_at,
     )
 
 

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from aircall_sms.clients.aircall import AircallOutcomeUnknown, gateway_error
+from aircall_sms.domain.status import WAITING
 from aircall_sms.errors import IdempotencyConflict
 from aircall_sms.observability import metrics
 from aircall_sms.settings import get_settings
@@ -58,5 +59,5 @@ def _in_flight_answer(message_id: str) -> SendOutcome:
         error = gateway_error(AircallOutcomeUnknown("the first request with this key has no recorded outcome"))
         error.details["message_id"] = message_id
         return SendOutcome(error.status, error.to_body(), dict(REPLAYED))
-    code = 202 if record.status == "deferred" else 201
+    code = 202 if record.status in WAITING else 201
     return SendOutcome(code, {"message": record.to_api()}, dict(REPLAYED))

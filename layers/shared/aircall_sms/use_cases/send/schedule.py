@@ -1,0 +1,66 @@
+"""A scheduled send (`send_at`): checked as a send now is (the request's rules, then the stored-fact rules as
+condition checks), then archived as `scheduled` in its number's scheduled queue, with its Idempotency-Key, in one
+transaction. Nothing is charged until it goes out: the dispatcher sends it at its minute, or as soon after as the
+windows and the budget allow, checking every rule again then (an opt-out since refuses it, `rejected`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from aircall_sms.errors import ServiceBusy
+from aircall_sms.observability import logger, metrics
+from aircall_sms.store import idempotency, messages
+from aircall_sms.store.transactions import Plan, transact
+from aircall_sms.use_cases.send import rules
+from aircall_sms.use_cases.send.outcome import SendOutcome, archive_rejected
+from aircall_sms.use_cases.send.prepare import PreparedSend, StartOver
+from aircall_sms.use_cases.send.replay import IDEMPOTENCY, replay, replay_if_used
+from aircall_sms.use_cases.send.reserve import MESSAGE_EXISTS
+
+
+def schedule(prepared: PreparedSend, now: datetime, *, status: str = "scheduled", note: str = "send_at") -> SendOutcome:
+    """Archive the send as `scheduled` for `prepared.send_at` (or `deferred` until then: quiet hours); 202 with
+    the message. A rule that refuses it now refuses it as a send now would (403, archived `rejected`)."""
+    assert prepared.send_at is not None
+    static = prepared.static_refusal()
+    if static is not None:
+        replayed = replay_if_used(prepared)
+        if replayed is not None:
+            return replayed
+        archive_rejected(prepared, static, now)
+        raise static
+    record = prepared.new_record(now, status=status, note=note)
+    record.on_limit = prepared.request.on_limit
+    messages.mark_scheduled(record, prepared.send_at)
+    body: dict[str, Any] = {"message": record.to_api()}
+    plan = Plan()
+    rules.add_checks(plan, prepared, now)
+    if prepared.key_digest is not None:
+        plan.add(
+            idempotency.claim_item(
+                prepared.key_digest,
+                message_id=record.id,
+                fingerprint=prepared.fingerprint,
+                now=now,
+                answer={"status": 202, "body": body},
+            ),
+            IDEMPOTENCY,
+        )
+    plan.add(messages.put_new(record), MESSAGE_EXISTS)
+    refusals = transact(plan)
+    if refusals:
+        by_kind = {refusal.guard.kind: refusal for refusal in refusals}
+        if "idempotency" in by_kind:
+            return replay(prepared, by_kind["idempotency"].item)
+        if rules.NUMBER_CHANGED.kind in by_kind:
+            raise StartOver
+        rule = rules.refusal(by_kind)
+        if rule is not None:
+            archive_rejected(prepared, rule, now)
+            raise rule
+        raise ServiceBusy("The scheduling was refused unexpectedly; retry shortly.", headers={"Retry-After": "1"})
+    metrics.add_metric(name="MessagesScheduled", unit="Count", value=1)
+    logger.info("message scheduled", extra={"message_id": record.id, "send_at": record.not_before})
+    return SendOutcome(202, body)
