@@ -67,7 +67,7 @@ def reset_gateway_caches() -> None:
 
     from aircall_sms.domain import timeutil
     from aircall_sms.settings import get_settings
-    from aircall_sms.store import base, callbacks, client_keys, contacts, ledger, messages, numbers
+    from aircall_sms.store import base, callbacks, client_keys, contacts, ledger, messages, numbers, queue
     from aircall_sms.use_cases import authorize, dispatch, services, sign_in
 
     get_settings.cache_clear()
@@ -84,6 +84,7 @@ def reset_gateway_caches() -> None:
         model._connection = None
     base.forget_connection()
     numbers.forget()
+    queue.forget_client()
     authorize.forget()
     sign_in.console_client_id.cache_clear()
     dispatch.forget_key_checks()

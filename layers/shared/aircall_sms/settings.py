@@ -42,6 +42,7 @@ class Settings:
     admin_key_secret: str
     authorizer_cache_seconds: int
     sign_in_issuer: str = ""
+    callbacks_queue_url: str = ""
 
     @property
     def dynamodb_attempt_seconds(self) -> float:
@@ -82,6 +83,7 @@ class Settings:
             admin_key_secret=env.get("ADMIN_KEY_SECRET", "aircall-sms-gateway/admin-key").strip(),
             authorizer_cache_seconds=_int(env, "AUTHORIZER_CACHE_SECONDS", 300, minimum=0, maximum=300),
             sign_in_issuer=env.get("SIGN_IN_ISSUER", "").strip().rstrip("/"),
+            callbacks_queue_url=env.get("CALLBACKS_QUEUE_URL", "").strip(),
         )
 
 
