@@ -1412,7 +1412,9 @@ def test_callbacks_during_a_dynamodb_throttle_are_queued_then_applied_once(world
     world.assert_properties()
 
 
-def test_a_callback_neither_recorded_nor_queued_is_refused_with_503(world, dynamodb_faults, callbacks_queue, monkeypatch):
+def test_a_callback_neither_recorded_nor_queued_is_refused_with_503(
+    world, dynamodb_faults, callbacks_queue, monkeypatch
+):
     """DynamoDB throttles and the queue cannot be reached either: Aircall gets `503 service_busy` (it was neither
     recorded nor queued, and saying so is the honest answer), never a 200 for a callback the gateway dropped."""
     monkeypatch.setenv("CALLBACKS_QUEUE_URL", callbacks_queue[1] + "-missing")

@@ -3,8 +3,6 @@ exactly the callbacks to deliver again."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from aircall_sms.errors import InvalidCallback, ServiceBusy, Unauthorized
@@ -14,7 +12,7 @@ from tests.support import FakeContext, load_handler
 
 
 def test_a_batch_reports_only_the_callbacks_dynamodb_could_not_take(monkeypatch: pytest.MonkeyPatch) -> None:
-    outcomes: dict[str, Any] = {
+    outcomes: dict[str, CallbackOutcome | Exception] = {
         "applied": CallbackOutcome(event="message.status_updated", result="updated"),
         "throttled": ServiceBusy("busy"),
         "crashed": TimeoutError("read timeout"),

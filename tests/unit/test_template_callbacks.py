@@ -115,7 +115,8 @@ def test_the_inbound_function_may_only_send_to_the_callbacks_queue_and_reads_it_
 def test_a_callback_on_the_dead_letter_queue_or_waiting_too_long_on_the_queue_raises_an_alarm():
     dead = RESOURCES["CallbacksDeadLetterAlarm"]["Properties"]
     assert (dead["Namespace"], dead["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
-    assert dead["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["CallbacksDeadLetterQueue", "QueueName"]}}]
+    dead_name = {"Fn::GetAtt": ["CallbacksDeadLetterQueue", "QueueName"]}
+    assert dead["Dimensions"] == [{"Name": "QueueName", "Value": dead_name}]
     assert (dead["ComparisonOperator"], dead["Threshold"]) == ("GreaterThanThreshold", 0)
     age = RESOURCES["CallbacksQueueAgeAlarm"]["Properties"]
     assert (age["Namespace"], age["MetricName"]) == ("AWS/SQS", "ApproximateAgeOfOldestMessage")
