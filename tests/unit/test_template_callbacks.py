@@ -124,3 +124,18 @@ def test_a_callback_on_the_dead_letter_queue_or_waiting_too_long_on_the_queue_ra
     assert age["Threshold"] <= 900
     for alarm in (dead, age):
         assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def test_every_function_of_the_template_is_in_the_errors_and_the_throttles_alarms():
+    functions = set(TEMPLATE.resources_of_type("AWS::Serverless::Function"))
+    for alarm_id in ("FunctionErrorsAlarm", "FunctionThrottlesAlarm"):
+        metrics = RESOURCES[alarm_id]["Properties"]["Metrics"]
+        [total] = [metric for metric in metrics if "Expression" in metric]
+        read = {
+            metric["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Ref"]: metric["Id"]
+            for metric in metrics
+            if "MetricStat" in metric
+        }
+        assert set(read) == functions, f"{alarm_id} misses {functions - set(read)}"
+        assert total["Expression"] == f"SUM([{', '.join(read.values())}])"
+        assert len(read) <= 10  # CloudWatch's limit of metrics an alarm reads
