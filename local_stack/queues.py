@@ -3,7 +3,9 @@ their redrive policies), and one background thread per `Type: SQS` event of the 
 and calls the function's handler in-process with the event Lambda would build.
 
 Each poller, like Lambda:
-- receives at most `BatchSize` messages (at most 10, SQS's limit) with a short long poll;
+- receives at most `BatchSize` messages (at most 10, SQS's limit), again at once while messages keep coming,
+  after `POLL_INTERVAL` (0.2 s) when the queue was empty. Short polls, not Lambda's long polls: the emulator
+  answers one request at a time (`local_stack.emulator_server`), so a long poll would hold every other call;
 - calls the handler with `{"Records": [...]}`: `messageId`, `receiptHandle`, `body`, `attributes`,
   `messageAttributes`, `md5OfBody`, `eventSource` (`aws:sqs`), `eventSourceARN`, `awsRegion`;
 - deletes the messages the handler did not name in `batchItemFailures` (with `ReportBatchItemFailures`), none
@@ -26,7 +28,7 @@ from typing import Any, TextIO
 
 from local_stack.template import QueueSource, QueueSpec
 
-WAIT_SECONDS = 1  # ReceiveMessage's long poll
+POLL_INTERVAL = 0.2  # seconds between two polls of an empty queue
 LOCAL_RETRY_DELAY = 1  # seconds before a failed message is received again
 _ERROR_PAUSE = 0.5
 
@@ -53,7 +55,6 @@ class QueuePoller:
         self._log = log or sys.stderr
         self._url = sqs.get_queue_url(QueueName=source.queue_name)["QueueUrl"]
         self._stop = threading.Event()
-        self._idle = threading.Event()
         self._thread: threading.Thread | None = None
 
     @property
@@ -82,7 +83,8 @@ class QueuePoller:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                self.poll_once()
+                if not self.poll_once():
+                    self._stop.wait(POLL_INTERVAL)
             except Exception:  # the emulator busy or gone: try again shortly, as Lambda's poller would
                 if self._stop.is_set():
                     return
@@ -93,7 +95,7 @@ class QueuePoller:
         answer = self._sqs.receive_message(
             QueueUrl=self._url,
             MaxNumberOfMessages=max(1, min(self.source.batch_size, 10)),
-            WaitTimeSeconds=WAIT_SECONDS,
+            WaitTimeSeconds=0,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         )

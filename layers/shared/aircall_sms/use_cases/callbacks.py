@@ -318,12 +318,15 @@ def _status_update(callback: Callback, stored: callbacks.CallbackRecord, *, wait
         unclaimed=claimed,
         clear_error=claimed,  # the timeout that left it unknown is explained now
     )
-    moved = commit([move, callbacks.settle_update(stored, "applied", "updated", message_id)])
+    # Two single writes, not one transaction (which bills each item twice): the move, then the callback settled.
+    # A crash between them leaves the callback pending; the sweep applies it again, the status machine finds the
+    # move made (`unchanged`) and settles it.
+    moved = transact_one(move)
     if claimed and not moved:  # another callback claimed that message first: look again later
         callbacks.keep_pending(stored, "unmatched", give_up=False)
         return CallbackOutcome(event=event, result="pending")
-    if not moved:  # a duplicate or out-of-order status: nothing to change, the callback is done
-        _settle(stored, "applied", "unchanged", message_id)
+    # moved, or a duplicate or out-of-order status (nothing to change): the callback is done
+    _settle(stored, "applied", "updated" if moved else "unchanged", message_id)
     if claimed and moved:
         logger.info("callback reconciled a message whose outcome was unknown", extra={"message_id": message_id})
     return CallbackOutcome(event=event, result="updated" if moved else "unchanged", message_id=message_id)
