@@ -1429,3 +1429,37 @@ def test_a_callback_neither_recorded_nor_queued_is_refused_with_503(
     assert (status, body["error"]["code"]) == (503, "service_busy")
     dynamodb_faults.clear()
     world.assert_properties()
+
+
+def test_a_status_callback_whose_settling_write_fails_is_settled_by_the_sweep_without_moving_twice(
+    world, dynamodb_faults
+):
+    """A status callback moves its message and is then settled in a write of its own: DynamoDB throttles that
+    second write. Aircall still gets `200` (`pending`: the callback is recorded); the message has moved, once; the
+    sweep applies the callback again, finds the move made and settles it (`unchanged`), and nothing moves twice."""
+    text = world.text("settling throttled")
+    assert send(text).status_code == 201
+    world.sandbox_api.post("/_sandbox/callbacks/drain", json={"timeout_s": 10}).raise_for_status()
+    [message] = [message for message in world.in_aircall() if message["body"] == text]
+    attempts = world.sandbox_api.get("/_sandbox/callbacks", params={"message_id": message["id"]}).json()
+    [sent] = [a["payload"] for a in attempts["callbacks"] if a["payload"]["data"]["status"] == "sent"][:1]
+    table = get_settings().callbacks_table
+
+    def settling(params: dict[str, Any]) -> bool:
+        return params.get("TableName") == table and "REMOVE pending" in str(params.get("UpdateExpression", ""))
+
+    dynamodb_faults.fail("UpdateItem", "ProvisionedThroughputExceededException", count=1, when=settling)
+    assert handle_callback(json.dumps(sent)).result == "pending"
+    assert dynamodb_faults.hits["UpdateItem"] == 1
+    assert world.only(text).status == "sent"
+    counts = reconcile(timeutil.utcnow() + PAST_THE_SWEEP_DELAY)
+    assert counts["applied"] >= 1
+    record = world.only(text)
+    assert [change.status for change in record.status_history].count("sent") == 1
+    [stored] = [
+        item
+        for item in callback_records(world.dynamodb)
+        if item.get("aircall_id", {}).get("S") == str(message["id"]) and item["event"]["S"] == sent["event"]
+    ]
+    assert (stored["state"]["S"], stored["result"]["S"], "pending" in stored) == ("applied", "unchanged", False)
+    world.assert_properties()
