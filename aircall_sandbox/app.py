@@ -3,7 +3,8 @@
 Order for a `/v1` request: authentication (401 without credentials, 403 with wrong ones; consumes no budget)
 -> company request budget (429; consumes none) -> fault "before" -> the route -> fault "after" -> rate-limit
 headers (on 429 answers, or on every authenticated answer) -> request log.
-`/_sandbox/*` controls need no auth, consume no budget and are not logged.
+`/_sandbox/*` controls need no auth, consume no budget and are not logged; nor do the inbound MMS files behind
+their presigned-style links (`/media/<id>?X-Amz-...`, `aircall_sandbox.media`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from aircall_sandbox.config import SandboxConfig
 from aircall_sandbox.controls import SandboxControls
 from aircall_sandbox.errors import AircallError, ControlError
 from aircall_sandbox.faults import Fault
+from aircall_sandbox.media import MediaFiles
 from aircall_sandbox.numbers import load_numbers_file, seed_numbers
 from aircall_sandbox.responses import json_response
 from aircall_sandbox.state import SandboxState
@@ -56,7 +58,8 @@ class Sandbox:
             numbers += load_numbers_file(self.config.numbers_file)
         self.state = SandboxState(self.config, lock, self.clock, self.callbacks, numbers)
         self._api = AircallApi(self.config, self.state)
-        self._controls = SandboxControls(self.config, self.state, self.clock, self.callbacks)
+        self.media = MediaFiles(lock, self.clock)
+        self._controls = SandboxControls(self.config, self.state, self.clock, self.callbacks, self.media)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
@@ -64,6 +67,8 @@ class Sandbox:
             response = self._handle_api(request)
         elif request.path.startswith("/_sandbox/"):
             response = self._handle_control(request)
+        elif request.path.startswith("/media/") and request.method in ("GET", "HEAD"):
+            response = self.media.serve(request, request.path.removeprefix("/media/"))
         else:
             response = json_response({"key": "NotFound", "message": f"No route for {request.path}"}, status=404)
         return response(environ, start_response)

@@ -15,6 +15,7 @@ from aircall_sandbox.clock import SandboxClock, iso_utc
 from aircall_sandbox.config import SandboxConfig
 from aircall_sandbox.errors import ControlError
 from aircall_sandbox.faults import parse_fault
+from aircall_sandbox.media import MediaFiles
 from aircall_sandbox.numbers import NumberDefinitionError, numbers_from_json
 from aircall_sandbox.payloads import E164, callback_url_problem
 from aircall_sandbox.responses import base_url, empty_response, json_response
@@ -26,8 +27,14 @@ MEDIA_DETAIL_FIELDS = ("file_name", "file_type", "presigned_url")
 
 class SandboxControls:
     def __init__(
-        self, config: SandboxConfig, state: SandboxState, clock: SandboxClock, dispatcher: CallbackDispatcher
+        self,
+        config: SandboxConfig,
+        state: SandboxState,
+        clock: SandboxClock,
+        dispatcher: CallbackDispatcher,
+        media: MediaFiles,
     ) -> None:
+        self._media = media
         self._config = config
         self._state = state
         self._clock = clock
@@ -47,6 +54,8 @@ class SandboxControls:
                 Rule("/_sandbox/callbacks/drain", endpoint=self.drain, methods=["POST"]),
                 Rule("/_sandbox/usage", endpoint=self.usage, methods=["GET"]),
                 Rule("/_sandbox/inbound", endpoint=self.inbound, methods=["POST"]),
+                Rule("/_sandbox/media", endpoint=self.add_media, methods=["POST"]),
+                Rule("/_sandbox/media", endpoint=self.list_media, methods=["GET"]),
                 Rule("/_sandbox/failures", endpoint=self.get_failures, methods=["GET"]),
                 Rule("/_sandbox/failures", endpoint=self.add_failures, methods=["POST"]),
                 Rule("/_sandbox/failures", endpoint=self.clear_failures, methods=["DELETE"]),
@@ -64,6 +73,7 @@ class SandboxControls:
 
     def reset(self, _request: Request) -> Response:
         self._state.reset()
+        self._media.clear()
         return json_response({"reset": True})
 
     def get_clock(self, _request: Request) -> Response:
@@ -175,6 +185,12 @@ class SandboxControls:
             raise ControlError("an inbound message needs a 'body' or 'media_details'")
         message, delivery = self._state.receive(number_id, sender, body, media_details, base_url(self._config, request))
         return json_response({"message": message, "delivery": delivery})
+
+    def add_media(self, request: Request) -> Response:
+        return json_response(self._media.add(_json_object(request), base_url(self._config, request)), status=201)
+
+    def list_media(self, _request: Request) -> Response:
+        return json_response({"files": self._media.files()})
 
     def get_failures(self, _request: Request) -> Response:
         return json_response(self._state.failures())

@@ -15,6 +15,7 @@ from bench import (
     cost,
     drain,
     inbound_path,
+    media_bench,
     segments_bench,
     send_path,
     throughput,
@@ -35,6 +36,7 @@ def main() -> int:
         ("cost", cost),
         ("archive", archive_bench),
         ("drain", drain),
+        ("media", media_bench),
     )
     for name, module in modules:
         print(f"running {name}...", file=sys.stderr)

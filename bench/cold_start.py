@@ -40,7 +40,7 @@ module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 """
 
-HANDLERS = ("send", "inbound", "manage", "events", "usage", "quota_reset", "authorizer")
+HANDLERS = ("send", "inbound", "manage", "events", "usage", "quota_reset", "authorizer", "health", "console")
 
 
 def _subjects(functions: Path) -> dict[str, str]:

@@ -170,9 +170,15 @@ def _check_handled(answer: Any, result: str, where: str) -> None:
 
 
 def _cold_start(stack: LocalStack, spec: FunctionSpec, aircall: Aircall) -> dict[str, object]:
-    sent = aircall.send(SAMPLES)
+    sent = aircall.send(2 * SAMPLES)  # a status for each cold and each restored sample
     getitem_body = stack_bench.getitem_body(stack)
-    samples: dict[str, list[float]] = {"status": [], "received": [], "boto3_getitem": []}
+    samples: dict[str, list[float]] = {
+        "status": [],
+        "received": [],
+        "boto3_getitem": [],
+        "status_restored": [],
+        "received_restored": [],
+    }
     with stack_bench.Prober(stack, spec, WHERE) as prober:
         for index in range(SAMPLES):
             status = prober.run(prober.handler_body, aircall.status_event(spec, sent[index]))
@@ -182,6 +188,14 @@ def _cold_start(stack: LocalStack, spec: FunctionSpec, aircall: Aircall) -> dict
             received = prober.run(prober.handler_body, aircall.received_event(spec))
             _check_handled(received["answer"], "archived", f"cold-start inbound sample {index + 1}")
             samples["received"].append(float(received["seconds"]))
+            stack_bench.drain_streams(stack)
+            # SnapStart's shape (stack_bench.RESTORED_BODY): what a restored instance does, for both kinds
+            restored = prober.run(prober.restored_body, aircall.status_event(spec, sent[SAMPLES + index]))
+            _check_handled(restored["answer"], "updated", f"SnapStart status sample {index + 1}")
+            samples["status_restored"].append(float(restored["seconds"]))
+            restored = prober.run(prober.restored_body, aircall.received_event(spec))
+            _check_handled(restored["answer"], "archived", f"SnapStart inbound sample {index + 1}")
+            samples["received_restored"].append(float(restored["seconds"]))
             stack_bench.drain_streams(stack)
             baseline = prober.run(getitem_body, {})
             samples["boto3_getitem"].append(float(baseline["seconds"]))
@@ -193,6 +207,8 @@ def _cold_start(stack: LocalStack, spec: FunctionSpec, aircall: Aircall) -> dict
         "inbound_cold_start_ratio_to_boto3_getitem": round(medians["status"] / getitem, 2),
         "inbound_received_cold_start_ms": round(medians["received"] * 1000, 1),
         "inbound_received_cold_start_ratio_to_boto3_getitem": round(medians["received"] / getitem, 2),
+        "inbound_after_restore_ratio_to_boto3_getitem": round(medians["status_restored"] / getitem, 2),
+        "inbound_received_after_restore_ratio_to_boto3_getitem": round(medians["received_restored"] / getitem, 2),
         # Every sample was checked: anything else fails the bench.
         "inbound_cold_start_answers": f"{SAMPLES} x 200 updated, {SAMPLES} x 200 archived",
     }

@@ -4,9 +4,10 @@
    the local stack), imports the send handler and serves one `POST /messages`; the baseline is a fresh
    interpreter that imports boto3, creates a DynamoDB client and does one GetItem on the numbers table of the
    same emulator. The subjects are interleaved over the samples (a busy moment hits both alike) and the
-   medians are compared. X-Ray is the only thing turned off (there is no daemon here), as the stack does:
-   Powertools' Tracer still imports the X-Ray SDK, but neither patches the libraries (`patch_all`) nor records
-   subsegments, which it does in Lambda (`Tracing: Active`).
+   medians are compared. The functions hold no tracer (Lambda's active tracing needs none in the function), so
+   nothing differs from Lambda there. SnapStart's shape is probed too (`stack_bench.RESTORED_BODY`): the import
+   and the before-snapshot hook untimed (reported as the init Lambda runs before the snapshot), then timed what a
+   restored instance does: the after-restore hook and the request. Lambda's restore itself is not measurable here.
    Both run as in Lambda, not in the dev venv: `.venv-lambda/bin/python -s` (see `bench.lambda_env`: a venv
    holding exactly `layers/shared/requirements.txt`, built on first use), with only the function's code
    directory and the layers on the path (/var/task and /opt/python in Lambda; copies as deployed: the layer
@@ -78,12 +79,17 @@ def _check_created(answer: Any, where: str) -> None:
 
 def _cold_start(stack: LocalStack, spec: FunctionSpec) -> dict[str, object]:
     getitem_body = stack_bench.getitem_body(stack)
-    samples: dict[str, list[float]] = {"send_handler": [], "boto3_getitem": []}
+    samples: dict[str, list[float]] = {"send_handler": [], "boto3_getitem": [], "restored": [], "snapshot_init": []}
     with stack_bench.Prober(stack, spec, WHERE) as prober:
         for index in range(SAMPLES):
             sent = prober.run(prober.handler_body, _send_event(stack, spec))
             _check_created(sent["answer"], f"cold-start sample {index + 1}")
             samples["send_handler"].append(float(sent["seconds"]))
+            stack_bench.drain_callbacks(stack)
+            restored = prober.run(prober.restored_body, _send_event(stack, spec))
+            _check_created(restored["answer"], f"SnapStart sample {index + 1}")
+            samples["restored"].append(float(restored["seconds"]))
+            samples["snapshot_init"].append(float(restored["init"]))
             stack_bench.drain_callbacks(stack)
             baseline = prober.run(getitem_body, _send_event(stack, spec))
             samples["boto3_getitem"].append(float(baseline["seconds"]))
@@ -93,6 +99,11 @@ def _cold_start(stack: LocalStack, spec: FunctionSpec) -> dict[str, object]:
         "send_cold_start_ms": round(send * 1000, 1),
         "boto3_getitem_cold_ms": round(getitem * 1000, 1),
         "send_cold_start_ratio_to_boto3_getitem": round(send / getitem, 2),
+        # SnapStart: the init Lambda runs once before the snapshot (import + preloads), and what a restored
+        # instance still does (the after-restore hook, reconnecting, the request), without Lambda's restore itself.
+        "send_snapstart_init_before_snapshot_ms": round(statistics.median(samples["snapshot_init"]) * 1000, 1),
+        "send_after_restore_ms": round(statistics.median(samples["restored"]) * 1000, 1),
+        "send_after_restore_ratio_to_boto3_getitem": round(statistics.median(samples["restored"]) / getitem, 2),
     }
 
 

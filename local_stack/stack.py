@@ -1,17 +1,16 @@
 """`LocalStack`: the whole gateway on this machine, without AWS or Docker.
 
-In order: the DynamoDB emulator (moto's server, also Secrets Manager, EventBridge, SQS, SNS, CloudWatch),
-the template's tables (with their streams), the Aircall credentials secret and the template's own secrets (the
-admin key's holds LOCAL_API_KEY), the Aircall sandbox, the local sign-in provider (`local_stack.identity`: the
-console's people sign in there as deployed through Cognito; its URL is the template's SignInProviderUrl), the HTTP
-front
-calling the handlers in-process, the template's event buses with a capture of what is published on them
-(`published_events()`, `GET /_local/events`), one stream poller per `Type: DynamoDB` function event, calling
-the function in-process as Lambda's event source mapping would (`drain_streams()` waits for them), and, with
-the template's SQS queues with one poller per `Type: SQS` function event (`local_stack.queues`: the callbacks DynamoDB
-could not take go there; `drain_queues()` waits for them), and, with
-`run_schedules=True` (as `make local` does), the `Type: Schedule` events (`local_stack.schedules`). `stop()`
-tears it down in reverse order, also when starting failed half-way.
+In order: the DynamoDB emulator (moto's server, also Secrets Manager, EventBridge, SQS, SNS, CloudWatch, S3), the
+template's tables (with their streams), the Aircall credentials secret and the template's own secrets (the admin
+key's holds LOCAL_API_KEY), the template's buckets (empty), the Aircall sandbox, the local sign-in provider
+(`local_stack.identity`: the console's people sign in there as deployed through Cognito; its URL is the template's
+SignInProviderUrl), the HTTP front calling the handlers in-process, the template's event buses with a capture of
+what is published on them (`published_events()`, `GET /_local/events`), one stream poller per `Type: DynamoDB`
+function event, calling the function in-process as Lambda's event source mapping would (`drain_streams()` waits for
+them), the template's SQS queues with one poller per `Type: SQS` function event (`local_stack.queues`: the callbacks
+DynamoDB could not take go there; `drain_queues()` waits for them), and, with `run_schedules=True` (as `make local`
+does), the `Type: Schedule` events (`local_stack.schedules`). `stop()` tears it down in reverse order, also when
+starting failed half-way.
 
 Settings (arguments win over the environment):
     LOCAL_DYNAMODB_PORT (8000), LOCAL_AIRCALL_PORT (3001), LOCAL_API_PORT (3000), LOCAL_SIGN_IN_PORT (0)
@@ -51,6 +50,7 @@ from local_stack.template import (
     SECRET_TYPE,
     Resolver,
     Template,
+    buckets,
     event_buses,
     functions,
     load_template,
@@ -85,6 +85,7 @@ _ENDPOINT_VARIABLES = (
     "AWS_ENDPOINT_URL_SQS",
     "AWS_ENDPOINT_URL_SNS",
     "AWS_ENDPOINT_URL_CLOUDWATCH",
+    "AWS_ENDPOINT_URL_S3",
 )
 
 
@@ -145,6 +146,7 @@ class LocalStack:
         self.queues: QueuePollers | None = None
         self.schedules: Schedules | None = None
         self.tables: dict[str, str] = {}
+        self.buckets: dict[str, str] = {}
         self.secret_name: str | None = None
         self.parameter_overrides: dict[str, str] = {}
 
@@ -193,6 +195,7 @@ class LocalStack:
         self.tables = {logical_id: spec.table_name for logical_id, spec in specs.items()}
         self.secret_name = self._create_credentials_secret()
         self._create_template_secrets()
+        self.buckets = self._create_buckets()
         from aircall_sandbox import SandboxServer
 
         self.sandbox = SandboxServer(self.sandbox_config, host=self._host, port=self.aircall_port).start()
@@ -312,6 +315,15 @@ class LocalStack:
             else:
                 value = secrets.token_urlsafe(32)
             _put_secret(secretsmanager, resolver.secret_name(logical_id), value)
+
+    def _create_buckets(self) -> dict[str, str]:
+        """Every `AWS::S3::Bucket` of the template, empty, under its name (the emulator serves S3 too)."""
+        names = buckets(self.template, self._parameter_overrides)
+        s3 = self.client("s3")
+        for name in names.values():
+            with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+                s3.create_bucket(Bucket=name)
+        return names
 
     def _create_credentials_secret(self) -> str | None:
         if CREDENTIALS_SECRET_PARAMETER not in self.template.parameters:

@@ -18,9 +18,10 @@ Each poller, like Lambda:
   `LOCAL_MAX_RETRIES` here) the records are given up: written to stderr and kept in `failures`, where Lambda
   would send them to the `OnFailure` destination.
 
-Not reproduced: batching windows, `BisectBatchOnFunctionError`, `FilterCriteria`, parallelisation factor,
-record age limits. `StreamPollers.drain(timeout)` waits until every poller has handed every record written
-before the call to its handler.
+`FilterCriteria` is applied as Lambda applies it (`local_stack.event_filter`): records that match none of the
+patterns are never handed to the function, and a batch with none left is no invocation. Not reproduced: batching
+windows, `BisectBatchOnFunctionError`, parallelisation factor, record age limits. `StreamPollers.drain(timeout)`
+waits until every poller has handed every record written before the call to its handler.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TextIO
 
+from local_stack.event_filter import matches_any
 from local_stack.template import StreamSource
 
 POLL_INTERVAL = 0.1
@@ -243,6 +245,9 @@ class StreamPoller:
 
     def _deliver(self, records: Sequence[Mapping[str, Any]]) -> None:
         batch = [lambda_record(record, self.stream_arn or "", self._region) for record in records]
+        batch = [record for record in batch if matches_any(record, self.source.filter_patterns)]
+        if not batch:
+            return
         attempts = 0
         while True:
             attempts += 1

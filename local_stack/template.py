@@ -12,6 +12,8 @@ Intrinsic functions are resolved to deterministic local values (see `Resolver`):
 - `!Ref` a `AWS::SQS::Queue`: its URL, as CloudFormation answers (`https://sqs.<region>.amazonaws.com/<account>/
   <name>`, the name being `QueueName` or the logical id; moto's SQS reads the queue's name from it);
   `!GetAtt <queue>.QueueName` that name, `.Arn` its ARN;
+- `!Ref` a `AWS::S3::Bucket`: its `BucketName`, else `<stack name>-<logical id, lower case>` (`!GetAtt X.Arn`:
+  `arn:aws:s3:::<name>`);
 - `!Ref` any other resource (an SNS topic, function, ...): its logical id;
 - `!GetAtt X.Arn` (and any attribute ending in `Arn`): `arn:aws:<service>:<region>:123456789012:<X>`
   (`...:table/<name>` for tables, `...:event-bus/<name>` for buses; a table's `StreamArn` is
@@ -45,6 +47,7 @@ IMPLICIT_API_STAGE = "Prod"
 TABLE_TYPE = "AWS::DynamoDB::Table"
 EVENT_BUS_TYPE = "AWS::Events::EventBus"
 SECRET_TYPE = "AWS::SecretsManager::Secret"  # noqa: S105 - a resource type # nosec B105
+BUCKET_TYPE = "AWS::S3::Bucket"
 FUNCTION_TYPE = "AWS::Serverless::Function"
 QUEUE_TYPE = "AWS::SQS::Queue"
 API_TYPE = "AWS::Serverless::Api"
@@ -220,6 +223,8 @@ class Resolver:
             return self._pseudo[name]
         if name in self.template.parameters or name in self.parameter_overrides:
             return self.parameter(name)
+        if name.endswith(".Alias") and name.removesuffix(".Alias") in self.template.resources:
+            name = name.removesuffix(".Alias")  # SAM's AutoPublishAlias alias: locally, the function itself
         resource = self.template.resources.get(name)
         if resource is None:
             raise TemplateError(f"!Ref to {name!r}: no such parameter or resource")
@@ -231,12 +236,19 @@ class Resolver:
             return self.secret_name(name)
         if resource.get("Type") == QUEUE_TYPE:
             return f"https://sqs.{self.region}.amazonaws.com/{ACCOUNT_ID}/{self.queue_name(name)}"
+        if resource.get("Type") == BUCKET_TYPE:
+            return self.bucket_name(name)
         return name
 
     def queue_name(self, logical_id: str) -> str:
         properties = self.template.resources[logical_id].get("Properties") or {}
         name = self.resolve(properties.get("QueueName", NO_VALUE))
         return logical_id if name is NO_VALUE or name in (None, "") else str(name)
+
+    def bucket_name(self, logical_id: str) -> str:
+        properties = self.template.resources[logical_id].get("Properties") or {}
+        name = self.resolve(properties.get("BucketName", NO_VALUE))
+        return f"{STACK_NAME}-{logical_id.lower()}" if name is NO_VALUE or name in (None, "") else str(name)
 
     def secret_name(self, logical_id: str) -> str:
         properties = self.template.resources[logical_id].get("Properties") or {}
@@ -279,6 +291,8 @@ class Resolver:
                 return f"arn:aws:events:{self.region}:{ACCOUNT_ID}:event-bus/{self.event_bus_name(logical_id)}"
             if attribute == "Name":
                 return self.event_bus_name(logical_id)
+        if resource_type == BUCKET_TYPE and attribute == "Arn":
+            return f"arn:aws:s3:::{self.bucket_name(logical_id)}"
         if attribute.endswith("Arn"):
             return f"arn:aws:{service}:{self.region}:{ACCOUNT_ID}:{logical_id}"
         if attribute.endswith("Name") or attribute in ("Id", "ApiId", "RootResourceId"):
@@ -677,10 +691,15 @@ def _route_authorizer(
     if not isinstance(definition, dict):
         raise TemplateError(f"{api_id}: the authorizer {name!r} is not declared in Auth.Authorizers")
     function_arn = definition.get("FunctionArn")
-    if not (isinstance(function_arn, dict) and "Fn::GetAtt" in function_arn):
-        raise TemplateError(f"{api_id}.{name}: FunctionArn must be !GetAtt <function>.Arn")
-    target = function_arn["Fn::GetAtt"]
-    function_id = target[0] if isinstance(target, list) else str(target).split(".", 1)[0]
+    # !GetAtt <function>.Arn, or !Ref <function>.Alias (SAM's reference to the AutoPublishAlias alias): the local
+    # stack has no versions, the function is the same code.
+    if isinstance(function_arn, dict) and "Fn::GetAtt" in function_arn:
+        target = function_arn["Fn::GetAtt"]
+        function_id = target[0] if isinstance(target, list) else str(target).split(".", 1)[0]
+    elif isinstance(function_arn, dict) and str(function_arn.get("Ref", "")).endswith(".Alias"):
+        function_id = str(function_arn["Ref"]).removesuffix(".Alias")
+    else:
+        raise TemplateError(f"{api_id}.{name}: FunctionArn must be !GetAtt <function>.Arn or !Ref <function>.Alias")
     identity = resolver.resolve(definition.get("Identity") or {})
     return Authorizer(
         name=str(name),
@@ -783,6 +802,7 @@ class StreamSource:
     maximum_retry_attempts: int
     report_batch_item_failures: bool
     enabled: bool
+    filter_patterns: tuple[dict[str, Any], ...] = ()  # `FilterCriteria` (local_stack.event_filter)
 
 
 def stream_sources(
@@ -818,9 +838,19 @@ def stream_sources(
                     report_batch_item_failures="ReportBatchItemFailures"
                     in (properties.get("FunctionResponseTypes") or []),
                     enabled=_truthy(properties.get("Enabled", True)),
+                    filter_patterns=_filter_patterns(function_id, event_id, properties.get("FilterCriteria")),
                 )
             )
     return sources
+
+
+def _filter_patterns(function_id: str, event_id: str, criteria: Any) -> tuple[dict[str, Any], ...]:
+    from local_stack.event_filter import parse_patterns
+
+    try:
+        return parse_patterns(criteria)
+    except ValueError as error:
+        raise TemplateError(f"{function_id}.{event_id}: FilterCriteria: {error}") from None
 
 
 @dataclass(frozen=True)
@@ -954,3 +984,10 @@ def event_buses(template: TemplateSource, parameter_overrides: Mapping[str, str]
 def parameter_value(template: TemplateSource, name: str, parameter_overrides: Mapping[str, str] | None = None) -> str:
     """A template parameter's value as a string: the override, else its Default."""
     return _text(Resolver(_as_template(template), parameter_overrides).parameter(name))
+
+
+def buckets(template: TemplateSource, parameter_overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Logical id -> name of every `AWS::S3::Bucket` (what `!Ref` answers)."""
+    template = _as_template(template)
+    resolver = Resolver(template, parameter_overrides)
+    return {logical_id: resolver.bucket_name(logical_id) for logical_id in template.resources_of_type(BUCKET_TYPE)}

@@ -67,7 +67,17 @@ def reset_gateway_caches() -> None:
 
     from aircall_sms.domain import timeutil
     from aircall_sms.settings import get_settings
-    from aircall_sms.store import base, callbacks, client_keys, contacts, ledger, messages, numbers, queue
+    from aircall_sms.store import (
+        base,
+        callbacks,
+        client_keys,
+        contacts,
+        ledger,
+        media_objects,
+        messages,
+        numbers,
+        queue,
+    )
     from aircall_sms.use_cases import authorize, dispatch, services, sign_in
 
     get_settings.cache_clear()
@@ -83,6 +93,7 @@ def reset_gateway_caches() -> None:
     for model in models:
         model._connection = None
     base.forget_connection()
+    media_objects.forget()
     numbers.forget()
     queue.forget_client()
     authorize.forget()

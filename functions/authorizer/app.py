@@ -13,10 +13,13 @@ from typing import TYPE_CHECKING, Any
 from aircall_sms.api.access import authorizer_answer
 from aircall_sms.errors import Unauthorized
 from aircall_sms.observability import logger, metrics
+from aircall_sms.use_cases import snapshot
 from aircall_sms.use_cases.authorize import authorize
 
 if TYPE_CHECKING:  # an annotation only: not imported in Lambda
     from aws_lambda_powertools.utilities.typing import LambdaContext
+
+snapshot.register()  # SnapStart's hooks, when Lambda initializes this function for a snapshot
 
 
 @logger.inject_lambda_context(clear_state=True)

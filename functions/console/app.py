@@ -8,12 +8,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aircall_sms.api.console import serve
+from aircall_sms.use_cases import snapshot
 from aircall_sms.use_cases.sign_in import console_client_id
 
 if TYPE_CHECKING:  # an annotation only: not imported in Lambda
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 STATIC = Path(__file__).resolve().parent / "static"
+
+snapshot.register()  # SnapStart's hooks, when Lambda initializes this function for a snapshot
 
 
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # noqa: ARG001

@@ -7,12 +7,14 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aircall_sms.observability import logger, metrics, tracer
+from aircall_sms.observability import logger, metrics
+from aircall_sms.use_cases import snapshot
 from aircall_sms.use_cases.publish_events import publish_changes
+
+snapshot.register()  # SnapStart's hooks, when Lambda initializes this function for a snapshot
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # noqa: ARG001
     unpublished = publish_changes(event.get("Records") or [])

@@ -8,15 +8,17 @@ from typing import TYPE_CHECKING, Any
 
 from aircall_sms.api import proxy
 from aircall_sms.errors import GatewayError
-from aircall_sms.observability import logger, metrics, tracer
+from aircall_sms.observability import logger, metrics
+from aircall_sms.use_cases import snapshot
 from aircall_sms.use_cases.callbacks import receive_callback, reconcile, take_queued
 
 if TYPE_CHECKING:  # an annotation only: not imported in Lambda
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
+snapshot.register()  # SnapStart's hooks, when Lambda initializes this function for a snapshot
+
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # noqa: ARG001
     if event.get("source") == "aws.events":  # the schedule: apply the callbacks still pending

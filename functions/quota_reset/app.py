@@ -1,6 +1,7 @@
 """The scheduled work on quotas (EventBridge): every minute, the deferred messages (sent as their number's windows
 and the company's Aircall budget allow, or expired); every hour, the rollover of closed windows into the usage
-history. A failed run is retried by Lambda, then its event lands in QuotaResetDeadLetterQueue (alarmed)."""
+history; every five minutes, the repair of number configurations cut off (`use_cases.number_repair`). A failed
+run is retried by Lambda, then its event lands in QuotaResetDeadLetterQueue (alarmed)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aircall_sms.domain import deadline
 from aircall_sms.domain.timeutil import utcnow
-from aircall_sms.observability import logger, metrics, tracer
-from aircall_sms.use_cases import dispatch, rollover
+from aircall_sms.observability import logger, metrics
+from aircall_sms.use_cases import dispatch, number_repair, rollover, snapshot
 
 # Stop sending this long before Lambda's timeout: the last Aircall call and its record must fit.
 SAFETY_MARGIN = timedelta(seconds=15)
 
+snapshot.register()  # SnapStart's hooks, when Lambda initializes this function for a snapshot
+
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = event.get("task")
@@ -32,4 +34,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             return dispatch.run(until=now + min(dispatch.RUN_LENGTH, remaining)).to_dict()
     if task == "rollover":
         return rollover.roll_over()
-    raise ValueError(f"unknown task {task!r}: the schedule's input names 'dispatch' or 'rollover'")
+    if task == "repair":
+        with deadline.invocation(context.get_remaining_time_in_millis()):
+            return number_repair.repair_cut_off().to_dict()
+    raise ValueError(f"unknown task {task!r}: the schedule's input names 'dispatch', 'rollover' or 'repair'")

@@ -6,12 +6,14 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aircall_sms.observability import logger, metrics, tracer
+from aircall_sms.observability import logger, metrics
+from aircall_sms.use_cases import snapshot
 from aircall_sms.use_cases.usage import count_changes
+
+snapshot.register()  # SnapStart's hooks, when Lambda initializes this function for a snapshot
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # noqa: ARG001
     uncounted = count_changes(event.get("Records") or [])

@@ -8,6 +8,7 @@ variant, each on its own ports), so a gateway that read only one of them would f
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -82,7 +83,14 @@ def test_every_variant_of_aircall_moves_the_send_and_archives_the_inbound_mms(va
         answer = api.post("/messages", json={"from": US_LOCAL, "to": US_CONTACT, "text": "Hello"})
         assert answer.status_code == 201, answer.text
         sent = answer.json()["message"]
-        media = [{"file_name": "a.jpg", "file_type": "image/jpeg", "presigned_url": "https://files.example/a.jpg"}]
+        picture = {"file_name": "a.jpg", "file_type": "image/jpeg", "size_bytes": 2048}
+        media = [
+            {
+                key: value
+                for key, value in aircall.post("/_sandbox/media", json=picture).json().items()
+                if key in ("file_name", "file_type", "presigned_url")
+            }
+        ]
         inbound = {"number_id": US_LOCAL, "from": UK_CONTACT, "body": "Photo", "media_details": media}
         assert aircall.post("/_sandbox/inbound", json=inbound).status_code in (200, 201)
         aircall.post("/_sandbox/callbacks/drain", json={"timeout_s": 10}).raise_for_status()
@@ -99,7 +107,13 @@ def test_every_variant_of_aircall_moves_the_send_and_archives_the_inbound_mms(va
         page = api.get("/messages", params={"number_id": US_LOCAL, "contact": UK_CONTACT}).json()
         [received] = [item for item in page["items"] if item["direction"] == "inbound"]
         assert (received["from"], received["text"]) == (UK_CONTACT, "Photo")
-        assert received["media_urls"] == ["https://files.example/a.jpg"]
+        # (copied into the media bucket: the gateway's link, never Aircall's)
+        stack.drain_streams(timeout=30)
+        message = api.get(f"/messages/{received['id']}").json()["message"]
+        # (a plain `media_url` names no file: its type is the one the link serves)
+        assert (message["media_status"], message["media"][0]["content_type"]) == ("stored", "image/jpeg")
+        assert media[0]["presigned_url"] not in json.dumps(message)
+        assert httpx.get(message["media_urls"][0]).status_code == 200
 
 
 def recorded_states(stack: LocalStack) -> set[str]:

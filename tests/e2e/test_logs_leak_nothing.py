@@ -1,7 +1,13 @@
 """What reaches CloudWatch leaks nothing: a whole story through the local stack over HTTP (numbers, an inbound
 message and its reply, a replay, callbacks, STOP, refusals, a dry run, a quota, a forged callback, bad JSON, the
 read, opt-out, consent and quota routes), every line the handlers write captured as it leaves the formatter, then
-no full phone number and no secret in any of them."""
+no full phone number and no secret in any of them.
+
+The same story also records what a tracer would: every handler's answer (Powertools' Tracer stores it as trace
+metadata by default) and every request's URL (a traced API Gateway stage records it). Both carry phone numbers, so
+the story then shows that nothing records them: no tracer in any module the handlers loaded, no X-Ray SDK in the
+process (the layer does not ship it), and the template's stage is not traced (tests/unit/test_template_tracing.py).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ import io
 import json
 import logging
 import re
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -136,6 +143,47 @@ def captured(capsys: pytest.CaptureFixture[str]) -> Iterator[Captured]:
             handler.setStream(original)
 
 
+TRACING_PACKAGE = "aws_lambda_powertools.tracing"
+
+
+@dataclass
+class Traceable:
+    """What a tracer would record of the story: each handler's answer and each API request's URL."""
+
+    answers: list[str] = field(default_factory=list)
+    urls: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def traceable(stack, monkeypatch: pytest.MonkeyPatch) -> Traceable:
+    """Every invocation through the front (API routes, the authorizer, Aircall's callbacks, from any thread)."""
+    seen = Traceable()
+    invoke = stack.front.invoke
+
+    def recording(function_logical_id: str, event: object, context: object = None) -> object:
+        answer = invoke(function_logical_id, event, context)
+        seen.answers.append(json.dumps(answer, ensure_ascii=False, default=str))
+        if isinstance(event, dict) and event.get("path"):
+            query = event.get("queryStringParameters") or {}
+            pairs = "&".join(f"{name}={value}" for name, value in query.items())
+            seen.urls.append(str(event["path"]) + (f"?{pairs}" if pairs else ""))
+        return answer
+
+    monkeypatch.setattr(stack.front, "invoke", recording)
+    return seen
+
+
+def tracers_in(modules: list[object]) -> list[str]:
+    """The names of anything in these modules that is a Powertools Tracer or comes from the X-Ray SDK."""
+    found = []
+    for module in modules:
+        for name, value in vars(module).items():
+            kind = type(value)
+            if kind.__name__ == "Tracer" or kind.__module__.startswith(("aws_xray_sdk", TRACING_PACKAGE)):
+                found.append(f"{getattr(module, '__name__', module)}.{name}")
+    return found
+
+
 def path_phone(phone: str) -> str:
     return quote(phone, safe="")
 
@@ -158,7 +206,7 @@ def callback_token(stack, number_id: int) -> str:
     return support.callback_token(stack.aircall_url, config.api_id, config.api_token, number_id)
 
 
-def test_a_whole_story_logs_no_phone_number_and_no_secret(stack, api, aircall, captured):
+def test_a_whole_story_logs_no_phone_number_and_no_secret(stack, api, aircall, captured, traceable):
     # Numbers: a French mobile line and a landline with one segment left this hour (the session's stack is shared:
     # other tests may have sent from it this hour)
     configure(api, FR_MOBILE)
@@ -177,6 +225,10 @@ def test_a_whole_story_logs_no_phone_number_and_no_secret(stack, api, aircall, c
     assert replayed.status_code == 201, replayed.text
     assert replayed.json()["message"]["id"] == sent.json()["message"]["id"]
     drain(aircall)
+
+    # An MMS from the contact: a picture, and a file that is not what its type says (its error is logged); the
+    # links (Aircall's, the gateway's) are bearer secrets until they expire
+    media_links = mms_story(stack, api, aircall)
 
     # STOP, then a send to that contact is refused
     stop = aircall.post("/_sandbox/inbound", json={"number_id": FR_MOBILE, "from": STOPPER, "body": "STOP"})
@@ -243,7 +295,7 @@ def test_a_whole_story_logs_no_phone_number_and_no_secret(stack, api, aircall, c
     # A probe through the gateway's logger: what is read is the formatter's output, numbers masked
     logger.info("capture probe", extra={"to": CONTACT})
 
-    secrets = secrets_of_the_story(stack) | client_key_secrets(client_key)
+    secrets = secrets_of_the_story(stack) | client_key_secrets(client_key) | media_links
     lines = captured.every_line() + stack.front.access_log
     log_lines = captured.log_lines()
 
@@ -255,6 +307,7 @@ def test_a_whole_story_logs_no_phone_number_and_no_secret(stack, api, aircall, c
     assert all(isinstance(entry, dict) and entry.get("service") == logger.service for entry in parsed), log_lines
     said = Counter(entry.get("message") for entry in parsed)
     assert (said["number configured"], said["message sent"], said["keyword received"]) == (3, 2, 1), said
+    assert said["media files not kept"] == 1, said
     assert said["callback handled"] >= 3 and said["callback refused"] == 1, said
     refusals = {entry.get("code") for entry in parsed if entry.get("message") == "send refused"}
     assert refusals == {"opted_out", "quota_exceeded"}, refusals
@@ -276,6 +329,15 @@ def test_a_whole_story_logs_no_phone_number_and_no_secret(stack, api, aircall, c
     leaked_secrets = {line: [name for name, value in secrets.items() if value in line] for line in lines}
     assert not {line: names for line, names in leaked_secrets.items() if names}
 
+    # What a tracer would record carries phone numbers (the answers name recipients, the URLs contacts)...
+    assert any(leaked_phones(answer) for answer in traceable.answers), traceable.answers
+    assert any(leaked_phones(url) for url in traceable.urls), traceable.urls
+    # ...and nothing records it: no tracer in the handlers or the gateway's modules, no X-Ray SDK loaded
+    loaded = [*stack.front._modules.values()]
+    loaded += [module for name, module in sys.modules.items() if name.startswith("aircall_sms") and module]
+    assert len(loaded) > 10 and not tracers_in(loaded), tracers_in(loaded)
+    assert not [name for name in sys.modules if name.startswith("aws_xray_sdk")]
+
 
 @pytest.mark.parametrize(
     "shape", ["+33612345679", "+33 6 12 34 56 79", "33612345679", "0612345679", "06 12 34 56 79", "06.12.34.56.79"]
@@ -287,6 +349,32 @@ def test_the_leak_check_finds_a_number_in_any_shape(shape):
 def test_the_leak_check_lets_masked_numbers_ids_and_timestamps_pass():
     line = '{"timestamp":"2026-11-26 10:00:00,123+0000","to":"+33*******79","number_id":"100004","n":1795745367409}'
     assert not leaked_phones(line)
+
+
+def mms_story(stack, api, aircall) -> dict[str, str]:
+    """An inbound MMS of two files copied by the MediaFunction; the signatures of Aircall's links and of the
+    gateway's own link to the stored picture."""
+    picture = {"file_name": "a.png", "file_type": "image/png", "size_bytes": 2048}
+    fake = {"file_name": "b.png", "file_type": "image/png", "mistyped": True}
+    files = [aircall.post("/_sandbox/media", json=document).json() for document in (picture, fake)]
+    details = [{name: file[name] for name in ("file_name", "file_type", "presigned_url")} for file in files]
+    posted = aircall.post(
+        "/_sandbox/inbound", json={"number_id": FR_MOBILE, "from": CONTACT, "body": "Photo", "media_details": details}
+    )
+    assert posted.status_code in (200, 201), posted.text
+    stack.drain_streams(10)
+    page = api.get("/messages", params={"number_id": str(FR_MOBILE), "contact": CONTACT, "direction": "inbound"})
+    [message] = [item for item in page.json()["items"] if item.get("media")]
+    assert [entry["status"] for entry in message["media"]] == ["stored", "failed"], message
+    links = {f"aircall_media_link_{index}": file["presigned_url"] for index, file in enumerate(files)}
+    links["gateway_media_link"] = message["media_urls"][0]
+    return {name: signature(url) for name, url in links.items()}
+
+
+def signature(url: str) -> str:
+    from urllib.parse import parse_qs, urlsplit
+
+    return parse_qs(urlsplit(url).query)["X-Amz-Signature"][0]
 
 
 def client_key_secrets(client_key: str) -> dict[str, str]:

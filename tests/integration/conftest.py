@@ -17,12 +17,14 @@ from tests import support
 from tests.support import ROOT, reset_gateway_caches
 
 SECRET_NAME = "aircall-sms-gateway/aircall-credentials"
+MEDIA_BUCKET = "aircall-sms-gateway-test-media"
 
 
 @pytest.fixture(scope="session")
 def emulator():
     with DynamoDBEmulator(port=0) as running:
         create_tables(running.url, table_specs(ROOT / "template.yaml"))
+        client("s3", running.url).create_bucket(Bucket=MEDIA_BUCKET)
         yield running
 
 
@@ -47,6 +49,8 @@ def gateway(emulator, sandbox, _credentials_secret, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", emulator.url)
     monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", emulator.url)
     monkeypatch.setenv("AWS_ENDPOINT_URL_EVENTBRIDGE", emulator.url)  # an erasure publishes contact.erased
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", emulator.url)  # inbound MMS files
+    monkeypatch.setenv("MEDIA_BUCKET", MEDIA_BUCKET)
     monkeypatch.setenv("AIRCALL_API_BASE_URL", sandbox.url)
     monkeypatch.setenv("AIRCALL_CREDENTIALS_SECRET", SECRET_NAME)
     monkeypatch.setenv("AIRCALL_READ_TIMEOUT", "2")

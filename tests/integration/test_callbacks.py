@@ -433,11 +433,18 @@ def test_inbound_media_is_archived_from_media_url_or_media_details_each_file_onc
             outcome = gw.post(gw.inbound("Voici la photo", **data))
             record = stored(outcome.message_id)
             assert (list(record.media_urls), record.media_details) == (urls, archived)
-            assert record.to_api()["media_urls"] == urls
+            # Pending until the MediaFunction copied the files (test_inbound_media); Aircall's links never shown.
+            assert record.media_status == "pending"
+            shown = record.to_api()
+            assert (shown["media_urls"], [entry["status"] for entry in shown["media"]]) == ([], ["pending"] * len(urls))
+            assert not any(url in json.dumps(shown) for url in urls)
     with subtests.test(media="an MMS without text"):
         outcome = gw.post(gw.inbound(None, media_details=details[:1]))
         message = stored(outcome.message_id).to_api()
-        assert (message["text"], message["media_urls"]) == (None, [details[0]["presigned_url"]])
+        assert (message["text"], message["media_urls"], message["media_status"]) == (None, [], "pending")
+        assert message["media"] == [
+            {"file_name": "photo.jpg", "content_type": "image/jpeg", "size_bytes": None, "status": "pending"}
+        ]
 
 
 def test_an_unknown_event_is_acknowledged_and_recorded_as_ignored(gw, subtests):

@@ -57,7 +57,7 @@ from aircall_sms.settings import get_settings
 from aircall_sms.store import ledger, messages, numbers, queue
 from aircall_sms.store.base import raw_client
 from aircall_sms.use_cases import callbacks as callback_use_cases
-from aircall_sms.use_cases import dispatch, services
+from aircall_sms.use_cases import dispatch, number_repair, services
 from aircall_sms.use_cases import numbers as number_use_cases
 from aircall_sms.use_cases.callbacks import handle_callback, reconcile
 from aircall_sms.use_cases.send import send_message
@@ -1245,6 +1245,75 @@ def test_a_configuration_cut_off_after_aircall_configured_the_number_is_finished
     text = world.text("after the repair")
     sent = send_message(SendRequest.model_validate({"from": GB, "to": GB_CONTACT, "text": text}), principal=ADMIN)
     assert sent.status_code == 201
+
+
+def test_a_configuration_cut_off_is_repaired_by_the_schedule_once_no_put_can_still_be_running(
+    world, gateway, gb_number, monkeypatch
+):
+    """Nobody PUTs again: the scheduled repair finishes the configuration as that PUT would. Not while a PUT may
+    still be running (a younger `configuring` is left alone); past that, it asks Aircall again, stores the digest
+    of the token Aircall's callbacks carry, and the number sends."""
+    killed_after_aircall_configures(monkeypatch)
+    with pytest.raises(LambdaKilled):
+        configure_gb("proxy")
+    monkeypatch.undo()
+    cut_at = timeutil.utcnow()
+    assert number_repair.repair_cut_off(cut_at + timedelta(seconds=30)).to_dict() == {
+        "repaired": [],
+        "left": [],
+        "superseded": [],
+    }
+    record = numbers.get(GB)
+    assert record is not None and record.state == "configuring"
+    run = number_repair.repair_cut_off(cut_at + number_repair.CUT_OFF_AFTER + timedelta(seconds=1))
+    assert run.repaired == [GB]
+    token = aircall_configuration(gateway, GB).json()["token"]
+    record = numbers.get(GB)
+    assert record is not None and not record.state
+    assert record.callback_token_sha256 == hashlib.sha256(token.encode()).hexdigest()
+    assert record.to_api()["state"] == "configured"
+    sent = send_message(
+        SendRequest.model_validate({"from": GB, "to": GB_CONTACT, "text": world.text("fixed")}), principal=ADMIN
+    )
+    assert sent.status_code == 201
+    # Nothing left to repair: the next run does nothing.
+    assert number_repair.repair_cut_off(timeutil.utcnow() + timedelta(hours=1)).repaired == []
+
+
+def test_the_repair_gives_way_to_a_put_that_changed_the_number_meanwhile(world, gateway, gb_number, monkeypatch):
+    """The repair read the number `configuring`, then a PUT in agent mode changed it before the repair wrote: the
+    repair's conditional write does not undo the PUT (superseded), and the number stays in agent mode."""
+    killed_after_aircall_configures(monkeypatch)
+    with pytest.raises(LambdaKilled):
+        configure_gb("proxy")
+    monkeypatch.undo()
+    read = numbers.configuring_before(iso(timeutil.utcnow() + timedelta(minutes=5)))
+    assert [record.number_id for record in read] == [GB]
+    configure_gb("agent")
+    monkeypatch.setattr(numbers, "configuring_before", lambda cutoff: read)
+    run = number_repair.repair_cut_off(timeutil.utcnow() + timedelta(minutes=5))
+    assert (run.repaired, run.superseded) == ([], [GB])
+    record = numbers.get(GB)
+    assert record is not None and record.mode == "agent" and not record.state
+
+
+def test_a_cut_off_configuration_aircall_refuses_is_left_for_the_operator(
+    world, gateway, gb_number, monkeypatch, sandbox_api
+):
+    """Aircall refuses the repair (a 4xx): the number stays `configuring` (its sends still wait), counted as left
+    for the operator's PUT or DELETE; the run goes on with the next number."""
+    killed_after_aircall_configures(monkeypatch)
+    with pytest.raises(LambdaKilled):
+        configure_gb("proxy")
+    monkeypatch.undo()
+    fault = {"path_contains": "/messages/configuration", "method": "POST", "status": 403, "mode": "before", "count": 1}
+    sandbox_api.post("/_sandbox/faults", json=fault).raise_for_status()
+    run = number_repair.repair_cut_off(timeutil.utcnow() + timedelta(minutes=5))
+    assert (run.repaired, run.left) == ([], [GB])
+    record = numbers.get(GB)
+    assert record is not None and record.state == "configuring"
+    sandbox_api.delete("/_sandbox/faults").raise_for_status()
+    assert number_repair.repair_cut_off(timeutil.utcnow() + timedelta(minutes=5)).repaired == [GB]
 
 
 def test_a_configuration_cut_off_then_put_in_agent_mode_removes_it_from_aircall(world, gateway, gb_number, monkeypatch):

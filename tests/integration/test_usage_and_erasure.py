@@ -199,6 +199,7 @@ def test_a_months_usage_counts_what_went_out_came_in_waited_expired_and_was_refu
             "deferred": 1,
             "expired": 1,
             "failed": 0,
+            "media": {"files": 0, "bytes": 0},
             "estimated_cost": None,
         }
     ]
@@ -372,6 +373,7 @@ def test_erasing_a_contact_leaves_no_trace_of_its_number_or_texts_in_any_table_b
             "messages": 4,  # sent, received, the STOP, the refused one
             "callbacks": 3,  # the delivery status, the answer, the STOP
             "idempotency_records": 1,
+            "media_objects": 0,
             "consents": 1,
             "conversations": 1,
         },
@@ -413,6 +415,7 @@ def test_erasing_again_erases_nothing_more(configured):
         "messages": 0,
         "callbacks": 0,
         "idempotency_records": 0,
+        "media_objects": 0,
         "consents": 0,
         "conversations": 0,
     }

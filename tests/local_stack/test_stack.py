@@ -138,7 +138,7 @@ def test_stopping_restores_the_environment_and_leaves_no_process_or_thread(monke
     assert pid is not None
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
-    assert len(pollers) == 3  # the EventsFunction's two DynamoDB events and the UsageFunction's
+    assert len(pollers) == 4  # the EventsFunction's two DynamoDB events, the UsageFunction's and the MediaFunction's
     assert not any(thread.is_alive() for thread in started if thread.name.startswith("local-stack-"))
     with pytest.raises(RuntimeError, match="not running"):
         stack.published_events()

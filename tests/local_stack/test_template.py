@@ -223,12 +223,13 @@ def test_dynamodb_events_name_their_table_and_how_lambda_reads_it(tiny_template)
     ]
 
 
-def test_the_project_reads_the_streams_with_the_events_and_usage_functions_reporting_item_failures():
+def test_the_project_reads_the_streams_with_the_events_usage_and_media_functions_reporting_item_failures():
     sources = stream_sources(ROOT / "template.yaml")
 
     assert sorted((source.function_id, source.table_logical_id) for source in sources) == [
         ("EventsFunction", "ContactsTable"),
         ("EventsFunction", "MessagesTable"),
+        ("MediaFunction", "MessagesTable"),
         ("UsageFunction", "MessagesTable"),
     ]
     for source in sources:
@@ -361,3 +362,16 @@ def test_the_callbacks_queue_resolves_as_cloudformation_answers_and_is_read_by_t
     [source] = queue_sources(template)
     assert (source.function_id, source.queue_name, source.batch_size) == ("InboundFunction", "CallbacksQueue", 10)
     assert source.report_batch_item_failures and source.enabled
+
+
+def test_a_bucket_is_named_as_cloudformation_would_and_its_arn_is_s3s(tiny_template):
+    from local_stack.template import STACK_NAME, Resolver, buckets, load_template
+
+    template = load_template(ROOT / "template.yaml")
+    resolver = Resolver(template)
+    assert buckets(template)["MediaBucket"] == f"{STACK_NAME}-mediabucket"
+    assert resolver.resolve({"Ref": "MediaBucket"}) == f"{STACK_NAME}-mediabucket"
+    assert resolver.resolve({"Fn::GetAtt": ["MediaBucket", "Arn"]}) == f"arn:aws:s3:::{STACK_NAME}-mediabucket"
+    assert (
+        resolver.resolve({"Fn::Sub": "${MediaBucket.Arn}/media/*"}) == f"arn:aws:s3:::{STACK_NAME}-mediabucket/media/*"
+    )

@@ -52,6 +52,17 @@ NEEDED: dict[str, list[tuple[str, str]]] = {
             "lambda:DeleteEventSourceMapping",
         )
     ],
+    # AutoPublishAlias: a version per change, the alias `live` on it (SnapStart's published versions).
+    "AWS::Lambda::Version": [
+        ("lambda:PublishVersion", FUNCTION),
+        ("lambda:GetFunction", f"{FUNCTION}:3"),
+        ("lambda:DeleteFunction", f"{FUNCTION}:3"),
+        ("lambda:ListVersionsByFunction", FUNCTION),
+    ],
+    "AWS::Lambda::Alias": [
+        (action, f"{FUNCTION}:live")
+        for action in ("lambda:CreateAlias", "lambda:GetAlias", "lambda:UpdateAlias", "lambda:DeleteAlias")
+    ],
     "AWS::Lambda::EventInvokeConfig": [
         ("lambda:PutFunctionEventInvokeConfig", FUNCTION),
         ("lambda:DeleteFunctionEventInvokeConfig", FUNCTION),
@@ -182,20 +193,25 @@ NEEDED: dict[str, list[tuple[str, str]]] = {
         ),
         ("secretsmanager:GetRandomPassword", "*"),
     ],
+    # The access-log bucket and the media bucket (inbound MMS files), named the same way.
     "AWS::S3::Bucket": [
-        (action, f"arn:aws:s3:::{STACK}-accesslogbucket-1a2b3c4d")
+        (action, f"arn:aws:s3:::{STACK}-{bucket}-1a2b3c4d")
+        for bucket in ("accesslogbucket", "mediabucket")
         for action in (
             "s3:CreateBucket",
             "s3:PutEncryptionConfiguration",
             "s3:PutBucketPublicAccessBlock",
             "s3:PutLifecycleConfiguration",
+            "s3:GetLifecycleConfiguration",
             "s3:PutBucketOwnershipControls",
+            "s3:PutBucketTagging",
             "s3:DeleteBucket",
         )
     ],
     "AWS::S3::BucketPolicy": [
-        ("s3:PutBucketPolicy", f"arn:aws:s3:::{STACK}-accesslogbucket-1a2b3c4d"),
-        ("s3:DeleteBucketPolicy", f"arn:aws:s3:::{STACK}-accesslogbucket-1a2b3c4d"),
+        (action, f"arn:aws:s3:::{STACK}-{bucket}-1a2b3c4d")
+        for bucket in ("accesslogbucket", "mediabucket")
+        for action in ("s3:PutBucketPolicy", "s3:GetBucketPolicy", "s3:DeleteBucketPolicy")
     ],
     "AWS::KinesisFirehose::DeliveryStream": [
         *(

@@ -12,7 +12,7 @@ from botocore.stub import Stubber
 from aircall_sms.store import health
 from tests.support import FakeContext, load_event, load_handler
 
-# Loaded at collection, as a cold start: X-Ray's SDK opens its UDP emitter's socket on import.
+# Loaded at collection, as a cold start.
 HANDLER = load_handler("health")
 
 
@@ -60,3 +60,28 @@ def test_a_table_that_does_not_answer_fails_the_invocation_so_api_gateway_answer
 
     with pytest.raises(Exception, match="Requested resource not found"):
         HANDLER.lambda_handler(load_event("manage_health"), FakeContext())
+
+
+def test_a_throttled_read_answers_503_service_busy_in_the_contracts_shape(monkeypatch):
+    from aircall_sms.errors import ServiceBusy
+    from aircall_sms.use_cases import service
+
+    def throttled() -> dict[str, str]:
+        raise ServiceBusy("DynamoDB is throttling.", headers={"Retry-After": "1"})
+
+    monkeypatch.setattr(service, "health", throttled)
+
+    answer = HANDLER.lambda_handler(load_event("manage_health"), FakeContext())
+
+    assert answer["statusCode"] == 503
+    assert answer["headers"]["Retry-After"] == "1"
+    assert json.loads(answer["body"])["error"]["code"] == "service_busy"
+
+
+def test_any_other_route_is_404_not_found_and_reads_nothing(dynamodb):
+    event = load_event("manage_health") | {"httpMethod": "POST"}
+
+    answer = HANDLER.lambda_handler(event, FakeContext())
+
+    assert answer["statusCode"] == 404
+    assert json.loads(answer["body"])["error"]["code"] == "not_found"

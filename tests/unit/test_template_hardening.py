@@ -231,6 +231,7 @@ def test_stream_reads_are_scoped_to_the_two_stream_arns_and_no_role_reads_every_
             {"Fn::GetAtt": ["ContactsTable", "StreamArn"]},
         ],
         "UsageFunction": [{"Fn::GetAtt": ["MessagesTable", "StreamArn"]}],
+        "MediaFunction": [{"Fn::GetAtt": ["MessagesTable", "StreamArn"]}],
     }
     for name, expected in streams.items():
         reading = [statement for statement in statements_of(name) if STREAM_ACTIONS & set(actions(statement))]
@@ -241,7 +242,8 @@ def test_stream_reads_are_scoped_to_the_two_stream_arns_and_no_role_reads_every_
     # And every stream mapping reads a stream its function's role names.
     for resource in TRANSFORMED.values():
         if resource["Type"] == "AWS::Lambda::EventSourceMapping" and "Stream" in repr(resource["Properties"]):
-            function = resource["Properties"]["FunctionName"]["Ref"]
+            # the function's alias `live` (AutoPublishAlias: SnapStart's published versions)
+            function = resource["Properties"]["FunctionName"]["Ref"].removesuffix("Aliaslive")
             assert resource["Properties"]["EventSourceArn"] in streams[function]
 
 
@@ -264,6 +266,13 @@ def test_the_stream_functions_log_only_to_their_own_log_group_and_write_only_wha
     for name, writes in {
         "EventsFunction": {"events:PutEvents", "sqs:SendMessage"},
         "UsageFunction": {"dynamodb:PutItem", "dynamodb:UpdateItem", "sqs:SendMessage"},
+        "MediaFunction": {
+            "dynamodb:GetItem",
+            "dynamodb:UpdateItem",
+            "s3:PutObject",
+            "s3:DeleteObject",
+            "sqs:SendMessage",
+        },
     }.items():
         statements = statements_of(name)
         (logs,) = [statement for statement in statements if statement.get("Sid") == "Logs"]
@@ -347,3 +356,29 @@ def test_health_is_served_by_a_function_that_may_read_only_the_health_key_never_
     # Its role is that statement, X-Ray's and the logs': nothing of another table, no secret.
     granted = {action for statement in statements_of("HealthFunction") for action in actions(statement)}
     assert granted == {"dynamodb:GetItem"}
+
+
+def test_cut_off_number_configurations_are_repaired_on_a_schedule_and_alarmed_when_they_cannot_be():
+    from aircall_sms.use_cases import number_repair
+
+    properties = FUNCTIONS["QuotaResetFunction"]["Properties"]
+    repair = properties["Events"]["Repair"]
+    assert repair["Type"] == "Schedule"
+    assert repair["Properties"]["Schedule"] == "rate(5 minutes)"
+    assert repair["Properties"]["Input"] == '{"task": "repair"}'
+    # Longer than the ManageFunction's timeout: no PUT can still be running on a number this old.
+    assert number_repair.CUT_OFF_AFTER.total_seconds() > FUNCTIONS["ManageFunction"]["Properties"]["Timeout"]
+    (numbers_statement,) = [
+        statement
+        for policy in properties["Policies"]
+        for statement in policy["Statement"]
+        if statement["Sid"] == "Numbers"
+    ]
+    assert "dynamodb:UpdateItem" in numbers_statement["Action"]
+    alarm = RESOURCES["NumbersConfiguringLeftAlarm"]["Properties"]
+    assert (alarm["MetricName"], alarm["Statistic"], alarm["EvaluationPeriods"]) == (
+        "NumbersConfiguringLeft",
+        "Minimum",
+        3,
+    )
+    assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]

@@ -145,6 +145,7 @@ def test_the_report_lists_every_counter_and_estimates_the_cost_by_country():
         "deferred": 0,
         "expired": 0,
         "failed": 0,
+        "media": {"files": 0, "bytes": 0},
         "estimated_cost": {
             "currency": "EUR",
             "outbound": 0.21,

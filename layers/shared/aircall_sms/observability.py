@@ -1,5 +1,11 @@
-"""The one place that owns logging, tracing and metrics. Every log line passes through a formatter that
-masks phone numbers, so no full number reaches CloudWatch whatever a caller logs."""
+"""The one place that owns logging and metrics. Every log line passes through a formatter that masks phone
+numbers, so no full number reaches CloudWatch whatever a caller logs.
+
+No tracer: Lambda's active tracing (`Tracing: Active`) records every sampled invocation (its initialization,
+invocation and overhead, errors, cold starts) without any SDK in the function, and records no payload. Powertools'
+Tracer would add the X-Ray SDK (in maintenance, end of support 2027-02-25; ~40 ms of every cold start) and, by
+default, every handler's response (message texts, phone numbers, exports) as trace metadata
+(docs/operations.md, "Traces")."""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ import re
 import warnings
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.logging.types import PowertoolsLogRecord
 
@@ -35,5 +41,4 @@ class MaskingFormatter(LambdaPowertoolsFormatter):
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 logger = Logger(logger_formatter=MaskingFormatter())
-tracer = Tracer()
 metrics = Metrics()

@@ -112,19 +112,24 @@ RESPONSES: dict[tuple[str, str], dict[int, str]] = {
         400: f"{_INVALID}: `since` missing or after `until`, a range over 31 days, a bad `limit` or `cursor`.",
     },
     ("get", "/messages/{id}"): {
-        200: 'json:`{"message": Message}` with its `status_history`.',
+        200: 'json:`{"message": Message}` with its `status_history`. An inbound MMS has `media_status` (`pending`, '
+        '`stored`, `failed`) and `media`: `[{"file_name", "content_type", "size_bytes", "status", "url", '
+        '"url_expires_at", "error": {"code", "message"}}]`; `url` (and `media_urls`) are the gateway\'s own '
+        "links to its copy, valid `url_expires_at` (15 minutes), never Aircall's. The lists and the export "
+        "carry the same.",
         404: "`not_found`: no message with this id.",
     },
     ("get", "/usage"): {
         200: 'json:`{"month", "items": [{"number_id", "outbound": {"messages", "segments", '
         '"segments_by_country"}, "inbound": {...}, "rejected", "deferred", "expired", "failed", '
+        '"media": {"files", "bytes"} (inbound MMS files stored that month), '
         '"estimated_cost": {"currency", "outbound", "inbound", "total", "unpriced_segments"} | null}], '
         '"next_cursor": null}`.',
         400: f"{_INVALID}: `month` is not YYYY-MM, or `number_id` is not a number id.",
     },
     ("delete", "/contacts/{phone}"): {
         200: 'json:Erased: `{"contact", "complete": true, "erased": {"messages", "callbacks", '
-        '"idempotency_records", "consents", "conversations"}, "kept": {"opt_outs"}}`.',
+        '"idempotency_records", "media_objects", "consents", "conversations"}, "kept": {"opt_outs"}}`.',
         202: "json:Erasure under way: the same object with `complete: false`; repeat the request.",
         400: f"{_PHONE}, or {_INVALID} for `number_id`.",
     },

@@ -19,18 +19,24 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from aircall_sms.domain import deadline
 from aircall_sms.domain.timeutil import iso, parse_time, utcnow
 from aircall_sms.errors import AircallError, AircallTimeout, GatewayError, RateLimited, ServiceBusy
 from aircall_sms.observability import metrics
 
+if TYPE_CHECKING:  # annotations only: httpx is imported by the first client made (see AircallClient)
+    import httpx
+
 # Aircall answers a send in well under a second; a call that could wait less than this for the answer is not
 # started (its outcome would too likely be unknown).
 MIN_READ_TIMEOUT = 2.0
+
+
+def preload() -> None:
+    """Import httpx now (SnapStart's snapshot holds it) instead of with the first client made."""
+    import httpx  # noqa: F401
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +128,10 @@ class SentMessage:
 
 
 class AircallClient:
+    """httpx is imported when the first client is made, not with this module: the functions that never call
+    Aircall (events, usage, the authorizer, most manage routes) import the module for its outcomes and errors,
+    and would otherwise pay httpx's import (tens of ms) on every cold start."""
+
     def __init__(
         self,
         base_url: str,
@@ -133,6 +143,8 @@ class AircallClient:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         """`keep_after`: the seconds each call leaves in the invocation's budget after it (to record its outcome)."""
+        import httpx
+
         self._connect_timeout, self._read_timeout, self._keep_after = connect_timeout, read_timeout, keep_after
         self._http = httpx.Client(
             base_url=base_url.rstrip("/") + "/v1",
@@ -187,6 +199,8 @@ class AircallClient:
     # ------------------------------------------------------------------ transport
     def _timeout(self) -> httpx.Timeout:
         """This call's timeouts: the configured ones, shortened to the invocation's budget when there is one."""
+        import httpx  # already loaded by __init__: a dictionary lookup
+
         budget = deadline.current()
         if budget is None:
             return httpx.Timeout(self._read_timeout, connect=self._connect_timeout)
@@ -203,6 +217,8 @@ class AircallClient:
         return httpx.Timeout(connect=connect, read=timeouts.read, write=connect, pool=connect)
 
     def _request(self, method: str, path: str, *, json: Any = None) -> dict[str, Any]:
+        import httpx  # already loaded by __init__: a dictionary lookup
+
         timeout = self._timeout()
         try:
             response = self._http.request(method, path, json=json, timeout=timeout)

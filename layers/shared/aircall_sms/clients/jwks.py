@@ -5,14 +5,15 @@ per instance: a token naming a key not in the kept set makes one new fetch (prov
 from __future__ import annotations
 
 import time
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from aircall_sms.domain.tokens import PublicKey, keys_of
 
+if TYPE_CHECKING:  # annotations only: httpx is imported by the first fetch (the authorizer's key requests never)
+    import httpx
+
 REFRESH_SECONDS = 60.0
-TIMEOUT = httpx.Timeout(3.0)
+TIMEOUT_SECONDS = 3.0
 
 
 class KeysUnavailable(RuntimeError):
@@ -37,10 +38,12 @@ class KeySet:
         return self._keys.get(kid)
 
     def _fetch(self) -> dict[str, Any]:
+        import httpx
+
         self._fetched_at = time.monotonic()
         self.fetches += 1
         try:
-            with httpx.Client(timeout=TIMEOUT, transport=self._transport) as client:
+            with httpx.Client(timeout=httpx.Timeout(TIMEOUT_SECONDS), transport=self._transport) as client:
                 answer = client.get(f"{self.issuer}/.well-known/jwks.json")
                 answer.raise_for_status()
                 document = answer.json()

@@ -96,6 +96,13 @@ def parse(raw: str, default_region: str | None = None) -> PhoneNumber:
     )
 
 
+def preload() -> None:
+    """Import phonenumbers and the metadata of its main regions now (SnapStart's snapshot holds them) instead of
+    with the first number parsed."""
+    parse("+33145678901")
+    parse("+14155550123")
+
+
 _MASK = "******"
 
 

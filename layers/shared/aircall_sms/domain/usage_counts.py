@@ -13,6 +13,8 @@ change moved (the old image against the new one; an INSERT moves from nothing):
     deferred                               a message becomes `deferred` for the first time (it waited)
     expired                                a deferred message becomes `expired`
     failed                                 a message becomes `failed` (Aircall refused it or could not deliver it)
+    media_files, media_bytes               an inbound MMS's files are copied into the media bucket (its media
+                                           leaves `pending`): the files stored and their bytes
 
 A change counts in the month (UTC) it happened: an INSERT in its `created_at`'s, a MODIFY in its `updated_at`'s.
 A message counts at least one segment (an MMS without text is one message). Removals (the retention's TTL, an
@@ -21,6 +23,7 @@ erasure) count nothing: usage is history, and it stays when the messages go.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -33,6 +36,9 @@ OUTBOUND_SEGMENTS = "outbound_segments"
 INBOUND_MESSAGES = "inbound_messages"
 INBOUND_SEGMENTS = "inbound_segments"
 OUTCOMES = ("rejected", "deferred", "expired", "failed")
+MEDIA_FILES = "media_files"
+MEDIA_BYTES = "media_bytes"
+
 COUNTRY_PREFIX = "segments#"
 UNKNOWN_COUNTRY = "ZZ"  # phonenumbers' name for a region it cannot tell
 _CENTS = Decimal("0.000001")
@@ -70,6 +76,10 @@ def counts_of(record: Mapping[str, Any], country_of: Any) -> Counts | None:
         increments |= {OUTBOUND_MESSAGES: 1, OUTBOUND_SEGMENTS: segments}
     if INBOUND_SEGMENTS in increments or OUTBOUND_SEGMENTS in increments:
         increments[country_key(str(direction), country_of(_text(new, "contact") or ""))] = segments
+    if _text(old, "media_status") == "pending" and _text(new, "media_status") in ("stored", "failed"):
+        files = _stored_files(new)
+        if files:
+            increments |= {MEDIA_FILES: files, MEDIA_BYTES: _number(new, "media_bytes")}
     status, previous = _text(new, "status"), _text(old, "status")
     if status in OUTCOMES and status != previous and not (status == "deferred" and _was_deferred(old)):
         increments[str(status)] = 1
@@ -101,6 +111,7 @@ def report_item(number_id: str, counters: Mapping[str, int], prices: PriceTable 
             "segments_by_country": by_country["inbound"],
         },
         **{outcome: int(counters.get(outcome, 0)) for outcome in OUTCOMES},
+        "media": {"files": int(counters.get(MEDIA_FILES, 0)), "bytes": int(counters.get(MEDIA_BYTES, 0))},
         "estimated_cost": None if prices is None else _cost(by_country, prices),
     }
 
@@ -141,6 +152,18 @@ def _number(image: Mapping[str, Any], name: str) -> int:
         return int(Decimal(raw)) if isinstance(raw, str) else 0
     except ArithmeticError:
         return 0
+
+
+def _stored_files(image: Mapping[str, Any]) -> int:
+    """How many files of an inbound MMS's `media` (JSON) were stored."""
+    raw = _text(image, "media")
+    try:
+        entries = json.loads(raw) if raw else []
+    except ValueError:
+        return 0
+    if not isinstance(entries, list):
+        return 0
+    return sum(1 for entry in entries if isinstance(entry, Mapping) and entry.get("status") == "stored")
 
 
 def _was_deferred(image: Mapping[str, Any]) -> bool:

@@ -29,6 +29,7 @@ from pynamodb.attributes import (
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 
+from aircall_sms.domain import media
 from aircall_sms.domain.status import predecessors
 from aircall_sms.domain.timeutil import iso
 from aircall_sms.settings import get_settings
@@ -199,6 +200,13 @@ class MessageRecord(GatewayModel):
     text = UnicodeAttribute(null=True)
     media_urls: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
     media_details = JSONAttribute(null=True)  # inbound MMS: [{url, file_name, file_type}] as Aircall sent them
+    # Inbound MMS kept in the media bucket (`domain.media`): "pending" until the MediaFunction copied its files,
+    # then "stored" or "failed"; `media` the files then ([{file_name, content_type, size_bytes, status, key |
+    # error}]), `media_bytes` their stored size. Aircall's links (`media_details`, `media_urls`) go once copied.
+    media_status = UnicodeAttribute(null=True)
+    media = JSONAttribute(null=True)
+    media_bytes = NumberAttribute(null=True)
+    media_attempts = NumberAttribute(null=True)
     purpose = UnicodeAttribute(null=True)
     segments = NumberAttribute(default=0)
     encoding = UnicodeAttribute(null=True)
@@ -253,7 +261,9 @@ class MessageRecord(GatewayModel):
         return super().serialize(null_check=null_check)
 
     def to_api(self) -> dict[str, Any]:
-        """The contract's Message object."""
+        """The contract's Message object. An inbound message's `media_urls` and `media[].url` are the gateway's own
+        links, which only the archive's answers add (`use_cases.media.with_links`): here they are empty."""
+        inbound = self.direction == "inbound"
         return {
             "id": self.id,
             "aircall_id": self.aircall_id,
@@ -262,8 +272,9 @@ class MessageRecord(GatewayModel):
             "to": self.recipient,
             "direction": self.direction,
             "text": self.text,
-            "media_urls": list(self.media_urls or []),
-            "media_details": self.media_details,
+            "media_urls": [] if inbound else list(self.media_urls or []),
+            "media_status": self.media_status,
+            "media": self.media_entries() if inbound else None,
             "purpose": self.purpose,
             "segments": int(self.segments or 0),
             "encoding": self.encoding,
@@ -284,6 +295,15 @@ class MessageRecord(GatewayModel):
             "client_id": self.client_id,
             "keyword": self.keyword,
         }
+
+    def media_entries(self) -> list[dict[str, Any]] | None:
+        """The files of an inbound MMS as the contract shows them (without links): the copies once tried, the
+        files Aircall announced while pending; None without media."""
+        if self.media is not None:
+            return [{name: value for name, value in entry.items() if name != "key"} for entry in self.media]
+        if self.media_details:
+            return [media.pending_entry(source) for source in media.sources(self.media_details)]
+        return None
 
 
 # Deferred messages go out in this order of purpose, then oldest first.
@@ -564,8 +584,8 @@ def contact_message_ids(
 
 
 def erasure_facts(message_ids: list[str]) -> list[dict[str, str]]:
-    """`id`, `number_id`, and `aircall_id`, `idempotency_key`, `client_id`, `created_at` where set, of those of
-    `message_ids` that still exist (one consistent BatchGetItem per 100: an index may still show a message
+    """`id`, `number_id`, and `aircall_id`, `idempotency_key`, `client_id`, `created_at`, `media` (JSON) where set,
+    of those of `message_ids` that still exist (one consistent BatchGetItem per 100: an index may still show a message
     deleted a moment ago)."""
     client = raw_client()
     table = MessageRecord.Meta.table_name
@@ -575,7 +595,7 @@ def erasure_facts(message_ids: list[str]) -> list[dict[str, str]]:
             table: {
                 "Keys": [{"id": {"S": message_id}} for message_id in message_ids[start : start + 100]],
                 "ConsistentRead": True,
-                "ProjectionExpression": "id, number_id, aircall_id, idempotency_key, client_id, created_at",
+                "ProjectionExpression": "id, number_id, aircall_id, idempotency_key, client_id, created_at, media",
             }
         }
         while request:
@@ -586,6 +606,52 @@ def erasure_facts(message_ids: list[str]) -> list[dict[str, str]]:
             ]
             request = answer.get("UnprocessedKeys") or {}
     return found
+
+
+# ------------------------------------------------------------------------------------------------ media
+def media_attempt(message_id: str) -> int | None:
+    """Count one more copy attempt of a message's media; which attempt this is, or None when there is nothing to
+    copy any more (the message is gone, or its media was recorded by an earlier delivery)."""
+    client = raw_client()
+    try:
+        answer = client.update_item(
+            TableName=MessageRecord.Meta.table_name,
+            Key={"id": {"S": message_id}},
+            UpdateExpression="ADD media_attempts :one",
+            ConditionExpression="attribute_exists(#id) AND media_status = :pending",
+            ExpressionAttributeNames={"#id": "id"},
+            ExpressionAttributeValues={":one": {"N": "1"}, ":pending": {"S": media.PENDING}},
+            ReturnValues="UPDATED_NEW",
+        )
+    except client.exceptions.ConditionalCheckFailedException:
+        return None
+    return int(answer["Attributes"]["media_attempts"]["N"])
+
+
+def record_media(message_id: str, entries: list[dict[str, Any]], at: datetime) -> bool:
+    """Record the outcome of a message's copy (its files, status and stored bytes) and forget Aircall's links,
+    only while its media is still pending; False when the message is gone or was recorded already."""
+    client = raw_client()
+    try:
+        client.update_item(
+            TableName=MessageRecord.Meta.table_name,
+            Key={"id": {"S": message_id}},
+            UpdateExpression="SET media = :media, media_status = :status, media_bytes = :bytes, updated_at = :at, "
+            "media_urls = :none REMOVE media_details",
+            ConditionExpression="attribute_exists(#id) AND media_status = :pending",
+            ExpressionAttributeNames={"#id": "id"},
+            ExpressionAttributeValues={
+                ":media": {"S": json.dumps(entries, ensure_ascii=False)},
+                ":status": {"S": media.outcome(entries)},
+                ":bytes": {"N": str(media.stored_bytes(entries))},
+                ":at": {"S": iso(at)},
+                ":none": {"L": []},
+                ":pending": {"S": media.PENDING},
+            },
+        )
+    except client.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
 
 
 def delete_all(message_ids: list[str]) -> int:

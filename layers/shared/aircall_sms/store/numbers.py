@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from pynamodb.attributes import JSONAttribute, UnicodeAttribute
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from aircall_sms.store.base import GatewayModel, TableName
@@ -40,7 +40,8 @@ class NumberRecord(GatewayModel):
     callback_url = UnicodeAttribute(null=True)
     # "configuring" from just before the gateway asks Aircall to configure the number until the token Aircall
     # answers is stored; absent once configured. A configuration cut off in between (a Lambda timeout, a lost
-    # answer) stays "configuring": the next PUT finishes it, and undoes it in Aircall for another mode.
+    # answer) stays "configuring": the next PUT finishes it (and undoes it in Aircall for another mode), or the
+    # scheduled repair does (use_cases/number_repair.py) once no PUT can still be running.
     state = UnicodeAttribute(null=True)
     configured_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
@@ -167,6 +168,33 @@ def forget(number_id: str | None = None) -> None:
 def list_all() -> list[NumberRecord]:
     # The table holds the company's configured Aircall numbers: tens, not millions. A scan is its natural read.
     return sorted(NumberRecord.scan(), key=lambda record: int(record.number_id))
+
+
+def configuring_before(cutoff: str) -> list[NumberRecord]:
+    """The numbers left `configuring` since before `cutoff` (ISO time): configurations cut off."""
+    condition = (NumberRecord.state == CONFIGURING) & (NumberRecord.updated_at < cutoff)
+    return sorted(NumberRecord.scan(filter_condition=condition), key=lambda record: int(record.number_id))
+
+
+def finish_configuring(record: NumberRecord, token_sha256: str, now: str) -> bool:
+    """Store Aircall's token digest and clear `configuring`, if the number is still as `record` read it (a PUT
+    meanwhile wins); False when it is not."""
+    try:
+        record.update(
+            actions=[
+                NumberRecord.callback_token_sha256.set(token_sha256),
+                NumberRecord.state.remove(),
+                NumberRecord.updated_at.set(now),
+            ],
+            condition=(NumberRecord.state == CONFIGURING) & (NumberRecord.updated_at == record.updated_at),
+        )
+    except UpdateError as failure:
+        if failure.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        return False
+    finally:
+        forget(record.number_id)
+    return True
 
 
 def delete(number_id: str) -> None:

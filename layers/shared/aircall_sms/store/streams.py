@@ -153,3 +153,14 @@ def _string(image: object, name: str) -> str | None:
     value = image.get(name)
     text = value.get("S") if isinstance(value, Mapping) else None
     return text if isinstance(text, str) else None
+
+
+def pending_media(record: Mapping[str, Any]) -> MessageRecord | None:
+    """The message of an archive record that archived an inbound MMS whose media is still to be copied (an INSERT
+    with `media_status` pending); None for any other record."""
+    if change_of(record) != "created":
+        return None
+    image = (record.get("dynamodb") or {}).get("NewImage")
+    if not isinstance(image, Mapping) or _string(image, "media_status") != "pending":
+        return None
+    return MessageRecord.from_raw_data(dict(image))

@@ -371,6 +371,8 @@ def _inbound(callback: Callback, stored: callbacks.CallbackRecord) -> CallbackOu
         text=body,
         media_urls=[item["url"] for item in media],
         media_details=media or None,
+        # Copied into the media bucket off this path (the MediaFunction, on the archive's stream).
+        media_status="pending" if media else None,
         segments=segmentation.segments,
         encoding=segmentation.encoding,
         status="received",

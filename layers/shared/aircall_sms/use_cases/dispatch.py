@@ -32,7 +32,6 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from aircall_sms.domain import phone, quota, segments
 from aircall_sms.domain.access import ADMIN_CLIENT_ID, GATEWAY_CLIENT_ID
-from aircall_sms.domain.requests import SendRequest
 from aircall_sms.domain.timeutil import iso, parse_time, utcnow
 from aircall_sms.errors import GatewayError, NumberNotConfigured, Unauthorized
 from aircall_sms.observability import logger, metrics
@@ -382,6 +381,8 @@ def _dispatch_refused(
 
 def _prepared_from_record(record: messages.MessageRecord, number: numbers.NumberRecord) -> PreparedSend:
     """The deferred message as the send request it came from (validated when it was accepted)."""
+    from aircall_sms.domain.requests import SendRequest  # pydantic: loaded by the first run that sends
+
     request = SendRequest.model_construct(
         sender=record.number_id,
         to=record.recipient,

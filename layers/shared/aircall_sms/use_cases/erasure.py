@@ -8,9 +8,10 @@ every index, except the opt-out fact (so a STOP stays honoured):
                     the number and the text)
     LedgerTable     the Idempotency-Key records of those messages (they     the message's key (24 h records)
                     hold the first answer: the message)
+    media bucket    the copies of those messages' MMS files                 the message's `media`
 
-No Scan: each is a key or an index lookup. A message is deleted after its callbacks and its key record, so an
-erasure cut short leaves every message that still has traces, and the next call finds them again.
+No Scan: each is a key or an index lookup. A message is deleted after its callbacks, its key record and its media
+copies, so an erasure cut short leaves every message that still has traces, and the next call finds them again.
 
 The work is bounded for API Gateway (29 s) and Lambda (15 s): one call erases for at most `TIME_BUDGET` seconds
 and `MESSAGES_PER_CALL` messages, then answers 202 (`complete: false`) with what it erased so far; the client
@@ -40,7 +41,7 @@ from aircall_sms.domain.timeutil import iso, parse_time, utcnow
 from aircall_sms.observability import logger, metrics
 from aircall_sms.settings import get_settings
 from aircall_sms.store import audit, base, callbacks, contacts, idempotency, messages
-from aircall_sms.use_cases import publish_events
+from aircall_sms.use_cases import media, publish_events
 from aircall_sms.use_cases.consent import parse_contact
 
 TIME_BUDGET = 8.0  # seconds of work per call, well inside Lambda's 15 s and API Gateway's 29 s
@@ -69,6 +70,7 @@ def erase_contact(principal: Principal, raw_phone: str, raw_number_id: str | Non
         "messages": 0,
         "callbacks": 0,
         "idempotency_records": 0,
+        "media_objects": 0,
         "consents": facts["consents"],
         "conversations": facts["conversations"],
     }
@@ -84,6 +86,7 @@ def erase_contact(principal: Principal, raw_phone: str, raw_number_id: str | Non
             traces = list(pool.map(lambda message: _erase_traces(message, keys_since), found))
             erased["callbacks"] += sum(callbacks_erased for callbacks_erased, _ in traces)
             erased["idempotency_records"] += sum(key_erased for _, key_erased in traces)
+            erased["media_objects"] += media.delete_copies(found)
             erased["messages"] += messages.delete_all([message["id"] for message in found])
             if start is None:
                 complete = True

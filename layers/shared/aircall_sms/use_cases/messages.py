@@ -26,6 +26,7 @@ from aircall_sms.domain.timeutil import utcnow
 from aircall_sms.errors import InvalidPhone, InvalidRequest, NotFound
 from aircall_sms.store import archive, messages, numbers
 from aircall_sms.store.messages import MessageRecord
+from aircall_sms.use_cases import media
 from aircall_sms.use_cases.numbers import parse_number_id
 
 MAX_ID_LENGTH = 128
@@ -46,7 +47,7 @@ def get_message(principal: Principal, message_id: str) -> dict[str, Any]:
     record = messages.get(message_id) if 0 < len(message_id) <= MAX_ID_LENGTH else None
     if record is None or not principal.allows(record.number_id):
         raise NotFound("No message with this id.", details={"id": message_id[:MAX_ID_LENGTH]})
-    return record.to_api()
+    return media.with_links(record.to_api(), record)
 
 
 def list_messages(
@@ -150,7 +151,7 @@ def _page(
             else (record.created_key, record.id) > min(frontier)
         ):
             break
-        item = record.to_api()
+        item = media.with_links(record.to_api(), record)
         size += len(json.dumps(item))
         if items and size > MAX_PAGE_BYTES:
             break

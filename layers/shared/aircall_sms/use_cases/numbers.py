@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aircall_sms.clients.aircall import (
     AircallFailure,
@@ -17,7 +17,6 @@ from aircall_sms.clients.aircall import (
 from aircall_sms.domain import phone, quota
 from aircall_sms.domain.access import Principal
 from aircall_sms.domain.ids import is_number_id
-from aircall_sms.domain.requests import NumberRequest
 from aircall_sms.domain.timeutil import iso, utcnow
 from aircall_sms.domain.windows import WINDOWS
 from aircall_sms.errors import AircallError, GatewayError, InvalidRequest, NumberNotConfigured, NumberNotFound
@@ -27,6 +26,9 @@ from aircall_sms.store import budget, messages, numbers, usage
 from aircall_sms.use_cases import budget as aircall_budget
 from aircall_sms.use_cases import services
 from aircall_sms.use_cases.limits import number_windows
+
+if TYPE_CHECKING:  # an annotation only: pydantic is loaded by the routes that validate
+    from aircall_sms.domain.requests import NumberRequest
 
 APP_MESSAGING_WARNING = (
     "This number is configured for Aircall API messaging (proxy mode): the Aircall apps can no longer send or "

@@ -31,6 +31,16 @@ def aircall() -> AircallClient:
     return _client[1]
 
 
+def forget() -> None:
+    """Drop the Aircall and EventBridge clients (their connections and credentials): the next call makes new
+    ones. For SnapStart's restores (`aircall_sms.use_cases.snapshot`) and tests."""
+    global _client, _event_bridge
+    if _client is not None:
+        _client[1].close()
+    _client = None
+    _event_bridge = None
+
+
 def event_bridge() -> Any:
     """The EventBridge client (PutEvents to the gateway's bus), made from the botocore session the tables already
     use: same region, endpoint settings and credentials, and no second load of botocore's endpoint data."""

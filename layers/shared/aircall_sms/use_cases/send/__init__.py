@@ -13,8 +13,9 @@ Flow (docs/design.md, "Flow of one send"), one module per step:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aircall_sms.domain.access import Principal
-from aircall_sms.domain.requests import SendRequest
 from aircall_sms.domain.timeutil import utcnow
 from aircall_sms.errors import ServiceBusy
 from aircall_sms.store import numbers
@@ -22,6 +23,9 @@ from aircall_sms.use_cases.send.dry_run import dry_run_verdict
 from aircall_sms.use_cases.send.outcome import SendOutcome
 from aircall_sms.use_cases.send.prepare import StartOver, prepare
 from aircall_sms.use_cases.send.reserve import send
+
+if TYPE_CHECKING:  # an annotation only: pydantic is loaded by the routes that validate
+    from aircall_sms.domain.requests import SendRequest
 
 NUMBER_ATTEMPTS = 3
 

@@ -11,12 +11,12 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from aircall_sms.domain import compliance, phone, segments
 from aircall_sms.domain.access import Principal
 from aircall_sms.domain.ids import is_number_id, new_id
-from aircall_sms.domain.requests import SendRequest
 from aircall_sms.domain.timeutil import iso
 from aircall_sms.errors import (
     ComplianceRefusal,
@@ -29,6 +29,9 @@ from aircall_sms.errors import (
 )
 from aircall_sms.settings import get_settings
 from aircall_sms.store import idempotency, messages, numbers
+
+if TYPE_CHECKING:  # an annotation only: pydantic is loaded by the routes that validate
+    from aircall_sms.domain.requests import SendRequest
 
 MAX_TEXT_CHARACTERS = 1600
 # Aircall caps a message from a French number (mobile or fixed) lower ("French messaging limits").
