@@ -7,8 +7,10 @@ key's holds LOCAL_API_KEY), the template's buckets (empty), the Aircall sandbox,
 SignInProviderUrl), the HTTP front calling the handlers in-process, the template's event buses with a capture of
 what is published on them (`published_events()`, `GET /_local/events`), one stream poller per `Type: DynamoDB`
 function event, calling the function in-process as Lambda's event source mapping would (`drain_streams()` waits for
-them), and, with `run_schedules=True` (as `make local` does), the `Type: Schedule` events
-(`local_stack.schedules`). `stop()` tears it down in reverse order, also when starting failed half-way.
+them), the template's SQS queues with one poller per `Type: SQS` function event (`local_stack.queues`: the callbacks
+DynamoDB could not take go there; `drain_queues()` waits for them), and, with `run_schedules=True` (as `make local`
+does), the `Type: Schedule` events (`local_stack.schedules`). `stop()` tears it down in reverse order, also when
+starting failed half-way.
 
 Settings (arguments win over the environment):
     LOCAL_DYNAMODB_PORT (8000), LOCAL_AIRCALL_PORT (3001), LOCAL_API_PORT (3000), LOCAL_SIGN_IN_PORT (0)
@@ -41,6 +43,7 @@ from local_stack.event_bus import PublishedEvents
 from local_stack.front import DEFAULT_API_KEY, DEFAULT_TEMPLATE, Front, FrontServer, add_layers_to_sys_path
 from local_stack.identity import CLIENT_ID as IDENTITY_CLIENT_ID
 from local_stack.identity import DEFAULT_PASSWORD, DEFAULT_USERS, IdentityProvider, IdentityServer, people_from
+from local_stack.queues import QueuePollers, create_queues
 from local_stack.schedules import Schedules
 from local_stack.streams import POLL_INTERVAL, StreamPollers
 from local_stack.template import (
@@ -52,6 +55,8 @@ from local_stack.template import (
     functions,
     load_template,
     parameter_value,
+    queue_sources,
+    queue_specs,
     schedule_sources,
     stream_sources,
     table_specs,
@@ -138,6 +143,7 @@ class LocalStack:
         self.identity: IdentityServer | None = None
         self.events: PublishedEvents | None = None
         self.streams: StreamPollers | None = None
+        self.queues: QueuePollers | None = None
         self.schedules: Schedules | None = None
         self.tables: dict[str, str] = {}
         self.buckets: dict[str, str] = {}
@@ -221,6 +227,13 @@ class LocalStack:
             region=self.region,
             poll_interval=self._stream_poll_interval,
         ).start()
+        create_queues(stack_client("sqs"), queue_specs(self.template, self.parameter_overrides))
+        self.queues = QueuePollers(
+            queue_sources(self.template, self.parameter_overrides),
+            self.front.invoke,
+            stack_client("sqs"),
+            region=self.region,
+        ).start()
         self.front_server.front = self.front
         if self._run_schedules:
             self.schedules = Schedules(schedule_sources(self.template, self.parameter_overrides), self.front.invoke)
@@ -230,11 +243,13 @@ class LocalStack:
         """Stop everything that runs, in reverse order; the first error (if any) is raised at the end."""
         errors: list[BaseException] = []
         front_server, front, sandbox, dynamodb = self.front_server, self.front, self.sandbox, self.dynamodb
-        streams, schedules, identity = self.streams, self.schedules, self.identity
+        streams, schedules, identity, queues = self.streams, self.schedules, self.identity, self.queues
         self.front_server = self.front = self.sandbox = self.dynamodb = self.streams = self.events = None
+        self.queues = None
         self.schedules = self.identity = None
         for stop in (
             schedules.stop if schedules else None,
+            queues.stop if queues else None,
             streams.stop if streams else None,
             front_server.stop if front_server else None,
             front.close if front else None,
@@ -332,6 +347,11 @@ class LocalStack:
         """Wait until every record written to the tables' streams so far has been handed to its function
         (retries included); TimeoutError after `timeout` seconds."""
         _started(self.streams, "stream pollers").drain(timeout)
+
+    def drain_queues(self, timeout: float = 10.0) -> None:
+        """Wait until every queue a function reads is empty (its messages handled, or moved to a dead-letter
+        queue); TimeoutError after `timeout` seconds."""
+        _started(self.queues, "queue pollers").drain(timeout)
 
     def published_events(self) -> list[dict[str, Any]]:
         """What the functions published on the template's event buses, oldest first:

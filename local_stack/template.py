@@ -9,9 +9,12 @@ Intrinsic functions are resolved to deterministic local values (see `Resolver`):
 - `!Ref` a `AWS::Events::EventBus`: its `Name` (as CloudFormation answers);
 - `!Ref` a `AWS::SecretsManager::Secret`: its `Name` (CloudFormation answers the ARN; Secrets Manager takes
   either as a SecretId);
+- `!Ref` a `AWS::SQS::Queue`: its URL, as CloudFormation answers (`https://sqs.<region>.amazonaws.com/<account>/
+  <name>`, the name being `QueueName` or the logical id; moto's SQS reads the queue's name from it);
+  `!GetAtt <queue>.QueueName` that name, `.Arn` its ARN;
 - `!Ref` a `AWS::S3::Bucket`: its `BucketName`, else `<stack name>-<logical id, lower case>` (`!GetAtt X.Arn`:
   `arn:aws:s3:::<name>`);
-- `!Ref` any other resource (an SNS topic, SQS queue, function, ...): its logical id;
+- `!Ref` any other resource (an SNS topic, function, ...): its logical id;
 - `!GetAtt X.Arn` (and any attribute ending in `Arn`): `arn:aws:<service>:<region>:123456789012:<X>`
   (`...:table/<name>` for tables, `...:event-bus/<name>` for buses; a table's `StreamArn` is
   `...:table/<name>/stream/local`); `!GetAtt X.<other>`: `<X>` for name-like attributes (a bus's `Name`: its
@@ -46,6 +49,7 @@ EVENT_BUS_TYPE = "AWS::Events::EventBus"
 SECRET_TYPE = "AWS::SecretsManager::Secret"  # noqa: S105 - a resource type # nosec B105
 BUCKET_TYPE = "AWS::S3::Bucket"
 FUNCTION_TYPE = "AWS::Serverless::Function"
+QUEUE_TYPE = "AWS::SQS::Queue"
 API_TYPE = "AWS::Serverless::Api"
 LAYER_TYPE = "AWS::Serverless::LayerVersion"
 
@@ -230,9 +234,16 @@ class Resolver:
             return self.event_bus_name(name)
         if resource.get("Type") == SECRET_TYPE:
             return self.secret_name(name)
+        if resource.get("Type") == QUEUE_TYPE:
+            return f"https://sqs.{self.region}.amazonaws.com/{ACCOUNT_ID}/{self.queue_name(name)}"
         if resource.get("Type") == BUCKET_TYPE:
             return self.bucket_name(name)
         return name
+
+    def queue_name(self, logical_id: str) -> str:
+        properties = self.template.resources[logical_id].get("Properties") or {}
+        name = self.resolve(properties.get("QueueName", NO_VALUE))
+        return logical_id if name is NO_VALUE or name in (None, "") else str(name)
 
     def bucket_name(self, logical_id: str) -> str:
         properties = self.template.resources[logical_id].get("Properties") or {}
@@ -268,6 +279,13 @@ class Resolver:
                 return table_arn
             if attribute == "StreamArn":
                 return f"{table_arn}/stream/local"
+        if resource_type == QUEUE_TYPE:
+            if attribute == "Arn":
+                return f"arn:aws:sqs:{self.region}:{ACCOUNT_ID}:{self.queue_name(logical_id)}"
+            if attribute == "QueueName":
+                return self.queue_name(logical_id)
+            if attribute == "QueueUrl":
+                return self.ref(logical_id)
         if resource_type == EVENT_BUS_TYPE:
             if attribute == "Arn":
                 return f"arn:aws:events:{self.region}:{ACCOUNT_ID}:event-bus/{self.event_bus_name(logical_id)}"
@@ -833,6 +851,76 @@ def _filter_patterns(function_id: str, event_id: str, criteria: Any) -> tuple[di
         return parse_patterns(criteria)
     except ValueError as error:
         raise TemplateError(f"{function_id}.{event_id}: FilterCriteria: {error}") from None
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """One `AWS::SQS::Queue`: its name and the attributes the local stack gives it (CreateQueue's, as text)."""
+
+    logical_id: str
+    name: str
+    attributes: dict[str, str]
+
+
+_QUEUE_ATTRIBUTES = ("VisibilityTimeout", "MessageRetentionPeriod", "MaximumMessageSize", "DelaySeconds")
+
+
+def queue_specs(template: TemplateSource, parameter_overrides: Mapping[str, str] | None = None) -> list[QueueSpec]:
+    """Every `AWS::SQS::Queue` of the template, those without a redrive policy first (a queue's dead-letter queue
+    must exist before it); `RedrivePolicy` as JSON with its target's ARN resolved."""
+    template = _as_template(template)
+    resolver = Resolver(template, parameter_overrides)
+    specs: list[QueueSpec] = []
+    for logical_id, resource in template.resources_of_type(QUEUE_TYPE).items():
+        properties = resolver.resolve(resource.get("Properties") or {})
+        attributes = {name: _text(properties[name]) for name in _QUEUE_ATTRIBUTES if name in properties}
+        if "RedrivePolicy" in properties:
+            attributes["RedrivePolicy"] = json.dumps(properties["RedrivePolicy"])
+        specs.append(QueueSpec(logical_id=logical_id, name=resolver.queue_name(logical_id), attributes=attributes))
+    return sorted(specs, key=lambda spec: "RedrivePolicy" in spec.attributes)
+
+
+@dataclass(frozen=True)
+class QueueSource:
+    """One `Type: SQS` event of a function: the queue it reads and how Lambda would hand its messages over."""
+
+    function_id: str
+    event_id: str
+    queue_name: str
+    queue_arn: str
+    batch_size: int
+    report_batch_item_failures: bool
+    enabled: bool
+
+
+def queue_sources(template: TemplateSource, parameter_overrides: Mapping[str, str] | None = None) -> list[QueueSource]:
+    """Every `Type: SQS` event of every function, in template order; its `Queue` must be one of the template's
+    queues (`!GetAtt <queue>.Arn`)."""
+    template = _as_template(template)
+    resolver = Resolver(template, parameter_overrides)
+    arns = {resolver.get_att(logical_id, "Arn"): logical_id for logical_id in template.resources_of_type(QUEUE_TYPE)}
+    sources: list[QueueSource] = []
+    for function_id, resource in template.resources_of_type(FUNCTION_TYPE).items():
+        for event_id, event in ((resource.get("Properties") or {}).get("Events") or {}).items():
+            if not isinstance(event, dict) or event.get("Type") != "SQS":
+                continue
+            properties = resolver.resolve(event.get("Properties") or {})
+            arn = str(properties.get("Queue", ""))
+            if arn not in arns:
+                raise TemplateError(f"{function_id}.{event_id}: Queue {arn!r} is not a queue of this template")
+            sources.append(
+                QueueSource(
+                    function_id=function_id,
+                    event_id=event_id,
+                    queue_name=resolver.queue_name(arns[arn]),
+                    queue_arn=arn,
+                    batch_size=int(properties.get("BatchSize", 10)),
+                    report_batch_item_failures="ReportBatchItemFailures"
+                    in (properties.get("FunctionResponseTypes") or []),
+                    enabled=_truthy(properties.get("Enabled", True)),
+                )
+            )
+    return sources
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,7 @@ def reset_gateway_caches() -> None:
         messages,
         numbers,
         pools,
+        queue,
     )
     from aircall_sms.use_cases import authorize, dispatch, services, sign_in
 
@@ -97,6 +98,7 @@ def reset_gateway_caches() -> None:
     media_objects.forget()
     numbers.forget()
     pools.forget()
+    queue.forget_client()
     authorize.forget()
     sign_in.console_client_id.cache_clear()
     dispatch.forget_key_checks()

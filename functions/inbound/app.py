@@ -1,6 +1,6 @@
-"""POST /webhooks/aircall — Aircall's callbacks — and, on its schedule, the reconciliation of the callbacks
-still pending. Kept lean (no request-model machinery) so a cold start answers well inside Aircall's 5-second
-limit."""
+"""POST /webhooks/aircall — Aircall's callbacks —, the callbacks queue (those DynamoDB could not take at once) and,
+on its schedule, the reconciliation of the callbacks still pending. Kept lean (no request-model machinery) so a
+cold start answers well inside Aircall's 5-second limit."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from aircall_sms.api import proxy
 from aircall_sms.errors import GatewayError
 from aircall_sms.observability import logger, metrics
 from aircall_sms.use_cases import snapshot
-from aircall_sms.use_cases.callbacks import handle_callback, reconcile
+from aircall_sms.use_cases.callbacks import receive_callback, reconcile, take_queued
 
 if TYPE_CHECKING:  # an annotation only: not imported in Lambda
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -23,8 +23,12 @@ snapshot.register()  # SnapStart's hooks, when Lambda initializes this function 
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # noqa: ARG001
     if event.get("source") == "aws.events":  # the schedule: apply the callbacks still pending
         return {"reconciled": reconcile()}
+    records = event.get("Records")
+    if isinstance(records, list):  # the callbacks queue: a partial batch response (ReportBatchItemFailures)
+        queued = [(str(record["messageId"]), str(record.get("body") or "")) for record in records]
+        return {"batchItemFailures": [{"itemIdentifier": again} for again in take_queued(queued)]}
     try:
-        outcome = handle_callback(proxy.decode_body(event))
+        outcome = receive_callback(proxy.decode_body(event))
     except GatewayError as failure:
         logger.info("callback refused", extra={"code": failure.code, "status": failure.status})
         return proxy.refusal(failure)

@@ -54,7 +54,7 @@ from aircall_sms.domain.status import FINAL
 from aircall_sms.domain.timeutil import iso, parse_time
 from aircall_sms.errors import GatewayError
 from aircall_sms.settings import get_settings
-from aircall_sms.store import ledger, messages, numbers
+from aircall_sms.store import ledger, messages, numbers, queue
 from aircall_sms.store.base import raw_client
 from aircall_sms.use_cases import callbacks as callback_use_cases
 from aircall_sms.use_cases import dispatch, number_repair, services
@@ -64,7 +64,7 @@ from aircall_sms.use_cases.send import send_message
 from aircall_sms.use_cases.send.outcome import SendOutcome
 from local_stack.clock import SimulatedClock
 from local_stack.dynamodb import client as aws_client
-from tests.support import FakeContext, load_event, load_handler
+from tests.support import FakeContext, invoke, load_event, load_handler, with_body
 
 FR_FIXED = "100005"  # +33 1 86 95 42 10, "other" limits, no registration needed
 CONTACT = "+33612348080"  # written to by no other module: no other test's callback can claim these messages
@@ -1369,3 +1369,166 @@ def test_a_configuration_whose_answer_is_lost_stays_configuring_and_the_next_put
     record = numbers.get(GB)
     assert record is not None and not record.state
     assert record.callback_token_sha256 == hashlib.sha256(token.encode()).hexdigest()
+
+
+# ================================================================================================ callback intake
+@pytest.fixture
+def callbacks_queue(world, emulator, monkeypatch) -> Iterator[tuple[Any, str, str]]:
+    """The callbacks queue and its dead-letter queue in the emulator (moto's SQS), as the template declares them
+    (redrive after 10 receives), and the gateway pointed at it: (the SQS client, the queue's URL, the DLQ's URL)."""
+    sqs = aws_client("sqs", emulator.url)
+    name = f"callbacks-{uuid.uuid4().hex[:8]}"
+    dead = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = json.dumps({"deadLetterTargetArn": dead_arn, "maxReceiveCount": 10})
+    url = sqs.create_queue(QueueName=name, Attributes={"RedrivePolicy": redrive})["QueueUrl"]
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", emulator.url)
+    monkeypatch.setenv("CALLBACKS_QUEUE_URL", url)
+    get_settings.cache_clear()
+    queue.forget_client()
+    yield sqs, url, dead
+    queue.forget_client()
+    sqs.delete_queue(QueueUrl=url)
+    sqs.delete_queue(QueueUrl=dead)
+
+
+def post_callback(payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """POST /webhooks/aircall as API Gateway hands it to the InboundFunction."""
+    return invoke("inbound", with_body(load_event("inbound_status_updated"), payload))
+
+
+def consume(sqs: Any, url: str) -> tuple[int, int]:
+    """One poll of the callbacks queue as Lambda's SQS event source mapping makes it: a batch handed to the
+    InboundFunction, the messages it did not report deleted; those it reported become visible again at once (Lambda
+    waits for the visibility timeout). (messages handed over, messages reported for another delivery)."""
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30).get("Messages", [])
+    if not received:
+        return 0, 0
+    event = {
+        "Records": [
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": {},
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "awsRegion": "us-east-1",
+            }
+            for message in received
+        ]
+    }
+    answer = load_handler("inbound").lambda_handler(event, FakeContext())
+    again = {failure["itemIdentifier"] for failure in answer["batchItemFailures"]}
+    for message in received:
+        if message["MessageId"] in again:
+            sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+        else:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return len(received), len(again)
+
+
+def callback_records(observer: Any) -> list[dict[str, Any]]:
+    table = get_settings().callbacks_table
+    return [item for page in observer.get_paginator("scan").paginate(TableName=table) for item in page["Items"]]
+
+
+def test_callbacks_during_a_dynamodb_throttle_are_queued_then_applied_once(world, dynamodb_faults, callbacks_queue):
+    """DynamoDB throttles every write (and the token's lookup) while Aircall's status callbacks arrive. Aircall still
+    gets `200` (`result: queued`) for each, at once: the callbacks are on the callbacks queue, nothing recorded,
+    the message unmoved. A forged callback that arrives meanwhile cannot be checked: it is queued too. The queue's
+    consumer, still throttled, reports every callback for another delivery (none deleted, none lost); once DynamoDB
+    recovers, the next delivery authenticates, records and applies each one exactly once (the forged one is refused
+    and nothing of it is stored), a second delivery of the same callbacks changes nothing, and nothing reaches the
+    dead-letter queue."""
+    sqs, url, dead = callbacks_queue
+    text = world.text("callbacks while throttled")
+    assert send(text).status_code == 201
+    world.sandbox_api.post("/_sandbox/callbacks/drain", json={"timeout_s": 10}).raise_for_status()
+    [message] = [message for message in world.in_aircall() if message["body"] == text]
+    attempts = world.sandbox_api.get("/_sandbox/callbacks", params={"message_id": message["id"]}).json()
+    first: dict[str, dict[str, Any]] = {}
+    for attempt in attempts["callbacks"]:
+        first.setdefault(attempt["payload"]["data"]["status"], attempt["payload"])
+    assert list(first) == ["sent", "delivered"]
+    forged = {**first["delivered"], "token": "forged-" + uuid.uuid4().hex}
+    before = len(callback_records(world.dynamodb))
+    numbers.forget()  # a new instance: the token's lookup is a read, throttled too
+    for operation in ("GetItem", "PutItem", "UpdateItem", "TransactWriteItems", "Query"):
+        dynamodb_faults.throttle_on_the_wire(operation, 10_000)
+
+    answers = [post_callback(payload) for payload in (*first.values(), forged)]
+
+    assert [(status, body["result"]) for status, body in answers] == [(200, "queued")] * 3
+    depth = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+    assert depth["Attributes"]["ApproximateNumberOfMessages"] == "3"
+    assert consume(sqs, url) == (3, 3)  # still throttled: every one stays on the queue
+    dynamodb_faults.clear()
+    assert len(callback_records(world.dynamodb)) == before
+    assert world.only(text).status == "queued"
+
+    assert consume(sqs, url) == (3, 0)  # DynamoDB is back: recorded and applied, the forged one refused
+    assert consume(sqs, url) == (0, 0)
+    record = world.only(text)
+    assert record.status == "delivered"
+    assert [change.status for change in record.status_history].count("delivered") == 1
+    assert len(callback_records(world.dynamodb)) == before + 2  # the forged callback left nothing
+    for payload in first.values():  # the same callbacks delivered again (SQS delivers at least once)
+        assert post_callback(payload)[1]["result"] == "duplicate"
+    history = [(change.status, change.at, change.source) for change in record.status_history]
+    assert [(change.status, change.at, change.source) for change in world.only(text).status_history] == history
+    assert sqs.receive_message(QueueUrl=dead, WaitTimeSeconds=0).get("Messages", []) == []
+    world.assert_properties()
+
+
+def test_a_callback_neither_recorded_nor_queued_is_refused_with_503(
+    world, dynamodb_faults, callbacks_queue, monkeypatch
+):
+    """DynamoDB throttles and the queue cannot be reached either: Aircall gets `503 service_busy` (it was neither
+    recorded nor queued, and saying so is the honest answer), never a 200 for a callback the gateway dropped."""
+    monkeypatch.setenv("CALLBACKS_QUEUE_URL", callbacks_queue[1] + "-missing")
+    get_settings.cache_clear()
+    text = world.text("callback nowhere")
+    assert send(text).status_code == 201
+    world.sandbox_api.post("/_sandbox/callbacks/drain", json={"timeout_s": 10}).raise_for_status()
+    [message] = [message for message in world.in_aircall() if message["body"] == text]
+    payload = world.sandbox_api.get("/_sandbox/callbacks", params={"message_id": message["id"]}).json()
+    dynamodb_faults.throttle_on_the_wire("PutItem", 10_000)
+    status, body = post_callback(payload["callbacks"][0]["payload"])
+    assert (status, body["error"]["code"]) == (503, "service_busy")
+    dynamodb_faults.clear()
+    world.assert_properties()
+
+
+def test_a_status_callback_whose_settling_write_fails_is_settled_by_the_sweep_without_moving_twice(
+    world, dynamodb_faults
+):
+    """A status callback moves its message and is then settled in a write of its own: DynamoDB throttles that
+    second write. Aircall still gets `200` (`pending`: the callback is recorded); the message has moved, once; the
+    sweep applies the callback again, finds the move made and settles it (`unchanged`), and nothing moves twice."""
+    text = world.text("settling throttled")
+    assert send(text).status_code == 201
+    world.sandbox_api.post("/_sandbox/callbacks/drain", json={"timeout_s": 10}).raise_for_status()
+    [message] = [message for message in world.in_aircall() if message["body"] == text]
+    attempts = world.sandbox_api.get("/_sandbox/callbacks", params={"message_id": message["id"]}).json()
+    [sent] = [a["payload"] for a in attempts["callbacks"] if a["payload"]["data"]["status"] == "sent"][:1]
+    table = get_settings().callbacks_table
+
+    def settling(params: dict[str, Any]) -> bool:
+        return params.get("TableName") == table and "REMOVE pending" in str(params.get("UpdateExpression", ""))
+
+    dynamodb_faults.fail("UpdateItem", "ProvisionedThroughputExceededException", count=1, when=settling)
+    assert handle_callback(json.dumps(sent)).result == "pending"
+    assert dynamodb_faults.hits["UpdateItem"] == 1
+    assert world.only(text).status == "sent"
+    counts = reconcile(timeutil.utcnow() + PAST_THE_SWEEP_DELAY)
+    assert counts["applied"] >= 1
+    record = world.only(text)
+    assert [change.status for change in record.status_history].count("sent") == 1
+    [stored] = [
+        item
+        for item in callback_records(world.dynamodb)
+        if item.get("aircall_id", {}).get("S") == str(message["id"]) and item["event"]["S"] == sent["event"]
+    ]
+    assert (stored["state"]["S"], stored["result"]["S"], "pending" in stored) == ("applied", "unchanged", False)
+    world.assert_properties()

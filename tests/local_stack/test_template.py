@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -339,6 +340,28 @@ def test_the_project_environment_resolves_to_one_consistent_set():
     merged = merged_environment(environments)
     assert merged["CALLBACK_URL"] == "http://x/webhooks/aircall"
     assert all(isinstance(value, str) for value in merged.values())
+
+
+def test_the_callbacks_queue_resolves_as_cloudformation_answers_and_is_read_by_the_inbound_function():
+    from local_stack.template import Resolver, functions, load_template, queue_sources, queue_specs
+
+    template = load_template(ROOT / "template.yaml")
+    resolver = Resolver(template, region="us-east-1")
+    url = "https://sqs.us-east-1.amazonaws.com/123456789012/CallbacksQueue"
+    assert resolver.resolve({"Ref": "CallbacksQueue"}) == url
+    assert functions(template)["InboundFunction"].environment["CALLBACKS_QUEUE_URL"].endswith("/CallbacksQueue")
+    specs = queue_specs(template)
+    names = [spec.name for spec in specs]
+    assert names.index("CallbacksDeadLetterQueue") < names.index("CallbacksQueue")  # the DLQ exists first
+    [callbacks] = [spec for spec in specs if spec.name == "CallbacksQueue"]
+    redrive = json.loads(callbacks.attributes["RedrivePolicy"])
+    assert redrive == {
+        "deadLetterTargetArn": "arn:aws:sqs:us-east-1:123456789012:CallbacksDeadLetterQueue",
+        "maxReceiveCount": 10,
+    }
+    [source] = queue_sources(template)
+    assert (source.function_id, source.queue_name, source.batch_size) == ("InboundFunction", "CallbacksQueue", 10)
+    assert source.report_batch_item_failures and source.enabled
 
 
 def test_a_bucket_is_named_as_cloudformation_would_and_its_arn_is_s3s(tiny_template):

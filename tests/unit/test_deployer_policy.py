@@ -88,8 +88,14 @@ NEEDED: dict[str, list[tuple[str, str]]] = {
         )
     ],
     "AWS::SQS::Queue": [
-        (action, arn("sqs", f"{STACK}-EventsDeadLetterQueue-1A2B3C4D"))
+        (action, arn("sqs", f"{STACK}-{queue}-1A2B3C4D"))
+        for queue in ("EventsDeadLetterQueue", "CallbacksQueue", "CallbacksDeadLetterQueue")
         for action in ("sqs:CreateQueue", "sqs:GetQueueAttributes", "sqs:SetQueueAttributes", "sqs:DeleteQueue")
+    ],
+    # CloudFormation writes and removes a queue policy as the queue's Policy attribute.
+    "AWS::SQS::QueuePolicy": [
+        (action, arn("sqs", f"{STACK}-CallbacksQueue-1A2B3C4D"))
+        for action in ("sqs:GetQueueAttributes", "sqs:SetQueueAttributes")
     ],
     "AWS::SNS::Topic": [
         (action, arn("sns", f"{STACK}-AlarmTopic-1A2B3C4D"))

@@ -72,3 +72,70 @@ def test_refused_abandoned_pending_too_long_and_misunderstood_callbacks_each_rai
     for metric in (*metrics, "CallbacksPendingOldestAge"):
         assert metric in watched, f"no alarm on {metric}"
         assert alarms[watched[metric]]["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def test_callbacks_dynamodb_cannot_take_go_on_an_encrypted_queue_with_a_dead_letter_queue():
+    queue, dead = RESOURCES["CallbacksQueue"], RESOURCES["CallbacksDeadLetterQueue"]
+    for resource in (queue, dead):
+        assert resource["Type"] == "AWS::SQS::Queue"
+        assert resource["Properties"]["SqsManagedSseEnabled"] is True
+        assert resource["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+        # the largest callback the webhook accepts (256 KiB) fits in one message
+        assert resource["Properties"]["MaximumMessageSize"] >= 256 * 1024
+    redrive = queue["Properties"]["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["CallbacksDeadLetterQueue", "Arn"]}
+    assert 5 <= redrive["maxReceiveCount"] <= 20
+    # Lambda advises a visibility timeout of six times the function's timeout
+    timeout = INBOUND["Properties"].get("Timeout", TEMPLATE.body["Globals"]["Function"]["Timeout"])
+    assert queue["Properties"]["VisibilityTimeout"] >= 6 * timeout
+    tls = RESOURCES["CallbacksQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in tls)
+
+
+def test_the_inbound_function_may_only_send_to_the_callbacks_queue_and_reads_it_with_partial_batch_responses():
+    sqs = [statement for statement in statements() if any(str(a).startswith("sqs:") for a in [statement["Action"]])]
+    assert sqs == [
+        {
+            "Sid": "CallbacksQueue",
+            "Effect": "Allow",
+            "Action": "sqs:SendMessage",
+            "Resource": {"Fn::GetAtt": ["CallbacksQueue", "Arn"]},
+        }
+    ]
+    assert INBOUND["Properties"]["Environment"]["Variables"]["CALLBACKS_QUEUE_URL"] == {"Ref": "CallbacksQueue"}
+    event = INBOUND["Properties"]["Events"]["QueuedCallbacks"]
+    assert event["Type"] == "SQS"
+    assert event["Properties"]["Queue"] == {"Fn::GetAtt": ["CallbacksQueue", "Arn"]}
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # the queue's readers never take the webhook's whole reserved concurrency
+    maximum = event["Properties"]["ScalingConfig"]["MaximumConcurrency"]
+    assert 2 <= maximum < TEMPLATE.body["Parameters"]["InboundReservedConcurrency"]["Default"]
+
+
+def test_a_callback_on_the_dead_letter_queue_or_waiting_too_long_on_the_queue_raises_an_alarm():
+    dead = RESOURCES["CallbacksDeadLetterAlarm"]["Properties"]
+    assert (dead["Namespace"], dead["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    dead_name = {"Fn::GetAtt": ["CallbacksDeadLetterQueue", "QueueName"]}
+    assert dead["Dimensions"] == [{"Name": "QueueName", "Value": dead_name}]
+    assert (dead["ComparisonOperator"], dead["Threshold"]) == ("GreaterThanThreshold", 0)
+    age = RESOURCES["CallbacksQueueAgeAlarm"]["Properties"]
+    assert (age["Namespace"], age["MetricName"]) == ("AWS/SQS", "ApproximateAgeOfOldestMessage")
+    assert age["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["CallbacksQueue", "QueueName"]}}]
+    assert age["Threshold"] <= 900
+    for alarm in (dead, age):
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def test_every_function_of_the_template_is_in_the_errors_and_the_throttles_alarms():
+    functions = set(TEMPLATE.resources_of_type("AWS::Serverless::Function"))
+    for alarm_id in ("FunctionErrorsAlarm", "FunctionThrottlesAlarm"):
+        metrics = RESOURCES[alarm_id]["Properties"]["Metrics"]
+        [total] = [metric for metric in metrics if "Expression" in metric]
+        read = {
+            metric["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Ref"]: metric["Id"]
+            for metric in metrics
+            if "MetricStat" in metric
+        }
+        assert set(read) == functions, f"{alarm_id} misses {functions - set(read)}"
+        assert total["Expression"] == f"SUM([{', '.join(read.values())}])"
+        assert len(read) <= 10  # CloudWatch's limit of metrics an alarm reads

@@ -382,3 +382,13 @@ def test_cut_off_number_configurations_are_repaired_on_a_schedule_and_alarmed_wh
         3,
     )
     assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def test_no_metric_math_alarm_reads_more_than_cloudwatchs_ten_metrics():
+    """CloudWatch refuses an alarm whose expression reads more than 10 metrics (a hard limit): an eleventh function
+    in FunctionErrorsAlarm or FunctionThrottlesAlarm needs a second alarm."""
+    for name, resource in RESOURCES.items():
+        if resource["Type"] != "AWS::CloudWatch::Alarm" or "Metrics" not in resource["Properties"]:
+            continue
+        read = [query for query in resource["Properties"]["Metrics"] if "MetricStat" in query]
+        assert len(read) <= 10, name

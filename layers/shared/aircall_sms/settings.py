@@ -44,6 +44,7 @@ class Settings:
     admin_key_secret: str
     authorizer_cache_seconds: int
     sign_in_issuer: str = ""
+    callbacks_queue_url: str = ""
     media_bucket: str = ""
     media_link_seconds: int = 900
     media_file_seconds: float = 20.0
@@ -90,6 +91,7 @@ class Settings:
             admin_key_secret=env.get("ADMIN_KEY_SECRET", "aircall-sms-gateway/admin-key").strip(),
             authorizer_cache_seconds=_int(env, "AUTHORIZER_CACHE_SECONDS", 300, minimum=0, maximum=300),
             sign_in_issuer=env.get("SIGN_IN_ISSUER", "").strip().rstrip("/"),
+            callbacks_queue_url=env.get("CALLBACKS_QUEUE_URL", "").strip(),
             media_bucket=env.get("MEDIA_BUCKET", "").strip(),
             # A link of the archive's answers works this long (at most a Lambda role's session allows: an hour).
             media_link_seconds=_int(env, "MEDIA_LINK_SECONDS", 900, minimum=60, maximum=3600),

@@ -281,6 +281,8 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     ("get", "/messages"): "listMessages",
     ("get", "/messages/export"): "exportMessages",
     ("get", "/messages/{id}"): "getMessage",
+    ("delete", "/messages/{id}"): "cancelMessage",
+    ("patch", "/messages/{id}"): "changeMessage",
     ("get", "/usage"): "getUsage",
     ("delete", "/contacts/{phone}"): "eraseContact",
     ("get", "/numbers"): "listNumbers",

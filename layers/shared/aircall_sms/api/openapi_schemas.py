@@ -401,6 +401,8 @@ SUCCESS: dict[tuple[str, str, int], str] = {
     ("post", "/messages", 202): "MessageAnswer",
     ("get", "/messages", 200): "MessagePage",
     ("get", "/messages/{id}", 200): "MessageAnswer",
+    ("delete", "/messages/{id}", 200): "MessageAnswer",
+    ("patch", "/messages/{id}", 200): "MessageAnswer",
     ("get", "/usage", 200): "Usage",
     ("delete", "/contacts/{phone}", 200): "Erasure",
     ("delete", "/contacts/{phone}", 202): "Erasure",

@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from aircall_sms.api.resolver import json_response
-from aircall_sms.use_cases.callbacks import handle_callback
+from aircall_sms.use_cases.callbacks import receive_callback
 
 
 class AircallNumberRef(BaseModel):
@@ -88,6 +88,6 @@ def register(app: APIGatewayRestResolver) -> None:
         tags=["callbacks"],
     )
     def post_aircall_callback(body: AircallCallback) -> Response[str]:  # noqa: ARG001 - validated, then read raw
-        outcome = handle_callback(app.current_event.body)
+        outcome = receive_callback(app.current_event.body)
         answer: dict[str, Any] = outcome.to_body()
         return json_response(200, answer)

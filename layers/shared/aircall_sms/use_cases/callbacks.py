@@ -18,6 +18,11 @@ publishes no closed list of either. Applying it comes next:
   country code without `+`), then in the number's region, and kept as given when neither parses;
 - a callback that cannot be applied yet (a status for a message whose Aircall id is not recorded yet) stays
   pending and the reconciliation sweep (`reconcile`, every minute) applies it later.
+
+Durable even when DynamoDB is short (`receive_callback`): a callback the gateway cannot authenticate or record
+right now (DynamoDB throttled or timing out) is put on the callbacks queue (SQS) as it came and answered 200
+`queued`; the queue's consumer (`take_queued`) takes it through this same intake later, so its token is checked
+then (a forged one is refused and nothing is stored) and a duplicate is recognised by its record.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from aircall_sms.domain.timeutil import iso, parse_time, utcnow
 from aircall_sms.errors import GatewayError, InvalidCallback, InvalidRequest, PayloadTooLarge, Unauthorized
 from aircall_sms.observability import logger, metrics
 from aircall_sms.settings import get_settings
-from aircall_sms.store import callbacks, contacts, messages, numbers
+from aircall_sms.store import callbacks, contacts, messages, numbers, queue
 from aircall_sms.store.transactions import commit, transact_one
 
 MAX_CALLBACK_BYTES = 256 * 1024
@@ -62,7 +67,8 @@ SWEEP_ATTEMPTS = 60  # one a minute: an hour, then the callback is abandoned (an
 @dataclass(frozen=True, slots=True)
 class CallbackOutcome:
     event: str
-    result: str  # "updated", "unchanged", "archived", "duplicate", "pending", "ignored", "unknown_status", "unusable"
+    result: str  # "updated", "unchanged", "archived", "duplicate", "pending", "ignored", "unknown_status", "unusable",
+    # or "queued" (on the callbacks queue: applied within minutes)
     message_id: str | None = None
 
     def to_body(self) -> dict[str, Any]:
@@ -79,7 +85,57 @@ class Callback:
     number: numbers.NumberRecord
 
 
-def handle_callback(raw_body: str | None) -> CallbackOutcome:
+def receive_callback(raw_body: str | None) -> CallbackOutcome:
+    """The webhook's intake: `handle_callback`, or, when DynamoDB cannot take the callback now (a 5xx, a timeout),
+    the callback on the queue (`queued`): Aircall gets its 200 either way and the callback is not lost. A client
+    mistake (4xx: a bad token, a malformed body) is refused as before; when the queue fails too, the first
+    failure is raised (503 `service_busy` for a throttle)."""
+    try:
+        return handle_callback(raw_body)
+    except GatewayError as refused:
+        if refused.status < 500:
+            raise
+        failure: Exception = refused
+    except Exception as crashed:
+        failure = crashed
+    assert raw_body is not None  # parsed by handle_callback before any DynamoDB call, or refused (4xx)
+    try:
+        queue.enqueue_callback(raw_body)
+    except Exception:
+        logger.exception("callback neither recorded nor queued")
+        raise failure from None
+    logger.warning("callback queued: DynamoDB could not take it now", extra={"error": type(failure).__name__})
+    metrics.add_metric(name="CallbacksQueued", unit="Count", value=1)
+    payload = _parse(raw_body)
+    named = payload.get("event") or payload.get("event_name")
+    event = named[:64] if isinstance(named, str) and named.strip() else NO_EVENT
+    return CallbackOutcome(event=event, result="queued")
+
+
+def take_queued(queued: list[tuple[str, str]]) -> list[str]:
+    """The callbacks queue's consumer: each (SQS message id, body) through `handle_callback`, without waiting for
+    a send to record Aircall's id (the sweep applies such a status later). Answers the ids to deliver again:
+    those DynamoDB still could not take. A callback refused (4xx: its token, checked only now) is done: nothing
+    is stored, `CallbacksRefused` counts it."""
+    again: list[str] = []
+    for message_id, body in queued:
+        try:
+            outcome = handle_callback(body, wait=False)
+        except GatewayError as refused:
+            if refused.status >= 500:
+                again.append(message_id)
+            else:
+                logger.info("queued callback refused", extra={"code": refused.code, "status": refused.status})
+            continue
+        except Exception:
+            logger.exception("queued callback failed again: it stays on the queue")
+            again.append(message_id)
+            continue
+        logger.info("queued callback handled", extra={"event": outcome.event, "result": outcome.result})
+    return again
+
+
+def handle_callback(raw_body: str | None, *, wait: bool = True) -> CallbackOutcome:
     payload = _parse(raw_body)
     data = payload.get("data")
     if not isinstance(data, dict):
@@ -96,7 +152,7 @@ def handle_callback(raw_body: str | None) -> CallbackOutcome:
     if not new and not stored.pending:
         return CallbackOutcome(event=callback.event, result="duplicate", message_id=stored.message_id)
     try:
-        return _apply_callback(callback, stored, wait=True)
+        return _apply_callback(callback, stored, wait=wait)
     except Exception:
         # Recorded is enough to answer 200: the reconciliation sweep applies it (Aircall may never resend it).
         logger.exception("callback recorded but not applied", extra={"event": callback.event})
@@ -273,12 +329,15 @@ def _status_update(callback: Callback, stored: callbacks.CallbackRecord, *, wait
         unclaimed=claimed,
         clear_error=claimed,  # the timeout that left it unknown is explained now
     )
-    moved = commit([move, callbacks.settle_update(stored, "applied", "updated", message_id)])
+    # Two single writes, not one transaction (which bills each item twice): the move, then the callback settled.
+    # A crash between them leaves the callback pending; the sweep applies it again, the status machine finds the
+    # move made (`unchanged`) and settles it.
+    moved = transact_one(move)
     if claimed and not moved:  # another callback claimed that message first: look again later
         callbacks.keep_pending(stored, "unmatched", give_up=False)
         return CallbackOutcome(event=event, result="pending")
-    if not moved:  # a duplicate or out-of-order status: nothing to change, the callback is done
-        _settle(stored, "applied", "unchanged", message_id)
+    # moved, or a duplicate or out-of-order status (nothing to change): the callback is done
+    _settle(stored, "applied", "updated" if moved else "unchanged", message_id)
     if claimed and moved:
         logger.info("callback reconciled a message whose outcome was unknown", extra={"message_id": message_id})
     return CallbackOutcome(event=event, result="updated" if moved else "unchanged", message_id=message_id)
