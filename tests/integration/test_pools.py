@@ -5,15 +5,18 @@ deferral), dry runs, idempotent replays and keys limited to numbers."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
 from aircall_sms.domain.access import ADMIN_PRINCIPAL as ADMIN
 from aircall_sms.domain.requests import NumberRequest
-from aircall_sms.domain.timeutil import parse_time, utcnow
+from aircall_sms.domain.timeutil import iso, parse_time, utcnow
+from aircall_sms.settings import get_settings
 from aircall_sms.store import contacts, ledger, messages, numbers
 from aircall_sms.store.transactions import Plan, transact
 from aircall_sms.use_cases import numbers as number_use_cases
@@ -316,3 +319,55 @@ def test_a_message_larger_than_every_share_is_refused_and_its_dry_run_says_so(us
     assert (status, body["verdict"], body["reason"], body["sender"]) == (200, "rejected", "quota_exceeded", None)
     status, body = send(us_pool, text=long_text, on_limit="defer")
     assert (status, body["error"]["code"], body["error"]["details"]["retry_after"]) == (429, "quota_exceeded", None)
+
+
+# ------------------------------------------------------------------------------------- scheduled, quiet hours
+def test_a_scheduled_send_from_a_pool_waits_on_the_number_chosen_now(us_pool: str, sandbox_api: httpx.Client) -> None:
+    """A pool's `send_at` is a single number's: archived `scheduled` on the number chosen when it was asked (its
+    choice recorded), nothing reserved and nothing sent to Aircall until the dispatcher's minute."""
+    charge(US_LOCAL, 3)
+    at = utcnow() + timedelta(hours=2)
+    answer = send(us_pool, send_at=iso(at))
+    assert answer[0] == 202, answer
+    message = answer[1]["message"]
+    assert (message["status"], message["not_before"]) == ("scheduled", iso(at))
+    assert sender_of(answer) == (US_OTHER, "most_room")
+    assert aircall_senders(sandbox_api) == []
+    stored = messages.get(message["id"])
+    assert stored is not None and stored.number_id == US_OTHER and stored.status == "scheduled"
+
+
+def quiet_now_in_los_angeles() -> dict[str, Any]:
+    """Rules under which the US contact (a Los Angeles area code) is in quiet hours now: open one hour, later."""
+    local = utcnow().astimezone(ZoneInfo("America/Los_Angeles"))
+    opens = (local + timedelta(hours=2)).replace(minute=0) if local.hour < 20 else local.replace(hour=1, minute=0)
+    window = {
+        "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+        "from": f"{opens:%H}:00",
+        "to": f"{opens.hour + 1:02d}:00",
+    }
+    return {"US": {"conversational": window}}
+
+
+def test_quiet_hours_hold_a_pool_send_as_they_hold_a_numbers(
+    us_pool: str, sandbox_api: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Quiet hours are the recipient's, whichever number of the pool would send: refused (403 quiet_hours, with
+    the next allowed time), deferred with `on_limit: defer`, and its dry run says so; nothing reaches Aircall."""
+    monkeypatch.setenv("QUIET_HOURS_JSON", json.dumps(quiet_now_in_los_angeles()))
+    get_settings.cache_clear()
+    try:
+        code, body = send(us_pool)
+        assert (code, body["error"]["code"]) == (403, "quiet_hours"), body
+        assert body["error"]["details"]["time_zones"] == ["America/Los_Angeles"]
+        next_allowed = body["error"]["details"]["next_allowed"]
+        code, body = send(us_pool, on_limit="defer", not_after=iso(utcnow() + timedelta(days=2)))
+        assert code == 202, body
+        assert (body["message"]["status"], body["message"]["not_before"]) == ("deferred", next_allowed)
+        assert body["message"]["sender"]["pool_id"] == "us-support"
+        code, body = send(us_pool, dry_run=True)
+        assert (code, body["verdict"], body["reason"]) == (200, "rejected", "quiet_hours")
+        assert body["sender"]["pool_id"] == "us-support"
+        assert aircall_senders(sandbox_api) == []
+    finally:
+        get_settings.cache_clear()
