@@ -392,3 +392,18 @@ def test_no_metric_math_alarm_reads_more_than_cloudwatchs_ten_metrics():
             continue
         read = [query for query in resource["Properties"]["Metrics"] if "MetricStat" in query]
         assert len(read) <= 10, name
+
+
+def test_every_table_is_in_both_dynamodb_throttle_alarms():
+    """A throttled KeysTable refuses every keyed request at the authorizer: no table may be left out."""
+    tables = {name for name, resource in RESOURCES.items() if resource["Type"] == "AWS::DynamoDB::Table"}
+    for alarm in ("DynamoDBReadThrottlesAlarm", "DynamoDBWriteThrottlesAlarm"):
+        metrics = RESOURCES[alarm]["Properties"]["Metrics"]
+        read = {
+            query["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Ref"] for query in metrics if "MetricStat" in query
+        }
+        assert read == tables, alarm
+        (total,) = [query for query in metrics if query.get("ReturnData")]
+        ids = {query["Id"] for query in metrics if "MetricStat" in query}
+        assert total["Expression"] == f"SUM([{', '.join(query['Id'] for query in metrics if 'MetricStat' in query)}])"
+        assert len(ids) == len(tables)
