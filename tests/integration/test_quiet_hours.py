@@ -149,3 +149,22 @@ def test_a_scheduled_message_landing_in_quiet_hours_is_refused_then_or_waits_wit
     assert (waiting.status, waiting.not_before) == ("scheduled", iso(morning))
     assert run_at(clock, morning + timedelta(seconds=2)).outcomes == {"sent": 1}
     assert "planifié, attend" in sent_texts(gateway.url) and "planifié, refusé" not in sent_texts(gateway.url)
+
+
+def test_quiet_hours_the_gateway_cannot_read_refuse_the_send_and_write_nothing(world, gateway, monkeypatch):
+    """A deployment mistake, not the client's: 503 quiet_hours_misconfigured naming the fault, for a send and its
+    dry run alike; nothing archived and nothing sent to Aircall (sending without the rules asked for could break
+    the law they encode)."""
+    monkeypatch.setenv("QUIET_HOURS_JSON", '{"FR": {"conversational": {"days": ["mon"], "from": "09:00"}}}')
+    get_settings.cache_clear()
+    try:
+        before = [item.id for item in messages.MessageRecord.by_number.query(FR_FIXED)]
+        sends = len(aircall_sends(gateway.url))
+        for extra in ({}, {"dry_run": True}):
+            code, body = post({"text": "mal réglé", **extra})
+            assert (code, body["error"]["code"]) == (503, "quiet_hours_misconfigured"), body
+            assert "QuietHoursJson" in body["error"]["message"] and "FR.conversational" in body["error"]["message"]
+        assert [item.id for item in messages.MessageRecord.by_number.query(FR_FIXED)] == before
+        assert len(aircall_sends(gateway.url)) == sends
+    finally:
+        get_settings.cache_clear()

@@ -161,6 +161,14 @@ class AircallCredentialsMissing(GatewayError):
     status = 503
 
 
+class QuietHoursMisconfigured(GatewayError):
+    """The deployment's quiet hours (QuietHoursJson) cannot be read: a deployment to fix, not a client's mistake;
+    nothing was sent, reserved or archived. The message names what is wrong."""
+
+    code = "quiet_hours_misconfigured"
+    status = 503
+
+
 class AircallTimeout(GatewayError):
     """No answer from Aircall in time: the outcome is unknown."""
 

@@ -118,7 +118,8 @@ RESPONSES: dict[tuple[str, str], dict[int, str]] = {
         502: "`aircall_error`: Aircall refused it (details: its status and error key); the quota is released.",
         503: "`service_busy`: too many concurrent reservations on the same counters, DynamoDB throttling, or too "
         "little of the invocation's time left to call Aircall; nothing was sent; retry after `Retry-After`. "
-        f"Or {_CREDENTIALS}",
+        f"Or {_CREDENTIALS} Or `quiet_hours_misconfigured`: the deployment's QuietHoursJson cannot be read "
+        "(nothing is sent, reserved or archived).",
         504: "`aircall_timeout`: the outcome is unknown (status `unknown`); never retried automatically.",
     },
     ("get", "/messages"): {

@@ -15,7 +15,8 @@ from typing import Any
 
 from aircall_sms.domain import quiet_hours
 from aircall_sms.domain.timeutil import iso
-from aircall_sms.errors import QuietHours
+from aircall_sms.errors import QuietHours, QuietHoursMisconfigured
+from aircall_sms.observability import logger
 from aircall_sms.settings import get_settings
 from aircall_sms.use_cases.send.outcome import SendOutcome, archive_rejected
 from aircall_sms.use_cases.send.prepare import PreparedSend
@@ -29,8 +30,17 @@ def _rules(text: str) -> quiet_hours.Rules:
 
 
 def rules() -> quiet_hours.Rules:
-    """The deployment's rules (QUIET_HOURS_JSON), else the defaults; parsed once per instance."""
-    return _rules(get_settings().quiet_hours_json)
+    """The deployment's rules (QUIET_HOURS_JSON), else the defaults; parsed once per instance. Rules it cannot
+    read refuse the send (503 `quiet_hours_misconfigured`) before anything is written: sending without the rules
+    the deployment asked for could break the law they encode."""
+    try:
+        return _rules(get_settings().quiet_hours_json)
+    except ValueError as problem:  # json.JSONDecodeError included
+        logger.error("the deployment's quiet hours cannot be read", extra={"problem": str(problem)})
+        raise QuietHoursMisconfigured(
+            f"The deployment's quiet hours (the QuietHoursJson parameter) cannot be read: {problem}. Nothing was "
+            "sent; fix the parameter and deploy again (docs/api.md, Quiet hours)."
+        ) from None
 
 
 def verdict(prepared: PreparedSend, at: datetime) -> quiet_hours.Verdict:
