@@ -1342,8 +1342,9 @@ def test_a_configuration_aircall_refuses_puts_the_number_back_as_it_was(world, g
     assert (raised.value.status, raised.value.code) == (502, "aircall_error")
     after = numbers.get(GB)
     assert after is not None
-    assert after.mode == "agent"
-    assert not after.state and not after.callback_url
+    assert after.mode == "agent" and not after.state
+    # As it was: in agent mode it keeps the account webhook's URL and token digest, nothing of the refused proxy.
+    assert (after.callback_url, after.callback_token_sha256) == (before.callback_url, before.callback_token_sha256)
     numbers.delete(GB)
     with pytest.raises(GatewayError):
         configure_gb("proxy")

@@ -349,8 +349,10 @@ def test_the_project_environment_resolves_to_one_consistent_set():
     assert all(isinstance(value, str) for value in merged.values())
 
 
-def test_the_callbacks_queue_resolves_as_cloudformation_answers_and_is_read_by_the_inbound_function():
+def test_the_callbacks_queue_resolves_as_cloudformation_answers_and_is_read_by_the_inbound_function(monkeypatch):
     from local_stack.template import Resolver, functions, load_template, queue_sources, queue_specs
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")  # the region the resolvers default to
 
     template = load_template(ROOT / "template.yaml")
     resolver = Resolver(template, region="us-east-1")
