@@ -167,7 +167,8 @@ def change(principal: Principal, campaign_id: str, action: str) -> dict[str, Any
         after = campaigns.change(record.status, action)
         now = utcnow()
         if after == record.status or store.set_status(campaign_id, status=after, seen=record.status, at=iso(now)):
-            record.status = after
+            if after != record.status:
+                record.status, record.updated_at = after, iso(now)
             return to_api(record)
     raise CampaignInvalid("The campaign keeps changing; retry.", details={"field": "id", "reason": "busy"})
 
