@@ -376,8 +376,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "recipients": _INT,
             "pending": _INT,
             "progress": _object(
-                ["queued", "sent", "refused", "failed", "expired", "skipped"],
-                dict.fromkeys(("queued", "sent", "refused", "failed", "expired", "skipped"), _INT),
+                ["queued", "refused", "failed"],
+                dict.fromkeys(("queued", "refused", "failed"), _INT),
             ),
             "eta_seconds": _nullable("integer"),
             "send_at": _STRING,

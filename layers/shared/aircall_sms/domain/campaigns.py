@@ -42,8 +42,9 @@ _ACTIONS: Mapping[str, Mapping[str, str]] = {
     "cancel": {SCHEDULED: CANCELLED, RUNNING: CANCELLED, PAUSED: CANCELLED, CANCELLED: CANCELLED},
 }
 
-# what became of a recipient (the campaign's progress counts)
-OUTCOMES = ("queued", "sent", "refused", "failed", "expired", "skipped")
+# what became of a recipient when it was made into a message (the campaign's progress counts): a message of the
+# send path (its own status is in the archive), refused by a rule then, or failed otherwise
+OUTCOMES = ("queued", "refused", "failed")
 
 
 @dataclass(frozen=True, slots=True)
