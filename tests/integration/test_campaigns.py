@@ -15,9 +15,10 @@ import pytest
 from aircall_sms.domain import campaigns as rules
 from aircall_sms.domain import timeutil
 from aircall_sms.settings import get_settings
+from aircall_sms.store import budget, contacts, messages, numbers
 from aircall_sms.store import campaigns as store
-from aircall_sms.store import contacts, messages, numbers
 from aircall_sms.store.base import raw_client
+from aircall_sms.use_cases import dispatch
 from local_stack.clock import SimulatedClock
 from local_stack.dynamodb import client as aws_client
 from tests.integration.test_scheduled_sends import (  # the same harness and fixtures
@@ -226,3 +227,23 @@ def test_ten_thousand_recipients_are_created_in_a_bounded_number_of_writes(world
     assert body["campaign"]["recipients"] == rules.MAX_RECIPIENTS
     assert sum(writes) == rules.MAX_RECIPIENTS // rules.MAX_CHUNK_RECIPIENTS + 1  # 20 chunks and the campaign
     change(body["campaign"]["id"], "cancel")
+
+
+def test_a_campaign_takes_only_a_share_of_what_live_sends_left_and_nothing_when_they_took_it_all(world, clock, gateway):
+    start = later(2, 0)
+    code, body = create({"text": "L {{n}}", "recipients": recipients(10, 900), "send_at": timeutil.iso(start)})
+    assert code == 201, body
+    campaign_id = body["campaign"]["id"]
+    per_minute = get_settings().aircall_requests_per_minute
+    clock.advance_to(minute_start(start).timestamp())
+    for _ in range(per_minute):  # live sends took the whole minute's budget
+        budget.charge(timeutil.utcnow())
+    assert dispatch.run(sleep=clock.sleep).campaign_messages == 0
+    assert campaign(campaign_id)["pending"] == 10
+    clock.advance_to(minute_start(start + timedelta(minutes=1)).timestamp())
+    for _ in range(per_minute - 4):  # live sends left 4 requests: the campaign takes half of them
+        budget.charge(timeutil.utcnow())
+    report = dispatch.run(sleep=clock.sleep)
+    assert report.campaign_messages == 2 and report.outcomes == {"sent": 2}
+    assert campaign(campaign_id)["pending"] == 8
+    change(campaign_id, "cancel")
