@@ -132,14 +132,20 @@ def test_a_campaign_is_sent_at_its_share_of_the_budget_through_normal_messages(w
     assert campaign(created["id"])["status"] == "done"
 
 
-def test_an_opted_out_recipient_is_refused_when_its_message_is_made(world, clock, gateway):
+def test_recipients_who_opt_out_or_reply_during_the_campaign_are_skipped(world, clock, gateway):
     start = later(2, 0)
     code, body = create({"text": "Hi {{n}}", "recipients": recipients(3, 500), "send_at": timeutil.iso(start)})
     assert code == 201, body
     contacts.opt_out("+33620000501", number_id=FR_FIXED, at=timeutil.utcnow(), source="api")
+    contacts.record_inbound("+33620000502", number_id=FR_FIXED, at=timeutil.utcnow(), message_id="msg_reply")
     run_at(clock, minute_start(start))
     done = campaign(body["campaign"]["id"])
-    assert (done["progress"]["queued"], done["progress"]["refused"], done["status"]) == (2, 1, "done")
+    assert (done["progress"]["queued"], done["progress"]["skipped"], done["status"]) == (1, 2, "done")
+    made = campaign_messages(body["campaign"]["id"])
+    assert sorted((record.recipient, record.status) for record in made) == [
+        ("+33620000500", "queued"),
+        ("+33620000501", "rejected"),  # the send path archived the refusal (opted_out)
+    ]
 
 
 def test_pause_holds_a_campaign_resume_goes_on_cancel_ends_it_each_idempotent(world, clock, gateway):

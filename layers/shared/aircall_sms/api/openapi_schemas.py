@@ -376,8 +376,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "recipients": _INT,
             "pending": _INT,
             "progress": _object(
-                ["queued", "refused", "failed"],
-                dict.fromkeys(("queued", "refused", "failed"), _INT),
+                ["queued", "refused", "failed", "skipped"],
+                dict.fromkeys(("queued", "refused", "failed", "skipped"), _INT),
             ),
             "eta_seconds": _nullable("integer"),
             "send_at": _STRING,

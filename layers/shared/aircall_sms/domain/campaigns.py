@@ -42,9 +42,10 @@ _ACTIONS: Mapping[str, Mapping[str, str]] = {
     "cancel": {SCHEDULED: CANCELLED, RUNNING: CANCELLED, PAUSED: CANCELLED, CANCELLED: CANCELLED},
 }
 
-# what became of a recipient when it was made into a message (the campaign's progress counts): a message of the
-# send path (its own status is in the archive), refused by a rule then, or failed otherwise
-OUTCOMES = ("queued", "refused", "failed")
+# what became of a recipient when its turn came (the campaign's progress counts): a message of the send path (its
+# own status is in the archive), refused by a rule then, failed otherwise, or skipped (the recipient replied, or
+# opted out, since the campaign was created)
+OUTCOMES = ("queued", "refused", "failed", "skipped")
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from aircall_sms.domain.timeutil import iso, parse_time, utcnow
 from aircall_sms.errors import CampaignInvalid, GatewayError, NotFound
 from aircall_sms.observability import logger
 from aircall_sms.settings import get_settings
-from aircall_sms.store import budget, usage
+from aircall_sms.store import budget, contacts, usage
 from aircall_sms.store import campaigns as store
 from aircall_sms.use_cases.limits import number_windows
 from aircall_sms.use_cases.send.prepare import resolve_number
@@ -229,9 +229,14 @@ def _send(record: store.CampaignRecord, recipient: campaigns.Recipient, now: dat
             "metadata": {"campaign_id": record.campaign_id},
         }
     )
+    created = parse_time(record.created_at) or now
+    if contacts.wrote_since(recipient.to, record.number_id, created):
+        return "skipped"  # the recipient replied during the campaign: a conversation, not a campaign's message
     principal = Principal(client_id=record.client_id or "admin", scopes=frozenset({SEND}))
     try:
         outcome = send_message(request, principal=principal)
     except GatewayError as error:
+        if error.code == "opted_out":
+            return "skipped"  # opted out since: the send path archived it `rejected` (opted_out)
         return "refused" if error.status == 403 else "failed"
     return "queued" if outcome.status_code in (200, 201, 202) else "failed"
