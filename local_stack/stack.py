@@ -321,8 +321,7 @@ class LocalStack:
         names = buckets(self.template, self._parameter_overrides)
         s3 = self.client("s3")
         for name in names.values():
-            with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
-                s3.create_bucket(Bucket=name)
+            create_bucket(s3, name)
         return names
 
     def _create_credentials_secret(self) -> str | None:
@@ -391,3 +390,12 @@ def _started[T](part: T | None, name: str) -> T:
     if part is None:
         raise RuntimeError(f"the local stack's {name} is not running (start the stack first)")
     return part
+
+
+def create_bucket(s3: Any, name: str) -> None:
+    """Create the bucket `name` (kept if it is there already) in the region of the client `s3`, as S3 wants it:
+    outside us-east-1 the request names its region, without which S3 (and moto) refuse it."""
+    region = s3.meta.region_name
+    where = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+        s3.create_bucket(Bucket=name, **where)

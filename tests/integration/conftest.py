@@ -12,6 +12,7 @@ import pytest
 
 from aircall_sandbox import SandboxConfig, SandboxServer
 from local_stack.dynamodb import DynamoDBEmulator, client, create_tables
+from local_stack.stack import create_bucket
 from local_stack.template import table_specs
 from tests import support
 from tests.support import ROOT, reset_gateway_caches
@@ -24,7 +25,7 @@ MEDIA_BUCKET = "aircall-sms-gateway-test-media"
 def emulator():
     with DynamoDBEmulator(port=0) as running:
         create_tables(running.url, table_specs(ROOT / "template.yaml"))
-        client("s3", running.url).create_bucket(Bucket=MEDIA_BUCKET)
+        create_bucket(client("s3", running.url), MEDIA_BUCKET)
         yield running
 
 

@@ -131,6 +131,11 @@ def later(minutes: int, second: int) -> datetime:
     return (timeutil.utcnow() + timedelta(minutes=minutes)).replace(second=second, microsecond=0)
 
 
+def early_in_an_hour(clock: SimulatedClock) -> None:
+    """Move the clock to five past the next hour: a test about a full hour window must not see it roll over."""
+    clock.advance_to((timeutil.utcnow().replace(minute=5, second=0, microsecond=0) + timedelta(hours=1)).timestamp())
+
+
 # ------------------------------------------------------------------------------------------------ schedule
 def test_a_scheduled_message_goes_out_at_its_minute_and_not_before(world, clock, gateway):
     send_at = later(10, 40)
@@ -152,6 +157,7 @@ def test_a_scheduled_message_goes_out_at_its_minute_and_not_before(world, clock,
 
 
 def test_a_scheduled_message_whose_window_is_full_at_its_minute_goes_out_when_it_reopens(world, clock, gateway):
+    early_in_an_hour(clock)
     configure(FR_FIXED, hour=1)
     send_at = later(2, 0)
     message = schedule(send_at, text="when the hour allows")
@@ -177,6 +183,7 @@ def test_a_contact_who_opts_out_after_the_scheduling_is_not_sent_the_message(wor
 
 
 def test_a_scheduled_message_past_its_not_after_expires_unsent(world, clock, gateway):
+    early_in_an_hour(clock)
     configure(FR_FIXED, hour=1)
     send_at = later(2, 0)
     message = schedule(send_at, text="too late", not_after=iso(send_at + timedelta(minutes=5)))
@@ -242,6 +249,7 @@ def test_cancelling_a_scheduled_message_stops_it_and_answers_the_same_again(worl
 
 
 def test_a_deferred_message_can_be_cancelled_too(world, clock, gateway):
+    early_in_an_hour(clock)
     configure(FR_FIXED, hour=1)
     assert post({"text": "takes the hour"})[0] == 201
     code, body = post({"text": "waits for the hour", "on_limit": "defer"})

@@ -270,9 +270,16 @@ def test_stage_name_is_the_api_stage(tiny_template):
 
 def test_the_project_routes_follow_the_http_contract_on_client_keys():
     # docs/http-api.md, Access: every route except POST /webhooks/aircall and GET /health needs a client key, checked by
-    # the Lambda authorizer, the API's own description (GET /openapi.json, GET /docs) included; no API Gateway API key.
-    # The console's static pages are open too: they hold no data, every call they make carries the person's token.
-    open_routes = {("POST", "/webhooks/aircall"), ("GET", "/health"), ("GET", "/console"), ("GET", "/console/{asset+}")}
+    # the Lambda authorizer, the API's own description (GET /openapi.json) included; no API Gateway API key. The
+    # console's static pages and Swagger UI's page (GET /docs) are open too: they hold no data, every call they make
+    # carries the person's token or the key typed in.
+    open_routes = {
+        ("POST", "/webhooks/aircall"),
+        ("GET", "/health"),
+        ("GET", "/console"),
+        ("GET", "/console/{asset+}"),
+        ("GET", "/docs"),
+    }
     for route in routes(ROOT / "template.yaml"):
         keyed = (route.method, route.path) not in open_routes
         assert (route.authorizer is not None) is keyed, route

@@ -141,12 +141,12 @@ def limit_error(
     return quota.rate_limited(budget_reopens, now), budget_reopens
 
 
-def defer(prepared: PreparedSend, not_before: datetime, now: datetime) -> SendOutcome:
-    """Store the message as `deferred` until `not_before`; the scheduled dispatcher sends it (`use_cases.dispatch`).
-    Nothing is charged until then; the rules are checked again when it goes out."""
-    record = prepared.new_record(now, status="deferred", note="a quota window is full")
-    record.not_before = iso(not_before)
-    messages.mark_deferred(record)
+def store_waiting(
+    prepared: PreparedSend, record: messages.MessageRecord, now: datetime
+) -> tuple[dict[str, Any], list[Refusal]]:
+    """Archive `record`, a message that waits (deferred or scheduled: nothing is charged until it goes out), in one
+    transaction with the send's rule checks and its Idempotency-Key's claim (whose answer is this 202); the
+    answer's body and the transaction's refusals (none: stored)."""
     body: dict[str, Any] = {"message": record.to_api()}
     plan = Plan()
     rules.add_checks(plan, prepared, now)
@@ -162,7 +162,16 @@ def defer(prepared: PreparedSend, not_before: datetime, now: datetime) -> SendOu
             IDEMPOTENCY,
         )
     plan.add(messages.put_new(record), MESSAGE_EXISTS)
-    refusals = transact(plan)
+    return body, transact(plan)
+
+
+def defer(prepared: PreparedSend, not_before: datetime, now: datetime) -> SendOutcome:
+    """Store the message as `deferred` until `not_before`; the scheduled dispatcher sends it (`use_cases.dispatch`).
+    Nothing is charged until then; the rules are checked again when it goes out."""
+    record = prepared.new_record(now, status="deferred", note="a quota window is full")
+    record.not_before = iso(not_before)
+    messages.mark_deferred(record)
+    body, refusals = store_waiting(prepared, record, now)
     if refusals:
         replayed = _replay_or_refuse(prepared, {refusal.guard.kind: refusal for refusal in refusals}, now)
         if replayed is not None:

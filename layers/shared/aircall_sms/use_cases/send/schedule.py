@@ -7,17 +7,15 @@ windows and the budget allow, checking every rule again then (an opt-out since r
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from aircall_sms.errors import ServiceBusy
 from aircall_sms.observability import logger, metrics
-from aircall_sms.store import idempotency, messages
-from aircall_sms.store.transactions import Plan, transact
+from aircall_sms.store import messages
 from aircall_sms.use_cases.send import rules
 from aircall_sms.use_cases.send.outcome import SendOutcome, archive_rejected
 from aircall_sms.use_cases.send.prepare import PreparedSend, StartOver
-from aircall_sms.use_cases.send.replay import IDEMPOTENCY, replay, replay_if_used
-from aircall_sms.use_cases.send.reserve import MESSAGE_EXISTS
+from aircall_sms.use_cases.send.replay import replay, replay_if_used
+from aircall_sms.use_cases.send.reserve import store_waiting
 
 
 def schedule(prepared: PreparedSend, now: datetime, *, status: str = "scheduled", note: str = "send_at") -> SendOutcome:
@@ -34,22 +32,7 @@ def schedule(prepared: PreparedSend, now: datetime, *, status: str = "scheduled"
     record = prepared.new_record(now, status=status, note=note)
     record.on_limit = prepared.request.on_limit
     messages.mark_scheduled(record, prepared.send_at)
-    body: dict[str, Any] = {"message": record.to_api()}
-    plan = Plan()
-    rules.add_checks(plan, prepared, now)
-    if prepared.key_digest is not None:
-        plan.add(
-            idempotency.claim_item(
-                prepared.key_digest,
-                message_id=record.id,
-                fingerprint=prepared.fingerprint,
-                now=now,
-                answer={"status": 202, "body": body},
-            ),
-            IDEMPOTENCY,
-        )
-    plan.add(messages.put_new(record), MESSAGE_EXISTS)
-    refusals = transact(plan)
+    body, refusals = store_waiting(prepared, record, now)
     if refusals:
         by_kind = {refusal.guard.kind: refusal for refusal in refusals}
         if "idempotency" in by_kind:
