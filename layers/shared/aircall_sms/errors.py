@@ -233,3 +233,18 @@ class ServiceBusy(GatewayError):
 
     code = "service_busy"
     status = 503
+
+
+class CampaignInvalid(GatewayError):
+    """A campaign's request is refused before anything is written: too many recipients, a recipient's bad phone,
+    placeholders without values (`details.field` names the field, with the recipient's index)."""
+
+    code = "invalid_campaign"
+    status = 400
+
+
+class CampaignNotChangeable(GatewayError):
+    """Pausing, resuming or cancelling a campaign that can no longer be (`details.status`: its status now)."""
+
+    code = "campaign_not_changeable"
+    status = 409

@@ -22,7 +22,7 @@ from aircall_sms.domain.requests import (
     PoolRequest,
 )
 from aircall_sms.domain.status import STATUSES
-from aircall_sms.use_cases import client_keys, consent, erasure, messages, numbers, pools, usage, waiting
+from aircall_sms.use_cases import campaigns, client_keys, consent, erasure, messages, numbers, pools, usage, waiting
 
 NumberIdQuery = Annotated[str | None, Query(max_length=18, description="Aircall's number_id.")]
 # The archive's parameters are read by the use case, which names the invalid one in `details.field`.
@@ -251,6 +251,45 @@ def register(app: APIGatewayRestResolver) -> None:
     )
     def delete_pool(id: str) -> Response[str]:
         return json_response(200, pools.delete_pool(principal(app), id))
+
+    @app.post(
+        "/campaigns",
+        summary="Create a campaign (or preflight it with dry_run)",
+        description="Up to 10,000 recipients, one `text` with `{{placeholders}}` filled from each recipient's "
+        "`values` (or a recipient's own `text`). Answered at once (201): the recipients are stored in a few chunks, "
+        "and each dispatcher run sends the campaign's share of what the minute's Aircall budget leaves after live "
+        "traffic, each recipient as a normal message (`metadata.campaign_id`) checked against every rule then. "
+        "`dry_run`: 200 with the segments and the ETA, nothing written. Mistakes: 400 `invalid_campaign` naming "
+        "the field (`recipients[3].to`).",
+        tags=["campaigns"],
+        security=API_KEY,
+    )
+    def create_campaign() -> Response[str]:
+        status, body = campaigns.create(principal(app), app.current_event.json_body)
+        return json_response(status, body)
+
+    @app.get("/campaigns", summary="The campaigns", tags=["campaigns"], security=API_KEY)
+    def list_campaigns() -> Response[str]:
+        return json_response(200, {"items": campaigns.list_campaigns(principal(app)), "next_cursor": None})
+
+    @app.get("/campaigns/<id>", summary="One campaign and its progress", tags=["campaigns"], security=API_KEY)
+    def get_campaign(id: str) -> Response[str]:
+        return json_response(200, {"campaign": campaigns.get(principal(app), id)})
+
+    def _change(id: str, action: str) -> Response[str]:
+        return json_response(200, {"campaign": campaigns.change(principal(app), id, action)})
+
+    @app.post("/campaigns/<id>/pause", summary="Pause a campaign (idempotent)", tags=["campaigns"], security=API_KEY)
+    def pause_campaign(id: str) -> Response[str]:
+        return _change(id, "pause")
+
+    @app.post("/campaigns/<id>/resume", summary="Resume a paused campaign", tags=["campaigns"], security=API_KEY)
+    def resume_campaign(id: str) -> Response[str]:
+        return _change(id, "resume")
+
+    @app.post("/campaigns/<id>/cancel", summary="Cancel a campaign (idempotent)", tags=["campaigns"], security=API_KEY)
+    def cancel_campaign(id: str) -> Response[str]:
+        return _change(id, "cancel")
 
     @app.get(
         "/numbers/<number_id>/quota",

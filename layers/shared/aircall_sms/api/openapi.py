@@ -97,6 +97,12 @@ _CREDENTIALS = (
 )
 _SERVER_PREFIX = re.compile(r"(/[A-Za-z0-9._~-]{1,64}){1,3}")
 
+_CAMPAIGN_CHANGE: dict[int, str] = {
+    200: 'json:`{"campaign": Campaign}` (doing it again changes nothing).',
+    404: "`not_found`: no such campaign (or one of a number the key is not limited to).",
+    409: "`campaign_not_changeable`: the campaign's status does not allow it (`details.status`).",
+}
+
 # Every status each route answers ("json", "ndjson" or "html" for a success's body; errors are the `Error` shape).
 RESPONSES: dict[tuple[str, str], dict[int, str]] = {
     ("post", "/messages"): {
@@ -217,6 +223,22 @@ RESPONSES: dict[tuple[str, str], dict[int, str]] = {
         403: "`number_not_allowed`: the pool has numbers the key is not limited to.",
         404: "`pool_not_found`.",
     },
+    ("post", "/campaigns"): {
+        200: 'json:`dry_run`: `{"preflight": {"recipients", "segments", "eta_seconds"}}`, nothing written.',
+        201: 'json:`{"campaign": Campaign}`, status `scheduled` (its messages are made by the dispatcher).',
+        400: "`invalid_campaign` naming `details.field` (`recipients`: none or over 10,000; `recipients[i].to`: "
+        "not a phone number or twice; `recipients[i].values`: placeholders without values), `invalid_send_at`.",
+        403: "`number_not_allowed`: the key is limited to other numbers.",
+        404: "`number_not_configured`.",
+    },
+    ("get", "/campaigns"): {200: 'json:`{"items": [Campaign], "next_cursor": null}`.'},
+    ("get", "/campaigns/{id}"): {
+        200: 'json:`{"campaign": Campaign}` with `eta_seconds` while recipients are pending.',
+        404: "`not_found`.",
+    },
+    ("post", "/campaigns/{id}/pause"): _CAMPAIGN_CHANGE,
+    ("post", "/campaigns/{id}/resume"): _CAMPAIGN_CHANGE,
+    ("post", "/campaigns/{id}/cancel"): _CAMPAIGN_CHANGE,
     ("get", "/numbers/{number_id}/quota"): {
         200: "json:Quota: `{number_id, limits, used, remaining, resets_at, company}`.",
         400: _INVALID,
@@ -296,6 +318,12 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     ("get", "/pools/{id}"): "getPool",
     ("put", "/pools/{id}"): "putPool",
     ("delete", "/pools/{id}"): "deletePool",
+    ("post", "/campaigns"): "createCampaign",
+    ("get", "/campaigns"): "listCampaigns",
+    ("get", "/campaigns/{id}"): "getCampaign",
+    ("post", "/campaigns/{id}/pause"): "pauseCampaign",
+    ("post", "/campaigns/{id}/resume"): "resumeCampaign",
+    ("post", "/campaigns/{id}/cancel"): "cancelCampaign",
     ("get", "/opt-outs"): "listOptOuts",
     ("put", "/opt-outs/{phone}"): "putOptOut",
     ("delete", "/opt-outs/{phone}"): "deleteOptOut",

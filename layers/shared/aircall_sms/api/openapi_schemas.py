@@ -366,6 +366,37 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         },
         POOL_EXAMPLE,
     ),
+    "Campaign": _object(
+        ["id", "from", "purpose", "status", "recipients", "pending", "progress"],
+        {
+            "id": _STRING,
+            "from": _INT,
+            "purpose": _STRING,
+            "status": {"type": "string", "enum": ["scheduled", "running", "paused", "cancelled", "done"]},
+            "recipients": _INT,
+            "pending": _INT,
+            "progress": _object(
+                ["queued", "refused", "failed", "skipped"],
+                dict.fromkeys(("queued", "refused", "failed", "skipped"), _INT),
+            ),
+            "eta_seconds": _nullable("integer"),
+            "send_at": _STRING,
+            "not_after": _nullable("string"),
+            "created_at": _STRING,
+            "updated_at": _STRING,
+        },
+    ),
+    "CampaignAnswer": _object(["campaign"], {"campaign": _ref("Campaign")}),
+    "CampaignPage": _page("Campaign"),
+    "CampaignPreflight": _object(
+        ["preflight"],
+        {
+            "preflight": _object(
+                ["recipients", "segments", "eta_seconds"],
+                {"recipients": _INT, "segments": _INT, "eta_seconds": _nullable("integer")},
+            )
+        },
+    ),
     "PoolAnswer": _object(["pool"], {"pool": _ref("Pool")}, {"pool": POOL_EXAMPLE}),
     "PoolPage": _page("Pool"),
     "PoolDeleted": _object(
@@ -414,6 +445,13 @@ SUCCESS: dict[tuple[str, str, int], str] = {
     ("delete", "/numbers/{number_id}", 200): "NumberRemoved",
     ("get", "/numbers/{number_id}/quota", 200): "Quota",
     ("get", "/pools", 200): "PoolPage",
+    ("post", "/campaigns", 200): "CampaignPreflight",
+    ("post", "/campaigns", 201): "CampaignAnswer",
+    ("get", "/campaigns", 200): "CampaignPage",
+    ("get", "/campaigns/{id}", 200): "CampaignAnswer",
+    ("post", "/campaigns/{id}/pause", 200): "CampaignAnswer",
+    ("post", "/campaigns/{id}/resume", 200): "CampaignAnswer",
+    ("post", "/campaigns/{id}/cancel", 200): "CampaignAnswer",
     ("get", "/pools/{id}", 200): "PoolAnswer",
     ("put", "/pools/{id}", 200): "PoolAnswer",
     ("put", "/pools/{id}", 201): "PoolAnswer",

@@ -417,3 +417,15 @@ def _erase_scopes(item: dict[str, Any], scopes: set[str]) -> int:
         ExpressionAttributeNames=names,
     )
     return len(scopes)
+
+
+def wrote_since(contact: str, number_id: str, since: datetime) -> bool:
+    """Whether the contact wrote to `number_id` at `since` or later (one consistent read)."""
+    item = (
+        raw_client()
+        .get_item(
+            TableName=ContactItem.Meta.table_name, Key=_key(contact, conversation_sk(number_id)), ConsistentRead=True
+        )
+        .get("Item")
+    )
+    return is_conversation_open(item, since)

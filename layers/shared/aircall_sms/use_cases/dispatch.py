@@ -39,6 +39,7 @@ from aircall_sms.observability import logger, metrics
 from aircall_sms.settings import get_settings
 from aircall_sms.store import budget, client_keys, messages, numbers, usage
 from aircall_sms.store.transactions import Guard, Plan, Refusal, transact
+from aircall_sms.use_cases import campaigns
 from aircall_sms.use_cases.limits import number_windows
 from aircall_sms.use_cases.send import quiet, rules
 from aircall_sms.use_cases.send.outcome import call_aircall
@@ -76,6 +77,7 @@ class RunReport:
     held: list[str] = field(default_factory=list)
     stopped: str = "empty"
     usage_max_percent: float = 0.0
+    campaign_messages: int = 0
 
     def count(self, outcome: str) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
@@ -87,6 +89,7 @@ class RunReport:
             "held": self.held,
             "stopped": self.stopped,
             "usage_max_percent": self.usage_max_percent,
+            "campaign_messages": self.campaign_messages,
         }
 
 
@@ -97,6 +100,11 @@ def run(*, until: datetime | None = None, sleep: Callable[[float], None] = time.
     deadline = until or started + RUN_LENGTH
     configured = numbers.list_all()
     report = RunReport(expired=expire(configured, started))
+    # The running campaigns' share of what this minute's budget leaves after live traffic: due messages now.
+    try:
+        report.campaign_messages = campaigns.materialise(started)
+    except Exception:  # a campaign that cannot be read must not stop the queue
+        logger.exception("materialising the campaigns failed")
     # Scheduled messages due in this run's minute are in its queue; one due later in the minute waits for its time.
     queue = _Queue([number.number_id for number in configured], due_until=quota.minute_end(started))
     pacer = _Pacer(sleep)
