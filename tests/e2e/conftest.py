@@ -10,13 +10,24 @@ from aircall_sandbox import SandboxConfig
 from local_stack.stack import LocalStack
 from tests.support import reset_gateway_caches
 
+SUITE_REQUESTS_PER_MINUTE = 600
+
 
 @pytest.fixture(scope="session")
 def stack():
     reset_gateway_caches()
     # The stack's callback URL is its front: plain HTTP on loopback, which only this allowance lets through.
-    config = SandboxConfig(callback_delay_ms=20, allow_http_loopback_callbacks=True)
-    with LocalStack(dynamodb_port=0, aircall_port=0, api_port=0, sandbox_config=config) as running:
+    # The suite is many stories of one company run back to back, faster than any company sends: the company's
+    # Aircall budget (Aircall's 60 requests a minute, in the gateway and the sandbox alike) is raised for it, so a
+    # story does not get 429 for the stories before it. The budget itself is proven where it is the subject
+    # (tests/integration: the reservation, the dispatcher's pacing, Aircall's 429; bench/limiter_race.py).
+    config = SandboxConfig(
+        callback_delay_ms=20, allow_http_loopback_callbacks=True, requests_per_minute=SUITE_REQUESTS_PER_MINUTE
+    )
+    overrides = {"AircallRequestsPerMinute": str(SUITE_REQUESTS_PER_MINUTE)}
+    with LocalStack(
+        dynamodb_port=0, aircall_port=0, api_port=0, sandbox_config=config, parameter_overrides=overrides
+    ) as running:
         reset_gateway_caches()
         yield running
     reset_gateway_caches()
