@@ -79,7 +79,7 @@ def answer_refusal(
     """What a refused reservation answers: a replay, a start over, a rule's 403, or a full window's 429 or
     deferral (`on_limit: "defer"`)."""
     by_kind = {refusal.guard.kind: refusal for refusal in refusals}
-    replayed = _replay_or_refuse(prepared, by_kind, now)
+    replayed = replay_or_refuse(prepared, by_kind, now)
     if replayed is not None:
         return replayed
     full = [refusal for refusal in refusals if refusal.guard.kind == "quota"]
@@ -94,7 +94,7 @@ def answer_refusal(
     raise error
 
 
-def _replay_or_refuse(prepared: PreparedSend, by_kind: Mapping[str, Refusal], now: datetime) -> SendOutcome | None:
+def replay_or_refuse(prepared: PreparedSend, by_kind: Mapping[str, Refusal], now: datetime) -> SendOutcome | None:
     """What any refused transaction of a send means first: a used key replays its answer, a changed number
     starts over, a rule refuses (archived). None: the refusal is about limits."""
     if "idempotency" in by_kind:
@@ -173,7 +173,7 @@ def defer(prepared: PreparedSend, not_before: datetime, now: datetime) -> SendOu
     messages.mark_deferred(record)
     body, refusals = store_waiting(prepared, record, now)
     if refusals:
-        replayed = _replay_or_refuse(prepared, {refusal.guard.kind: refusal for refusal in refusals}, now)
+        replayed = replay_or_refuse(prepared, {refusal.guard.kind: refusal for refusal in refusals}, now)
         if replayed is not None:
             return replayed
         raise ServiceBusy("The deferral was refused unexpectedly; retry shortly.", headers={"Retry-After": "1"})

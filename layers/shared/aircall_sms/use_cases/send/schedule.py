@@ -11,11 +11,10 @@ from datetime import datetime
 from aircall_sms.errors import ServiceBusy
 from aircall_sms.observability import logger, metrics
 from aircall_sms.store import messages
-from aircall_sms.use_cases.send import rules
 from aircall_sms.use_cases.send.outcome import SendOutcome, archive_rejected
-from aircall_sms.use_cases.send.prepare import PreparedSend, StartOver
-from aircall_sms.use_cases.send.replay import replay, replay_if_used
-from aircall_sms.use_cases.send.reserve import store_waiting
+from aircall_sms.use_cases.send.prepare import PreparedSend
+from aircall_sms.use_cases.send.replay import replay_if_used
+from aircall_sms.use_cases.send.reserve import replay_or_refuse, store_waiting
 
 
 def schedule(prepared: PreparedSend, now: datetime, *, status: str = "scheduled", note: str = "send_at") -> SendOutcome:
@@ -34,15 +33,9 @@ def schedule(prepared: PreparedSend, now: datetime, *, status: str = "scheduled"
     messages.mark_scheduled(record, prepared.send_at)
     body, refusals = store_waiting(prepared, record, now)
     if refusals:
-        by_kind = {refusal.guard.kind: refusal for refusal in refusals}
-        if "idempotency" in by_kind:
-            return replay(prepared, by_kind["idempotency"].item)
-        if rules.NUMBER_CHANGED.kind in by_kind:
-            raise StartOver
-        rule = rules.refusal(by_kind)
-        if rule is not None:
-            archive_rejected(prepared, rule, now)
-            raise rule
+        replayed = replay_or_refuse(prepared, {refusal.guard.kind: refusal for refusal in refusals}, now)
+        if replayed is not None:
+            return replayed
         raise ServiceBusy("The scheduling was refused unexpectedly; retry shortly.", headers={"Retry-After": "1"})
     metrics.add_metric(name="MessagesScheduled", unit="Count", value=1)
     logger.info("message scheduled", extra={"message_id": record.id, "send_at": record.not_before})
