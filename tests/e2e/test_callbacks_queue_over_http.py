@@ -74,6 +74,8 @@ def test_callbacks_that_dynamodb_throttles_are_answered_200_queued_and_applied_o
     stack.drain_queues(timeout=20)
     message = api.get(f"/messages/{sent['id']}").json()["message"]
     assert message["status"] == "delivered"
-    assert [step["status"] for step in message["status_history"]] == ["unknown", "queued", "sent", "delivered"]
+    # A standard queue keeps no order: `sent` may come after `delivered`, and then does not move the message back.
+    history = [step["status"] for step in message["status_history"]]
+    assert history in (["unknown", "queued", "sent", "delivered"], ["unknown", "queued", "delivered"]), history
     dead = stack.client("sqs").get_queue_url(QueueName="CallbacksDeadLetterQueue")["QueueUrl"]
     assert stack.client("sqs").receive_message(QueueUrl=dead).get("Messages", []) == []
