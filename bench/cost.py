@@ -35,6 +35,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -48,6 +49,7 @@ WHERE = "cost"
 SENDER = "100005"
 RECIPIENT = "+33145678901"
 MESSAGES = 40
+SWEEP_MARGIN = timedelta(seconds=5)
 PRICES_AS_OF = "2025-06 (AWS pricing pages; DynamoDB on-demand after its 2024-11 price cut)"
 PRICES = {
     "lambda_request": 0.20 / 1e6,  # per invocation
@@ -96,6 +98,14 @@ def _workload(stack: LocalStack) -> None:
     drained = httpx.post(f"{stack.aircall_url}/_sandbox/callbacks/drain", json={"timeout_s": 60}, timeout=90)
     drained.raise_for_status()
     stack.drain_streams(60)
+    # One run of the callbacks' sweep past its delay: it reads every callback once from `by_receipt` (its mark
+    # then moves past them), so its reads are part of each message's cost; it finds none left to apply.
+    from aircall_sms.domain.timeutil import utcnow
+    from aircall_sms.use_cases.callbacks import SWEEP_DELAY, reconcile
+
+    swept = reconcile(now=utcnow() + SWEEP_DELAY + SWEEP_MARGIN)
+    if swept != {"applied": 0, "pending": 0, "abandoned": 0}:
+        raise RuntimeError(f"{WHERE}: the sweep found callbacks the webhook had not applied: {swept}")
 
 
 class _Meter:
