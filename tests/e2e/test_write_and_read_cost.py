@@ -44,6 +44,12 @@ def test_an_accepted_message_with_its_callbacks_and_events_costs_at_most_35_writ
     assert {name: by_table[name] for name in WRITE_UNITS_BY_TABLE} == pytest.approx(WRITE_UNITS_BY_TABLE, abs=0.5)
 
 
+def test_the_sweep_reads_each_callback_once_and_writes_only_its_mark(measured_costs):
+    # The callbacks' sweep ran once over the workload's callbacks (every one applied already): its one write is
+    # its mark (once a run, not per message); it moved no callback into `pending` nor out of it.
+    assert measured_costs["sweep_run_write_units"] == 1
+
+
 def test_a_status_move_rewrites_no_listing_index_entry(measured_costs):
     # Four listing entries when the message is archived, none for its three status moves (queued, sent,
     # delivered): the rest is `unresolved` (in, then out when Aircall answers) and `by_aircall_id`.
