@@ -1664,3 +1664,27 @@ def test_a_sweep_killed_before_moving_its_mark_applies_nothing_twice_on_its_next
     assert callback_store.sweep_mark() == _record_of(world, aircall_id, fresh)["received_at"]["S"]
     assert len(_inbound_of(world, text)) == 1
     world.assert_properties()
+
+
+def test_callbacks_left_unapplied_beyond_a_sweeps_batch_are_applied_by_the_next_runs(world, monkeypatch):
+    """Three webhooks killed after their records, a sweep batch of two: the first run applies two and moves its
+    mark past them only, the next one applies the third; each message archived once."""
+    texts = [world.text(f"killed in a batch {index}") for index in range(3)]
+    payloads = [_fresh_inbound(world, text)[0] for text in texts]
+
+    def killed(*_: Any, **__: Any) -> Any:
+        raise LambdaKilled
+
+    with monkeypatch.context() as patch:
+        patch.setattr(callback_use_cases, "_apply_callback", killed)
+        for payload in payloads:
+            with pytest.raises(LambdaKilled):
+                handle_callback(json.dumps(payload))
+    monkeypatch.setattr(callback_use_cases, "SWEEP_BATCH", 2)
+    past = timeutil.utcnow() + PAST_THE_SWEEP_DELAY
+    assert reconcile(past) == {"applied": 2, "pending": 0, "abandoned": 0}
+    assert [len(_inbound_of(world, text)) for text in texts] == [1, 1, 0]
+    assert reconcile(past) == {"applied": 1, "pending": 0, "abandoned": 0}
+    assert reconcile(past) == {"applied": 0, "pending": 0, "abandoned": 0}
+    assert [len(_inbound_of(world, text)) for text in texts] == [1, 1, 1]
+    world.assert_properties()
