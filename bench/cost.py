@@ -35,6 +35,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -48,6 +49,7 @@ WHERE = "cost"
 SENDER = "100005"
 RECIPIENT = "+33145678901"
 MESSAGES = 40
+SWEEP_MARGIN = timedelta(seconds=5)
 PRICES_AS_OF = "2025-06 (AWS pricing pages; DynamoDB on-demand after its 2024-11 price cut)"
 PRICES = {
     "lambda_request": 0.20 / 1e6,  # per invocation
@@ -64,7 +66,7 @@ def run() -> dict[str, object]:
     with stack_bench.running_stack(WHERE, SENDER) as stack:
         meter = _Meter(stack)
         with meter.watching():
-            _workload(stack)
+            _workload(stack, meter)
         per_message = meter.per_message(MESSAGES)
     costs = {
         "lambda": per_message["lambda_invocations"] * PRICES["lambda_request"]
@@ -83,7 +85,7 @@ def run() -> dict[str, object]:
     }
 
 
-def _workload(stack: LocalStack) -> None:
+def _workload(stack: LocalStack, meter: _Meter) -> None:
     with httpx.Client(base_url=stack.api_url, headers={"x-api-key": stack.api_key}, timeout=30) as api:
         for index in range(MESSAGES):
             answer = api.post(
@@ -96,6 +98,19 @@ def _workload(stack: LocalStack) -> None:
     drained = httpx.post(f"{stack.aircall_url}/_sandbox/callbacks/drain", json={"timeout_s": 60}, timeout=90)
     drained.raise_for_status()
     stack.drain_streams(60)
+    # One run of the callbacks' sweep past its delay: it reads every callback once from `by_receipt`, so its reads
+    # are part of each message's cost; its one write (the mark moved past them) is once a run, whatever the
+    # volume (`sweep_run_write_units`). It finds none left to apply.
+    from aircall_sms.domain.timeutil import utcnow
+    from aircall_sms.use_cases.callbacks import SWEEP_DELAY, reconcile
+
+    meter.per_run.active = True
+    try:
+        swept = reconcile(now=utcnow() + SWEEP_DELAY + SWEEP_MARGIN)
+    finally:
+        meter.per_run.active = False
+    if swept != {"applied": 0, "pending": 0, "abandoned": 0}:
+        raise RuntimeError(f"{WHERE}: the sweep found callbacks the webhook had not applied: {swept}")
 
 
 class _Meter:
@@ -114,6 +129,8 @@ class _Meter:
         self.invocations: Counter[str] = Counter()
         self.seconds: defaultdict[str, float] = defaultdict(float)
         self.write_units = 0.0
+        self.sweep_run_write_units = 0.0  # writes of the callbacks' sweep: a run a minute, not per message
+        self.per_run = threading.local()  # set while the sweep runs (its reads are per message, its writes not)
         self.read_units = 0.0
         self.events = 0
         self.api_requests = 0
@@ -126,6 +143,7 @@ class _Meter:
                 "lambda_invocations": sum(self.invocations.values()) / messages,
                 "lambda_gb_seconds": gb_seconds / messages,
                 "write_units": self.write_units / messages,
+                "sweep_run_write_units": self.sweep_run_write_units,
                 "read_units": self.read_units / messages,
                 "events_published": self.events / messages,
             }
@@ -246,8 +264,11 @@ class _Meter:
             for items in parsed.get("Responses", {}).values():
                 reads += sum(_units(_size(found), 4096) for found in items) * (1 if consistent else 0.5)
         with self._lock:
-            self.write_units += sum(units.values())
-            self.write_units_by.update(units)
+            if getattr(self.per_run, "active", False):  # the sweep's mark: once a run, whatever the volume
+                self.sweep_run_write_units += sum(units.values())
+            else:
+                self.write_units += sum(units.values())
+                self.write_units_by.update(units)
             self.read_units += reads
 
     def _index_writes(self, table: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> int:

@@ -1533,3 +1533,158 @@ def test_a_status_callback_whose_settling_write_fails_is_settled_by_the_sweep_wi
     ]
     assert (stored["state"]["S"], stored["result"]["S"], "pending" in stored) == ("applied", "unchanged", False)
     world.assert_properties()
+
+
+def _fresh_inbound(world: World, text: str) -> tuple[dict[str, Any], str]:
+    """An inbound message's callback (`text`) the webhook has not seen, with the number's token (taken from the
+    callbacks the sandbox posted for a send of this test), and its Aircall id."""
+    sent_text = world.text("token for an inbound")
+    assert send(sent_text).status_code == 201
+    world.sandbox_api.post("/_sandbox/callbacks/drain", json={"timeout_s": 10}).raise_for_status()
+    [message] = [message for message in world.in_aircall() if message["body"] == sent_text]
+    attempts = world.sandbox_api.get("/_sandbox/callbacks", params={"message_id": message["id"]}).json()
+    some = attempts["callbacks"][0]["payload"]
+    aircall_id = f"in-{uuid.uuid4().hex[:16]}"
+    payload = {
+        "event": "message.received",
+        "resource": "message",
+        "timestamp": int(time.time()),
+        "token": some["token"],
+        "data": {"id": aircall_id, "number": some["data"]["number"], "external_number": CONTACT, "body": text},
+    }
+    return payload, aircall_id
+
+
+def _inbound_of(world: World, text: str) -> list[messages.MessageRecord]:
+    return [record for record in world.archived() if record.text == text and record.direction == "inbound"]
+
+
+def _record_of(world: World, aircall_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+    [stored] = [
+        item
+        for item in callback_records(world.dynamodb)
+        if item.get("aircall_id", {}).get("S") == aircall_id and item["id"]["S"] == _callback_id(payload)
+    ]
+    return stored
+
+
+def _callback_id(payload: dict[str, Any]) -> str:
+    from aircall_sms.store import callbacks as callback_store
+
+    without_token = {name: value for name, value in payload.items() if name != "token"}
+    return callback_store.callback_id(str(payload["data"]["number"]["id"]), without_token)
+
+
+def test_a_webhook_killed_between_recording_a_callback_and_applying_it_leaves_it_to_the_sweep(world, monkeypatch):
+    """The instance dies right after the callback's record (nothing after it runs: no attempt counted, no `pending`
+    set). The record is `received`, in the receipt index only; the sweep does not look at it before its delay,
+    then applies it once and moves its mark past it; a later sweep, or Aircall's redelivery, changes nothing."""
+    text = world.text("killed after the record")
+    fresh, aircall_id = _fresh_inbound(world, text)
+
+    def killed(*_: Any, **__: Any) -> Any:
+        raise LambdaKilled
+
+    monkeypatch.setattr(callback_use_cases, "_apply_callback", killed)
+    with pytest.raises(LambdaKilled):
+        handle_callback(json.dumps(fresh))
+    monkeypatch.undo()
+    stored = _record_of(world, aircall_id, fresh)
+    assert (stored["state"]["S"], "pending" in stored, stored["received_day"]["S"]) == (
+        "received",
+        False,
+        stored["received_at"]["S"][:10],
+    )
+    assert _inbound_of(world, text) == []
+    # Younger than the sweep's delay: left alone (and not passed by the mark).
+    assert reconcile(timeutil.utcnow() + timedelta(seconds=20)) == {"applied": 0, "pending": 0, "abandoned": 0}
+    assert _inbound_of(world, text) == []
+    assert reconcile(timeutil.utcnow() + PAST_THE_SWEEP_DELAY) == {"applied": 1, "pending": 0, "abandoned": 0}
+    [archived] = _inbound_of(world, text)
+    stored = _record_of(world, aircall_id, fresh)
+    assert (stored["state"]["S"], stored["result"]["S"], "pending" in stored) == ("applied", "archived", False)
+    assert stored["message_id"]["S"] == archived.id
+    assert reconcile(timeutil.utcnow() + PAST_THE_SWEEP_DELAY) == {"applied": 0, "pending": 0, "abandoned": 0}
+    assert handle_callback(json.dumps(fresh)).result == "duplicate"
+    assert len(_inbound_of(world, text)) == 1
+    world.assert_properties()
+
+
+def test_a_callback_whose_archiving_and_attempt_count_are_both_throttled_is_applied_by_the_sweep(
+    world, dynamodb_faults
+):
+    """Applying an inbound callback fails (its archiving transaction throttled) and so does the write that would
+    count the attempt and put it in `pending`: the record stays `received`. Aircall got `200` (`pending`); the
+    sweep finds it through the receipt index and archives the message, once."""
+    text = world.text("archiving and count throttled")
+    fresh, aircall_id = _fresh_inbound(world, text)
+    table = get_settings().callbacks_table
+    dynamodb_faults.fail("TransactWriteItems", "ProvisionedThroughputExceededException", count=1)
+    dynamodb_faults.fail(
+        "UpdateItem",
+        "ProvisionedThroughputExceededException",
+        count=1,
+        when=lambda params: params.get("TableName") == table,
+    )
+    assert handle_callback(json.dumps(fresh)).result == "pending"
+    assert (dynamodb_faults.hits["TransactWriteItems"], dynamodb_faults.hits["UpdateItem"]) == (1, 1)
+    dynamodb_faults.clear()
+    stored = _record_of(world, aircall_id, fresh)
+    assert (stored["state"]["S"], "pending" in stored) == ("received", False)
+    assert _inbound_of(world, text) == []
+    assert reconcile(timeutil.utcnow() + PAST_THE_SWEEP_DELAY)["applied"] >= 1
+    assert len(_inbound_of(world, text)) == 1
+    assert _record_of(world, aircall_id, fresh)["state"]["S"] == "applied"
+    world.assert_properties()
+
+
+def test_a_sweep_killed_before_moving_its_mark_applies_nothing_twice_on_its_next_run(world, monkeypatch):
+    """The sweep applies a callback left `received`, then dies before its mark moves. Its next run reads the
+    same callbacks again, finds that one `applied` and leaves it: the message is archived once."""
+    from aircall_sms.store import callbacks as callback_store
+
+    text = world.text("sweep killed")
+    fresh, aircall_id = _fresh_inbound(world, text)
+
+    def killed(*_: Any, **__: Any) -> Any:
+        raise LambdaKilled
+
+    with monkeypatch.context() as patch:
+        patch.setattr(callback_use_cases, "_apply_callback", killed)
+        with pytest.raises(LambdaKilled):
+            handle_callback(json.dumps(fresh))
+    mark_before = callback_store.sweep_mark()
+    with monkeypatch.context() as patch:
+        patch.setattr(callback_store, "move_sweep_mark", killed)
+        with pytest.raises(LambdaKilled):
+            reconcile(timeutil.utcnow() + PAST_THE_SWEEP_DELAY)
+    assert callback_store.sweep_mark() == mark_before
+    assert len(_inbound_of(world, text)) == 1
+    assert reconcile(timeutil.utcnow() + PAST_THE_SWEEP_DELAY) == {"applied": 0, "pending": 0, "abandoned": 0}
+    assert callback_store.sweep_mark() == _record_of(world, aircall_id, fresh)["received_at"]["S"]
+    assert len(_inbound_of(world, text)) == 1
+    world.assert_properties()
+
+
+def test_callbacks_left_unapplied_beyond_a_sweeps_batch_are_applied_by_the_next_runs(world, monkeypatch):
+    """Three webhooks killed after their records, a sweep batch of two: the first run applies two and moves its
+    mark past them only, the next one applies the third; each message archived once."""
+    texts = [world.text(f"killed in a batch {index}") for index in range(3)]
+    payloads = [_fresh_inbound(world, text)[0] for text in texts]
+
+    def killed(*_: Any, **__: Any) -> Any:
+        raise LambdaKilled
+
+    with monkeypatch.context() as patch:
+        patch.setattr(callback_use_cases, "_apply_callback", killed)
+        for payload in payloads:
+            with pytest.raises(LambdaKilled):
+                handle_callback(json.dumps(payload))
+    monkeypatch.setattr(callback_use_cases, "SWEEP_BATCH", 2)
+    past = timeutil.utcnow() + PAST_THE_SWEEP_DELAY
+    assert reconcile(past) == {"applied": 2, "pending": 0, "abandoned": 0}
+    assert [len(_inbound_of(world, text)) for text in texts] == [1, 1, 0]
+    assert reconcile(past) == {"applied": 1, "pending": 0, "abandoned": 0}
+    assert reconcile(past) == {"applied": 0, "pending": 0, "abandoned": 0}
+    assert [len(_inbound_of(world, text)) for text in texts] == [1, 1, 1]
+    world.assert_properties()

@@ -139,3 +139,24 @@ def test_every_function_of_the_template_is_in_the_errors_and_the_throttles_alarm
         assert set(read) == functions, f"{alarm_id} misses {functions - set(read)}"
         assert total["Expression"] == f"SUM([{', '.join(read.values())}])"
         assert len(read) <= 10  # CloudWatch's limit of metrics an alarm reads
+
+
+def test_every_callback_enters_a_keys_only_receipt_index_by_day_that_the_sweep_alone_may_read():
+    from aircall_sms.store.callbacks import CallbackRecord
+    from aircall_sms.use_cases.callbacks import SWEEP_DELAY
+
+    table = RESOURCES["CallbacksTable"]["Properties"]
+    [receipts] = [index for index in table["GlobalSecondaryIndexes"] if index["IndexName"] == "by_receipt"]
+    assert receipts["KeySchema"] == [
+        {"AttributeName": "received_day", "KeyType": "HASH"},
+        {"AttributeName": "received_at", "KeyType": "RANGE"},
+    ]
+    assert receipts["Projection"] == {"ProjectionType": "KEYS_ONLY"}  # the sweep reads the records it names
+    assert CallbackRecord.by_receipt.Meta.index_name == "by_receipt"
+    [callbacks_statement] = [statement for statement in statements() if statement["Sid"] == "Callbacks"]
+    assert {"Fn::Sub": "${CallbacksTable.Arn}/index/by_receipt"} in callbacks_statement["Resource"]
+    assert "dynamodb:BatchGetItem" in callbacks_statement["Action"]
+    # The sweep's mark passes a callback once it is SWEEP_DELAY old: its record must be written by then, so no
+    # invocation that records one (webhook or queue) may run that long.
+    timeout = INBOUND["Properties"].get("Timeout", TEMPLATE.body["Globals"]["Function"]["Timeout"])
+    assert timeout < SWEEP_DELAY.total_seconds()

@@ -11,6 +11,8 @@ Items share one table, told apart by their keys:
     company                         requests#2026-11-26T14:05 Aircall API requests made in that UTC minute
     company                         aircall                   what Aircall said: blocked until (after a 429)
     idempotency#<sha256 of client+key> -                      the first request's fingerprint and answer
+    sweep#callbacks                 receipts                  the callbacks' sweep's mark (`mark`): every callback
+                                                              received up to it was examined (store.callbacks)
 
 Counters are keyed by window, so nothing has to reset them: a new window is a new item. Each carries
 `expires_at` (TTL) days after its window ends; the scheduled rollover first copies the closed windows into the

@@ -16,8 +16,9 @@ publishes no closed list of either. Applying it comes next:
   `unusable` and counted (`CallbacksUnusable`); an unknown event is `ignored`;
 - an inbound message is always archived: its contact is read internationally first (`raw_digits` carry the
   country code without `+`), then in the number's region, and kept as given when neither parses;
-- a callback that cannot be applied yet (a status for a message whose Aircall id is not recorded yet) stays
-  pending and the reconciliation sweep (`reconcile`, every minute) applies it later.
+- a callback that cannot be applied yet (a status for a message whose Aircall id is not recorded yet) is kept
+  pending and the reconciliation sweep (`reconcile`, every minute) applies it later; so is one left between its
+  record and its settling by a crash or a failed write (the sweep reads every callback recorded since its mark).
 
 Durable even when DynamoDB is short (`receive_callback`): a callback the gateway cannot authenticate or record
 right now (DynamoDB throttled or timing out) is put on the callbacks queue (SQS) as it came and answered 200
@@ -149,7 +150,7 @@ def handle_callback(raw_body: str | None, *, wait: bool = True) -> CallbackOutco
     callback = Callback(event=event, data=data, payload=payload, number=number)
     aircall_id = _aircall_id(data)
     stored, new = callbacks.record(number.number_id, callback.event, aircall_id, payload, utcnow())
-    if not new and not stored.pending:
+    if not new and not callbacks.unapplied(stored):
         return CallbackOutcome(event=callback.event, result="duplicate", message_id=stored.message_id)
     try:
         return _apply_callback(callback, stored, wait=wait)
@@ -165,42 +166,70 @@ def handle_callback(raw_body: str | None, *, wait: bool = True) -> CallbackOutco
 
 
 def reconcile(now: datetime | None = None) -> dict[str, int]:
-    """The sweep: apply the callbacks that are still pending (oldest first, a batch per run)."""
+    """The sweep, every minute, over the callbacks received more than `SWEEP_DELAY` ago:
+    1. every callback recorded since the sweep's mark: the ones still `received` (a crash, a timeout or a failed
+       write between their record and their settling) are applied now; then the mark moves past them all;
+    2. the `pending` ones (an attempt could not apply them), oldest first, a batch per run, each until it is
+       applied or has had `SWEEP_ATTEMPTS` tries.
+    A crash of the sweep itself leaves the mark where it was: the next run examines the same callbacks again,
+    and those it applied are `applied` by then (each is applied once)."""
     moment = now or utcnow()
+    upto = moment - SWEEP_DELAY
     counts = {"applied": 0, "pending": 0, "abandoned": 0}
-    batch = callbacks.pending_before(moment - SWEEP_DELAY, SWEEP_BATCH)
-    if batch:  # oldest first: how long the oldest callback has waited (CallbacksPendingTooLongAlarm)
-        waited = moment - (parse_time(batch[0].received_at) or moment)
-        metrics.add_metric(name="CallbacksPendingOldestAge", unit="Seconds", value=max(0.0, waited.total_seconds()))
+    waited = 0.0  # how long the oldest callback not applied yet has waited (CallbacksPendingTooLongAlarm)
+    received = callbacks.received_after(callbacks.sweep_mark(), upto, moment - callbacks.RETENTION, SWEEP_BATCH)
+    examined: set[str] = set()
+    if received:
+        for stored in callbacks.get_many([callback_id for _, callback_id in received]):
+            if stored.state == "received" and not stored.pending:  # recorded, never settled nor counted
+                examined.add(stored.id)
+                waited = max(waited, _waited(stored, moment))
+                _sweep_one(stored, counts)
+        callbacks.move_sweep_mark(received[-1][0])
+        if len(received) >= SWEEP_BATCH:  # more behind the batch: none of them examined yet
+            waited = max(waited, (moment - (parse_time(received[-1][0]) or moment)).total_seconds())
+    batch = [stored for stored in callbacks.pending_before(upto, SWEEP_BATCH) if stored.id not in examined]
+    if batch:  # oldest first
+        waited = max(waited, _waited(batch[0], moment))
+    if received or batch:
+        metrics.add_metric(name="CallbacksPendingOldestAge", unit="Seconds", value=waited)
     for stored in batch:
-        # `attempts` counts the live attempt and every sweep: a callback gets SWEEP_ATTEMPTS sweeps.
-        last_chance = stored.attempts + 1 > SWEEP_ATTEMPTS
-        number = numbers.get(stored.number_id)
-        body = stored.body()
-        data = body.get("data")
-        if number is None or not isinstance(data, dict):
-            callbacks.abandon(stored)
-            counts["abandoned"] += 1
-            continue
-        try:
-            outcome = _apply_callback(
-                Callback(event=stored.event, data=data, payload=body, number=number), stored, wait=False
-            )
-        except Exception:  # one callback that keeps failing must not hold back the ones behind it
-            logger.exception("a pending callback failed again", extra={"event": stored.event})
-            callbacks.keep_pending(stored, "failed", give_up=False)
-            outcome = CallbackOutcome(event=stored.event, result="pending")
-        if outcome.result != "pending":
-            counts["applied"] += 1
-        elif last_chance:
-            callbacks.abandon(stored)
-            counts["abandoned"] += 1
-            metrics.add_metric(name="CallbacksAbandoned", unit="Count", value=1)
-        else:
-            counts["pending"] += 1
+        _sweep_one(stored, counts)
     if any(counts.values()):
         logger.info("callbacks reconciled", extra=counts)
     return counts
+
+
+def _waited(stored: callbacks.CallbackRecord, moment: datetime) -> float:
+    return max(0.0, (moment - (parse_time(stored.received_at) or moment)).total_seconds())
+
+
+def _sweep_one(stored: callbacks.CallbackRecord, counts: dict[str, int]) -> None:
+    # `attempts` counts the live attempt and every sweep: a callback gets SWEEP_ATTEMPTS sweeps.
+    last_chance = stored.attempts + 1 > SWEEP_ATTEMPTS
+    number = numbers.get(stored.number_id)
+    body = stored.body()
+    data = body.get("data")
+    if number is None or not isinstance(data, dict):
+        callbacks.abandon(stored)
+        counts["abandoned"] += 1
+        return
+    try:
+        outcome = _apply_callback(
+            Callback(event=stored.event, data=data, payload=body, number=number), stored, wait=False
+        )
+    except Exception:  # one callback that keeps failing must not hold back the ones behind it
+        logger.exception("a pending callback failed again", extra={"event": stored.event})
+        callbacks.keep_pending(stored, "failed", give_up=False)
+        outcome = CallbackOutcome(event=stored.event, result="pending")
+    if outcome.result != "pending":
+        counts["applied"] += 1
+    elif last_chance:
+        callbacks.abandon(stored)
+        counts["abandoned"] += 1
+        metrics.add_metric(name="CallbacksAbandoned", unit="Count", value=1)
+    else:
+        counts["pending"] += 1
 
 
 # ------------------------------------------------------------------------------------------------ parsing
