@@ -26,6 +26,7 @@ import boto3
 import httpx
 from botocore.exceptions import ClientError
 
+from local_stack.iam import mark_internal
 from local_stack.template import TableSpec
 
 _SERVER_SCRIPT = Path(__file__).with_name("emulator_server.py")
@@ -186,12 +187,13 @@ def client(
     """A boto3 client for `service` on the emulator, with moto's dummy credentials. `session`: make it from that
     session (clients of one session share botocore's loaded data; a session is not for concurrent use)."""
     region = region or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    return (session or boto3.session.Session()).client(
+    made = (session or boto3.session.Session()).client(
         service,  # type: ignore[call-overload]
         endpoint_url=endpoint_url,
         region_name=region,
         **DUMMY_CREDENTIALS,
     )
+    return mark_internal(made)  # the stack's and the tests' own: not held to a function's policy
 
 
 def create_tables(

@@ -50,6 +50,7 @@ from werkzeug.serving import WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
 from aircall_sandbox.http_server import BackgroundServer
+from local_stack import iam
 from local_stack.template import (
     ACCOUNT_ID,
     Authorizer,
@@ -222,6 +223,7 @@ class Front:
         parameter_overrides: Mapping[str, str] | None = None,
         env_overrides: Mapping[str, str] | None = None,
         stage: str | None = None,
+        enforce_iam: bool = True,
     ) -> None:
         self.template = load_template(template_path)
         self.api_key = api_key
@@ -249,6 +251,10 @@ class Front:
         self._saved_environment: dict[str, str | None] | None = None
         self._apply_environment()
         add_layers_to_sys_path(self.functions.values())
+        # Each function's calls are held to its role's policy, as AWS holds them (local_stack/iam.py).
+        region = self.environment.get("AWS_DEFAULT_REGION") or self._region
+        self.policies = iam.policies(self.template, parameter_overrides, region) if enforce_iam else None
+        self.access_denials = iam.Denials()
 
     # -- lifecycle
 
@@ -314,7 +320,11 @@ class Front:
         """Call a function in-process with any event (API, schedule, ...); its exceptions propagate."""
         spec = self._function(function_logical_id)
         context = context or LambdaContext.for_function(spec, self._region)
-        return self.handler(function_logical_id)(event, context)
+        handler = self.handler(function_logical_id)
+        if self.policies is None:
+            return handler(event, context)
+        with iam.acting_as(self.policies[function_logical_id], self.access_denials):
+            return handler(event, context)
 
     def _function(self, function_logical_id: str) -> FunctionSpec:
         try:

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Self
 import boto3
 from botocore.exceptions import ClientError
 
+from local_stack import iam
 from local_stack.dynamodb import DUMMY_CREDENTIALS, DynamoDBEmulator, client, create_tables
 from local_stack.event_bus import PublishedEvents
 from local_stack.front import DEFAULT_API_KEY, DEFAULT_TEMPLATE, Front, FrontServer, add_layers_to_sys_path
@@ -337,6 +338,11 @@ class LocalStack:
     def client(self, service: str) -> Any:
         """A boto3 client on the emulator (any service moto serves), with dummy credentials."""
         return client(service, self.dynamodb_url, region=self.region)
+
+    @property
+    def access_denials(self) -> iam.Denials:
+        """The AWS calls refused so far because the calling function's policy does not allow them."""
+        return _started(self.front, "front").access_denials
 
     def invoke(self, function_logical_id: str, event: Any) -> Any:
         """Call a function in-process with any event (e.g. a scheduled function with an EventBridge event)."""

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib.util
 import json
+import os
 import sys
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from local_stack import iam
+from local_stack.template import functions, load_template
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
@@ -43,6 +49,40 @@ def load_handler(function: str) -> ModuleType:
 
 
 @dataclass
+class _Policies:
+    """Whether `invoke` and `as_function` hold the handlers to their template policies, and what they refused."""
+
+    held: bool = False
+    denials: iam.Denials = field(default_factory=iam.Denials)
+
+
+POLICIES = _Policies()
+
+
+@cache
+def template_policies(region: str) -> dict[str, iam.Policy]:
+    return iam.policies(load_template(ROOT / "template.yaml"), None, region)
+
+
+@cache
+def function_id(function: str) -> str:
+    """functions/<function>/ -> the logical id of the template's function with that CodeUri."""
+    for logical_id, spec in functions(ROOT / "template.yaml").items():
+        if spec.code_uri is not None and spec.code_uri.name == function:
+            return logical_id
+    raise KeyError(f"no function with CodeUri functions/{function}/ in template.yaml")
+
+
+@contextlib.contextmanager
+def as_function(logical_id: str) -> Iterator[None]:
+    """Run the block as the template's function `logical_id`: each AWS call is checked against its role's policy
+    (local_stack/iam.py) and refused as AWS would; refusals are recorded in `POLICIES.denials`."""
+    region = os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    with iam.acting_as(template_policies(region)[logical_id], POLICIES.denials):
+        yield
+
+
+@dataclass
 class FakeContext:
     function_name: str = "test-function"
     memory_limit_in_mb: int = 512
@@ -54,8 +94,10 @@ class FakeContext:
 
 
 def invoke(function: str, event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """Call a handler in-process; returns (statusCode, parsed JSON body)."""
-    answer = load_handler(function).lambda_handler(event, FakeContext())
+    """Call a handler in-process; returns (statusCode, parsed JSON body). Where the suite holds the functions to
+    their policies (`hold_to_policies`), its AWS calls are checked against its role in template.yaml."""
+    with as_function(function_id(function)) if POLICIES.held else contextlib.nullcontext():
+        answer = load_handler(function).lambda_handler(event, FakeContext())
     body = json.loads(answer["body"]) if answer.get("body") else {}
     return answer["statusCode"], body
 

@@ -45,3 +45,17 @@ def aircall(stack):
     with httpx.Client(base_url=stack.aircall_url, timeout=15) as http:
         http.post("/_sandbox/reset").raise_for_status()
         yield http
+
+
+@pytest.fixture(autouse=True)
+def held_to_policies(request):
+    """The suite's stack holds each function to its role's policy in template.yaml (local_stack/iam.py): a call
+    refused during a test fails it, even where the handler swallowed the refusal."""
+    if "stack" not in request.fixturenames:
+        yield
+        return
+    denials = request.getfixturevalue("stack").access_denials
+    start = len(denials)
+    yield
+    refused = denials.since(start)
+    assert not refused, "template.yaml does not allow: " + "; ".join(str(denial) for denial in refused)

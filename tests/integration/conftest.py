@@ -13,12 +13,13 @@ import pytest
 from aircall_sandbox import SandboxConfig, SandboxServer
 from local_stack.dynamodb import DynamoDBEmulator, client, create_tables
 from local_stack.stack import create_bucket
-from local_stack.template import table_specs
+from local_stack.template import STACK_NAME, table_specs
 from tests import support
 from tests.support import ROOT, reset_gateway_caches
 
 SECRET_NAME = "aircall-sms-gateway/aircall-credentials"
 MEDIA_BUCKET = "aircall-sms-gateway-test-media"
+EVENT_BUS = f"{STACK_NAME}-aircall-sms"  # the template's bus, as the local stack names it: the roles allow that one
 
 
 @pytest.fixture(scope="session")
@@ -26,6 +27,7 @@ def emulator():
     with DynamoDBEmulator(port=0) as running:
         create_tables(running.url, table_specs(ROOT / "template.yaml"))
         create_bucket(client("s3", running.url), MEDIA_BUCKET)
+        client("events", running.url).create_event_bus(Name=EVENT_BUS)
         yield running
 
 
@@ -50,6 +52,7 @@ def gateway(emulator, sandbox, _credentials_secret, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", emulator.url)
     monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", emulator.url)
     monkeypatch.setenv("AWS_ENDPOINT_URL_EVENTBRIDGE", emulator.url)  # an erasure publishes contact.erased
+    monkeypatch.setenv("EVENT_BUS_NAME", EVENT_BUS)
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", emulator.url)  # inbound MMS files
     monkeypatch.setenv("MEDIA_BUCKET", MEDIA_BUCKET)
     monkeypatch.setenv("AIRCALL_API_BASE_URL", sandbox.url)
@@ -116,3 +119,15 @@ def callback_token(sandbox, number_id: int) -> str:
 
 
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+
+@pytest.fixture(autouse=True)
+def held_to_policies():
+    """Handlers invoked through `support.invoke`, and blocks run `support.as_function(...)`, are held to their
+    role's policy in template.yaml, as in AWS: a grant missing there fails the test that needed it."""
+    support.POLICIES.held = True
+    start = len(support.POLICIES.denials)
+    yield
+    support.POLICIES.held = False
+    refused = support.POLICIES.denials.since(start)
+    assert not refused, "template.yaml does not allow: " + "; ".join(str(denial) for denial in refused)

@@ -28,7 +28,7 @@ from aircall_sms.use_cases import numbers as number_use_cases
 from aircall_sms.use_cases.send import send_message
 from local_stack.clock import SimulatedClock
 from local_stack.dynamodb import client as aws_client
-from tests.support import FakeContext, load_handler
+from tests.support import FakeContext, as_function, load_handler
 
 FR_FIXED = "100005"  # +33 1 86 95 42 10, "other" limits
 GB_FIXED = "100006"  # +44 20 3966 1234, "other" limits
@@ -111,7 +111,8 @@ def fill_the_hour(room: int) -> None:
 
 
 def run(clock: SimulatedClock, **kwargs: Any) -> dispatch.RunReport:
-    return dispatch.run(sleep=clock.sleep, **kwargs)
+    with as_function("QuotaResetFunction"):  # as the scheduled function, held to its role
+        return dispatch.run(sleep=clock.sleep, **kwargs)
 
 
 def scheduled_runs(clock: SimulatedClock, count: int) -> list[dispatch.RunReport]:
@@ -170,7 +171,8 @@ def test_overlapping_runs_send_every_message_once(world, clock, gateway):
     until = timeutil.utcnow() + timedelta(seconds=50)
 
     def one_run() -> None:
-        reports.append(dispatch.run(until=until, sleep=lambda _seconds: None))  # no pacing wait: maximal overlap
+        with as_function("QuotaResetFunction"):
+            reports.append(dispatch.run(until=until, sleep=lambda _seconds: None))  # no pacing wait: maximal overlap
 
     threads = [threading.Thread(target=one_run) for _ in range(3)]
     for thread in threads:

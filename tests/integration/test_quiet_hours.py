@@ -29,6 +29,7 @@ from tests.integration.test_scheduled_sends import (  # the same harness: handle
     sent_texts,
 )
 from tests.integration.test_scheduled_sends import world as world
+from tests.support import as_function
 
 PARIS = ZoneInfo("Europe/Paris")
 RULES = {
@@ -63,7 +64,8 @@ def next_morning(evening: datetime) -> datetime:
 
 def run_at(clock: SimulatedClock, moment: datetime) -> dispatch.RunReport:
     clock.advance_to(moment.timestamp())
-    return dispatch.run(sleep=clock.sleep)
+    with as_function("QuotaResetFunction"):  # as the scheduled function, held to its role
+        return dispatch.run(sleep=clock.sleep)
 
 
 def test_a_send_in_quiet_hours_is_refused_with_the_next_allowed_time(world, clock, gateway):

@@ -25,7 +25,7 @@ from aircall_sms.use_cases import dispatch
 from aircall_sms.use_cases import numbers as number_use_cases
 from local_stack.clock import SimulatedClock
 from local_stack.dynamodb import client as aws_client
-from tests.support import invoke, load_event, with_body
+from tests.support import as_function, invoke, load_event, with_body
 
 FR_FIXED = "100005"  # +33 1 86 95 42 10
 GB_FIXED = "100006"  # +44 20 3966 1234
@@ -123,7 +123,8 @@ def minute_start(moment: datetime, second: int = 2) -> datetime:
 def run_at(clock: SimulatedClock, moment: datetime) -> dispatch.RunReport:
     """A dispatcher run as EventBridge starts it at `moment` (it works for its minute)."""
     clock.advance_to(moment.timestamp())
-    return dispatch.run(sleep=clock.sleep)
+    with as_function("QuotaResetFunction"):  # as the scheduled function, held to its role
+        return dispatch.run(sleep=clock.sleep)
 
 
 def later(minutes: int, second: int) -> datetime:
