@@ -96,7 +96,10 @@ def campaign_messages(campaign_id: str) -> list[messages.MessageRecord]:
     ):
         for item in page["Items"]:
             record = messages.get(item["id"]["S"])
-            if record is not None and (record.metadata or {}).get("campaign_id") == campaign_id:
+            if record is not None and record.campaign_id == campaign_id:
+                # first-class, and still in the metadata for the clients that read it there
+                assert (record.metadata or {}).get("campaign_id") == campaign_id
+                assert record.to_api()["campaign_id"] == campaign_id
                 found.append(record)
     return found
 

@@ -234,7 +234,7 @@ def _send(record: store.CampaignRecord, recipient: campaigns.Recipient, now: dat
         return "skipped"  # the recipient replied during the campaign: a conversation, not a campaign's message
     principal = Principal(client_id=record.client_id or "admin", scopes=frozenset({SEND}))
     try:
-        outcome = send_message(request, principal=principal)
+        outcome = send_message(request, principal=principal, campaign_id=record.campaign_id)
     except GatewayError as error:
         if error.code == "opted_out":
             return "skipped"  # opted out since: the send path archived it `rejected` (opted_out)

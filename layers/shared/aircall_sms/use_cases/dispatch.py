@@ -451,6 +451,7 @@ def _prepared_from_record(record: messages.MessageRecord, number: numbers.Number
         not_after=parse_time(record.not_after) or utcnow(),
         client_id=record.client_id or ADMIN_CLIENT_ID,
         from_queue=True,
+        campaign_id=record.campaign_id,
     )
 
 

@@ -50,14 +50,26 @@ class PoolRead:
 
 
 def send_from_pool(
-    request: SendRequest, *, principal: Principal, now: datetime, idempotency_key: str | None
+    request: SendRequest,
+    *,
+    principal: Principal,
+    now: datetime,
+    idempotency_key: str | None,
+    campaign_id: str | None = None,
 ) -> SendOutcome:
     """Send from the pool `request.sender` names (see the module docstring); starts over (at most twice) when
     the pool or one of its numbers changed under the reservation."""
     pool_id = parse_pool_id(choice.pool_id_of(request.sender) or "")
     for _ in range(3):
         try:
-            return _send_once(request, pool_id, principal=principal, now=now, idempotency_key=idempotency_key)
+            return _send_once(
+                request,
+                pool_id,
+                principal=principal,
+                now=now,
+                idempotency_key=idempotency_key,
+                campaign_id=campaign_id,
+            )
         except StartOver:
             pools.forget(pool_id)
             numbers.forget()
@@ -65,7 +77,13 @@ def send_from_pool(
 
 
 def _send_once(
-    request: SendRequest, pool_id: str, *, principal: Principal, now: datetime, idempotency_key: str | None
+    request: SendRequest,
+    pool_id: str,
+    *,
+    principal: Principal,
+    now: datetime,
+    idempotency_key: str | None,
+    campaign_id: str | None = None,
 ) -> SendOutcome:
     read = read_pool(request, pool_id, principal=principal, now=now)
 
@@ -76,6 +94,7 @@ def _send_once(
             principal=principal,
             now=now,
             idempotency_key=idempotency_key,
+            campaign_id=campaign_id,
         )
         return dataclasses.replace(prepared, request=request, sender_choice={"pool_id": pool_id, "reason": reason})
 
