@@ -85,7 +85,9 @@ def queued(campaign_id: str | None) -> MessageRecord:
 def dispatch_with(monkeypatch: pytest.MonkeyPatch, record: MessageRecord, answer: list[Any]) -> tuple[str, Plan]:
     """The dispatcher's reservation of `record`, the transaction answering `answer` (refusals, by guard kind)."""
     from aircall_sms.domain import quiet_hours
+    from aircall_sms.store import numbers
     from aircall_sms.use_cases import dispatch
+    from aircall_sms.use_cases.send import quiet, rules
 
     seen: list[Plan] = []
 
@@ -94,9 +96,9 @@ def dispatch_with(monkeypatch: pytest.MonkeyPatch, record: MessageRecord, answer
         guards = [guard for guard in plan.guards if guard is not None]
         return [Refusal(guard=guard, item=None) for guard in guards if guard.kind in answer]
 
-    monkeypatch.setattr(dispatch.numbers, "cached", lambda *_: number())
-    monkeypatch.setattr(dispatch.quiet, "verdict", lambda *_: quiet_hours.Verdict(allowed=True))
-    monkeypatch.setattr(dispatch.rules, "add_checks", lambda *_: None)
+    monkeypatch.setattr(numbers, "cached", lambda *_: number())
+    monkeypatch.setattr(quiet, "verdict", lambda *_: quiet_hours.Verdict(allowed=True))
+    monkeypatch.setattr(rules, "add_checks", lambda *_: None)
     monkeypatch.setattr(dispatch, "transact", transact)
     outcome = dispatch.dispatch_deferred(record, NOW)
     return outcome.outcome, seen[0]
@@ -121,7 +123,7 @@ def test_the_send_path_charges_a_campaigns_message_against_the_capped_windows(se
     from aircall_sms.domain import phone, segments
     from aircall_sms.domain.requests import SendRequest
     from aircall_sms.errors import ServiceBusy
-    from aircall_sms.use_cases.send import reserve
+    from aircall_sms.use_cases.send import reserve, rules
     from aircall_sms.use_cases.send.prepare import PreparedSend
 
     plans: list[Plan] = []
@@ -131,7 +133,7 @@ def test_the_send_path_charges_a_campaigns_message_against_the_capped_windows(se
         return [Refusal(guard=Guard("message_exists"), item=None)]  # refused for no limit: nothing goes on
 
     monkeypatch.setattr(reserve, "transact", transact)
-    monkeypatch.setattr(reserve.rules, "add_checks", lambda *_: None)
+    monkeypatch.setattr(rules, "add_checks", lambda *_: None)
     request = SendRequest.model_validate({"from": "100001", "to": "+14155550123", "text": "Hi"})
     for campaign_id in ("cmp_1", None):
         prepared = PreparedSend(
