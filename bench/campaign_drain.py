@@ -13,7 +13,7 @@ limits `{"hour": 100, "day": 1000, "month": 10000}` (PUT /numbers/{id}). At five
   `on_limit: "defer"` (a 202 is a deferral), half without (a 429 is a refusal);
 - then the minutes go on until the campaign's last message is sent (an hour at a time when nothing can move).
 
-The same live replies run again without the campaign (on a second number of the same limits), the baseline.
+The same live replies run first without the campaign (the same number, an earlier hour), the baseline.
 
 Per run: the live replies sent at once, deferred and refused (429); their waits (a deferred one until it was sent,
 a refused one its Retry-After, 0 for the others: max and p95); the campaign's messages sent in each clock hour
@@ -45,8 +45,7 @@ from local_stack.stack import LocalStack
 
 WHERE = "campaign_drain"
 LIMITS = {"hour": 100, "day": 1000, "month": 10000}
-CAMPAIGN_NUMBER = "100005"  # +33 1 86 95 42 10: a French fixed line (the sandbox allows it 500 an hour)
-BASELINE_NUMBER = "100006"  # +44 20 3966 1234
+NUMBER = "100005"  # +33 1 86 95 42 10: a French fixed line (the sandbox allows it 500 segments an hour)
 MAX_HOURS = 30  # simulated; a campaign not done by then fails the bench
 CAMPAIGN_PREFIX = "Offre "
 
@@ -102,8 +101,13 @@ def run(
     started = time.perf_counter()
     limits = dict(limits or LIMITS)
     with _stack() as stack:
-        with_campaign = _one_run(stack, CAMPAIGN_NUMBER, limits, recipients, live_minutes, live_every, contacts=100)
-        without = _one_run(stack, BASELINE_NUMBER, limits, 0, live_minutes, live_every, contacts=200)
+        clock = _Clock(stack.aircall_url)
+        try:
+            # The baseline first, then the campaign from the next hour on: the same number, other hour windows.
+            without = _one_run(stack, clock, NUMBER, limits, 0, live_minutes, live_every, contacts=200)
+            with_campaign = _one_run(stack, clock, NUMBER, limits, recipients, live_minutes, live_every, contacts=100)
+        finally:
+            clock.close()
     results = {
         f"{WHERE}.recipients": recipients,
         f"{WHERE}.limits": limits,
@@ -198,6 +202,7 @@ class _LiveTraffic:
 
 def _one_run(
     stack: LocalStack,
+    clock: _Clock,
     number_id: str,
     limits: dict[str, int],
     recipients: int,
@@ -211,7 +216,6 @@ def _one_run(
 
     api = httpx.Client(base_url=stack.api_url, headers={"x-api-key": stack.api_key}, timeout=30)
     sandbox = httpx.Client(base_url=stack.aircall_url, timeout=30)
-    clock = _Clock(stack.aircall_url)
     try:
         answer = api.put(f"/numbers/{number_id}", json={"mode": "proxy", "limits": limits})
         if answer.status_code not in (200, 201):
@@ -256,7 +260,6 @@ def _one_run(
         _waits(api, live.replies)
         return _measure(sandbox, number_id, limits, start, live.replies, campaign_id is not None)
     finally:
-        clock.close()
         api.close()
         sandbox.close()
 
