@@ -11,6 +11,7 @@ from pathlib import Path
 from bench import (
     archive_bench,
     authorizer_path,
+    campaign_drain,
     cold_start,
     cost,
     drain,
@@ -36,6 +37,7 @@ def main() -> int:
         ("cost", cost),
         ("archive", archive_bench),
         ("drain", drain),
+        ("campaign_drain", campaign_drain),
         ("media", media_bench),
     )
     for name, module in modules:

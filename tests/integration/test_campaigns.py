@@ -14,19 +14,25 @@ import pytest
 
 from aircall_sms.domain import campaigns as rules
 from aircall_sms.domain import timeutil
+from aircall_sms.domain.access import ADMIN_PRINCIPAL
+from aircall_sms.domain.requests import SendRequest
 from aircall_sms.settings import get_settings
-from aircall_sms.store import budget, contacts, messages, numbers
+from aircall_sms.store import budget, contacts, messages, numbers, usage
 from aircall_sms.store import campaigns as store
 from aircall_sms.store.base import raw_client
 from aircall_sms.use_cases import dispatch
+from aircall_sms.use_cases.limits import number_windows
+from aircall_sms.use_cases.send import send_message
 from local_stack.clock import SimulatedClock
 from local_stack.dynamodb import client as aws_client
 from tests.integration.test_scheduled_sends import (  # the same harness and fixtures
     FR_FIXED,
     as_key,
     configure,
+    early_in_an_hour,
     later,
     minute_start,
+    post,
     run_at,
     sent_texts,
 )
@@ -96,12 +102,18 @@ def campaign_messages(campaign_id: str) -> list[messages.MessageRecord]:
     ):
         for item in page["Items"]:
             record = messages.get(item["id"]["S"])
-            if record is not None and (record.metadata or {}).get("campaign_id") == campaign_id:
+            if record is not None and record.campaign_id == campaign_id:
+                # first-class, and still in the metadata for the clients that read it there
+                assert (record.metadata or {}).get("campaign_id") == campaign_id
+                assert record.to_api()["campaign_id"] == campaign_id
                 found.append(record)
     return found
 
 
 def test_a_campaign_is_sent_at_its_share_of_the_budget_through_normal_messages(world, clock, gateway):
+    # Windows far larger than the campaign, whatever the minute of the hour: the company budget's share binds (the
+    # share of the number's windows, spread over the hour, is the subject of the last test).
+    configure(FR_FIXED, hour=100_000, day=1_000_000, month=10_000_000)
     start = later(3, 0)
     code, body = create({"text": "Code {{n}}", "recipients": recipients(40), "send_at": timeutil.iso(start)})
     assert code == 201, body
@@ -255,3 +267,57 @@ def test_a_campaign_takes_only_a_share_of_what_live_sends_left_and_nothing_when_
     assert report.campaign_messages == 2 and report.outcomes == {"sent": 2}
     assert campaign(campaign_id)["pending"] == 8
     change(campaign_id, "cancel")
+
+
+def hour_used(number_id: str) -> int:
+    number = numbers.get(number_id)
+    assert number is not None
+    hour = next(window for window in number_windows(number, timeutil.utcnow()) if window.name == "hour")
+    return usage.current_usage([(number, hour)])[0][2]
+
+
+def test_a_campaign_fills_only_its_share_of_the_hour_and_live_sends_keep_the_rest(world, clock, gateway):
+    """CAMPAIGN_SHARE_PERCENT (80) of an hour window of 10: the campaign's messages stop at 8 segments (paced over
+    the hour, never refused: the rest wait), a campaign's message past the share waits in the queue (still the
+    campaign's) while the number's live sends take the last 2, and goes out when the hour turns."""
+    early_in_an_hour(clock)
+    configure(FR_FIXED, hour=10, day=1000, month=10000)
+    code, body = create({"text": "Offre {{n}}", "recipients": recipients(12, 700)})
+    assert code == 201, body
+    campaign_id = body["campaign"]["id"]
+    for _ in range(20):
+        run_at(clock, later(1, 2))
+        if hour_used(FR_FIXED) >= 8:
+            break
+    assert hour_used(FR_FIXED) == 8
+    idle = run_at(clock, later(1, 2))  # at the share: the campaign makes nothing more this hour
+    assert (idle.campaign_messages, hour_used(FR_FIXED)) == (0, 8)
+    progress = campaign(campaign_id)
+    assert (progress["status"], progress["pending"], progress["progress"]["queued"]) == ("running", 4, 8)
+
+    # A campaign's message made now (as the campaign's runs make them) waits: the share is used.
+    request = SendRequest.model_validate(
+        {"from": FR_FIXED, "to": "+33620000799", "text": "Offre tardive", "purpose": "transactional",
+         "send_at": timeutil.iso(timeutil.utcnow())}
+    )  # fmt: skip
+    waiting = send_message(request, principal=ADMIN_PRINCIPAL, campaign_id=campaign_id).body["message"]
+    assert (waiting["status"], waiting["campaign_id"]) == ("scheduled", campaign_id)
+    held = run_at(clock, later(1, 2))
+    assert held.outcomes == {"campaign_share": 1} and held.campaigns_held == [FR_FIXED], held.to_dict()
+    still = messages.get(waiting["id"])
+    assert still is not None and (still.status, still.campaign_id) == ("scheduled", campaign_id)
+
+    # Live sends are charged against the whole window: the 2 segments the campaign left are theirs.
+    for text in ("Votre rendez-vous est confirmé.", "À demain."):
+        code, answer = post({"purpose": "transactional", "text": text})
+        assert code == 201, answer
+    code, answer = post({"purpose": "transactional", "text": "Encore un ?"})
+    assert (code, answer["error"]["code"], answer["error"]["details"]["limit"]) == (429, "quota_exceeded", 10)
+
+    # The next hour: the waiting message goes out, still the campaign's, and the campaign goes on.
+    clock.advance_to((timeutil.utcnow().replace(minute=0, second=2, microsecond=0) + timedelta(hours=1)).timestamp())
+    run_at(clock, timeutil.utcnow())
+    sent = messages.get(waiting["id"])
+    assert sent is not None and (sent.status, sent.campaign_id) == ("queued", campaign_id)
+    assert sent.to_api()["campaign_id"] == campaign_id
+    assert campaign(campaign_id)["pending"] < 4

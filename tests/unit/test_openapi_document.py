@@ -205,3 +205,22 @@ def test_the_send_body_shows_real_examples():
     schema = SendRequest.model_json_schema(by_alias=True)
     assert schema["properties"]["from"]["examples"][0] == "+14155550100"
     assert schema["properties"]["to"]["examples"] == ["+14155550123"]
+
+
+def test_a_campaigns_message_shows_its_campaign_id_as_documented(document):
+    from aircall_sms.store.messages import MessageRecord
+
+    record = MessageRecord(
+        id="msg_1", number_id="100001", sender="+14155550100", recipient="+14155550123", contact="+14155550123",
+        direction="outbound", status="scheduled", created_at="2026-11-30T09:15:02.118Z",
+        updated_at="2026-11-30T09:15:02.118Z",
+    )  # fmt: skip
+    assert "campaign_id" not in record.to_api()  # only a campaign's message has one
+    record.campaign_id = "cmp_01JDXK3N8Q7W2V5R9T4Y6Z1A3B"
+    answer = record.to_api()
+    assert answer["campaign_id"] == "cmp_01JDXK3N8Q7W2V5R9T4Y6Z1A3B"
+    schema_validator(document, "MessageAnswer").validate({"message": answer})
+    assert document["components"]["schemas"]["Message"]["properties"]["campaign_id"]["type"] == "string"
+    record.campaign_id = 7  # type: ignore[assignment]
+    with pytest.raises(Exception, match="7"):
+        schema_validator(document, "MessageAnswer").validate({"message": record.to_api()})

@@ -36,6 +36,7 @@ class Settings:
     default_not_after_hours: float
     number_cache_seconds: float
     pool_share_percent: float
+    campaign_share_percent: float
     limits_json: str
     usage_alert_percent: float
     price_table_json: str
@@ -83,6 +84,8 @@ class Settings:
             default_not_after_hours=_positive_float(env, "DEFAULT_NOT_AFTER_HOURS", 24.0),
             number_cache_seconds=_positive_float(env, "NUMBER_CACHE_SECONDS", 60.0),
             pool_share_percent=_int(env, "POOL_SHARE_PERCENT", 90, minimum=1, maximum=100),
+            # The share of each of a number's windows a campaign's messages may fill: live sends keep the rest.
+            campaign_share_percent=_int(env, "CAMPAIGN_SHARE_PERCENT", 80, minimum=1, maximum=100),
             limits_json=env.get("LIMITS_JSON", "").strip(),
             usage_alert_percent=_positive_float(env, "USAGE_ALERT_PERCENT", 80.0),
             price_table_json=env.get("PRICE_TABLE_JSON", "").strip(),

@@ -155,6 +155,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                 {"pool_id": _STRING, "number_id": _STRING, "reason": _STRING},
             )
             | {"description": "Sent from a pool: the number chosen and why (`sticky_thread`, `most_room`)."},
+            "campaign_id": {
+                "type": "string",
+                "description": "A campaign's message: the campaign's id (`cmp_...`); absent otherwise.",
+            },
             "purpose": _nullable("string"),
             "segments": _INT,
             "encoding": _nullable("string"),

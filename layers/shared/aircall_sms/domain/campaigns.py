@@ -171,6 +171,39 @@ def campaign_share(budget_per_minute: int, live_used: int, share: float = BUDGET
     return max(1, math.floor(left * share))
 
 
+def window_cap(limit: int, share: float) -> int:
+    """The most segments a campaign's message may leave used in a window of `limit` segments (live sends and
+    campaigns together), `share` being the deployment's CAMPAIGN_SHARE_PERCENT / 100: the rest of the window is
+    live traffic's alone."""
+    return math.floor(limit * share)
+
+
+@dataclass(frozen=True, slots=True)
+class CappedRoom:
+    """One of the number's windows as a campaign's minute sees it: its `cap` (`window_cap`), the segments `used`
+    in it (by everyone), and the whole minutes left until it ends (`minutes_left`, at least 1)."""
+
+    name: str
+    cap: int
+    used: int
+    minutes_left: int
+
+
+def minute_take(rooms: Sequence[CappedRoom], segments_each: int = 1) -> int:
+    """How many messages of `segments_each` segments a number's campaigns may make this minute: what fits under
+    every window's cap, and the room under the hour's cap spread evenly over the minutes left in the hour (rounded
+    up), so a campaign never fills its share of the hour in a burst that leaves a live reply only the reserve."""
+    if segments_each <= 0:
+        segments_each = 1
+    take: int | None = None
+    for room in rooms:
+        left = max(0, room.cap - room.used) // segments_each
+        if room.name == "hour":
+            left = min(left, math.ceil(left / max(1, room.minutes_left)))
+        take = left if take is None else min(take, left)
+    return MAX_RECIPIENTS if take is None else take
+
+
 @dataclass(frozen=True, slots=True)
 class WindowRoom:
     """One of the number's windows as the ETA sees it: `limit` segments per `seconds`, `used` of it now, and the

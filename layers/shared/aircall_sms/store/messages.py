@@ -226,6 +226,7 @@ class MessageRecord(GatewayModel):
     unresolved_at = UnicodeAttribute(null=True)  # set while the Aircall outcome is unknown (index `unresolved`)
     reservation = JSONAttribute(null=True)  # the quota windows charged: {"hour": "2026-11-26T14", ...}
     sender_choice = JSONAttribute(null=True)  # sent from a pool: {"pool_id", "reason"} (why this number)
+    campaign_id = UnicodeAttribute(null=True)  # a campaign's message: its campaign (charged at its share of windows)
     dispatch_number = UnicodeAttribute(null=True)  # set while `deferred` (indexes `deferred` and `expiring`)
     dispatch_rank = UnicodeAttribute(null=True)  # "<priority>#<created_at>#<id>": the dispatch order
     on_limit = UnicodeAttribute(null=True)  # a scheduled message's: "defer" waits out quiet hours at its time
@@ -296,7 +297,10 @@ class MessageRecord(GatewayModel):
             "human_author": self.human_author,
             "client_id": self.client_id,
             "keyword": self.keyword,
-        } | ({"sender": self.sender_choice | {"number_id": self.number_id}} if self.sender_choice else {})
+        } | (
+            ({"sender": self.sender_choice | {"number_id": self.number_id}} if self.sender_choice else {})
+            | ({"campaign_id": self.campaign_id} if self.campaign_id else {})
+        )
 
     def media_entries(self) -> list[dict[str, Any]] | None:
         """The files of an inbound MMS as the contract shows them (without links): the copies once tried, the

@@ -11,6 +11,7 @@ queue in its order: conversational first.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -179,6 +180,7 @@ def materialise(now: datetime) -> int:
     become due messages through the normal send path. The number of messages made."""
     share = campaigns.campaign_share(get_settings().aircall_requests_per_minute, budget.requests_used(now))
     made = 0
+    rooms: dict[str, int] = {}  # number id -> messages its campaigns may still make this minute
     for record in store.list_all():
         if share - made <= 0:
             break
@@ -186,8 +188,36 @@ def materialise(now: datetime) -> int:
             continue
         if (parse_time(record.send_at) or now) > now:
             continue
-        made += _take(record, share - made, now)
+        if record.number_id not in rooms:
+            rooms[record.number_id] = number_room(record.number_id, now)
+        wanted = min(share - made, rooms[record.number_id])
+        if wanted <= 0:
+            continue  # the number's windows are at the campaigns' share: its campaigns wait, live sends go on
+        taken = _take(record, wanted, now)
+        rooms[record.number_id] -= taken
+        made += taken
     return made
+
+
+def number_room(number_id: str, now: datetime) -> int:
+    """How many messages the campaigns of `number_id` may make this minute: what fits under the campaigns' share
+    of each of its windows, the hour's spread over the rest of the hour (`domain.campaigns.minute_take`); one
+    read of its windows."""
+    try:
+        number = resolve_number(number_id)
+    except GatewayError:
+        return campaigns.MAX_RECIPIENTS  # not a configured number (any more): the send path refuses each message
+    windows = number_windows(number, now, campaign=True)
+    rooms = [
+        campaigns.CappedRoom(
+            name=window.name,
+            cap=window.limit,
+            used=used,
+            minutes_left=max(1, math.ceil((window.end - now).total_seconds() / 60)),
+        )
+        for _, window, used in usage.current_usage([(number, window) for window in windows])
+    ]
+    return campaigns.minute_take(rooms)
 
 
 def _take(record: store.CampaignRecord, wanted: int, now: datetime) -> int:
@@ -234,7 +264,7 @@ def _send(record: store.CampaignRecord, recipient: campaigns.Recipient, now: dat
         return "skipped"  # the recipient replied during the campaign: a conversation, not a campaign's message
     principal = Principal(client_id=record.client_id or "admin", scopes=frozenset({SEND}))
     try:
-        outcome = send_message(request, principal=principal)
+        outcome = send_message(request, principal=principal, campaign_id=record.campaign_id)
     except GatewayError as error:
         if error.code == "opted_out":
             return "skipped"  # opted out since: the send path archived it `rejected` (opted_out)

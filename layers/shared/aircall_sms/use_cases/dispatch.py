@@ -6,7 +6,9 @@ always being served. Within a run:
 
 - **Order.** Every configured number's queue (the sparse `deferred` index, read page by page) is merged into
   one order: conversational before transactional before marketing, then oldest first. A number whose window is
-  full is set aside for the rest of the run (its queue keeps its order); the others go on.
+  full is set aside for the rest of the run (its queue keeps its order); the others go on. A campaign's message
+  is charged against the campaigns' share of its number's windows (`CAMPAIGN_SHARE_PERCENT`): refused there, the
+  number's campaign messages are set aside for the run, and its live messages go on into the rest.
 - **Pace.** The company budget is a count per UTC minute shared with live sends (and every other caller of
   Aircall). The dispatcher spreads what is left of the current minute's budget evenly over what is left of the
   minute, so it reaches the last request of each minute without a burst at its start (Aircall does not say
@@ -62,7 +64,9 @@ class Dispatched:
     was sent: back in the queue), "postponed" (quiet hours at the recipient's: until `retry_at`), "taken" (not
     deferred any more: another run has it, or it expired), "retry" (the number changed under the cache: try
     again), "window_full" (one of the number's windows, until `retry_at`,
-    None: the message can never fit), "budget" (the company's Aircall budget, until `retry_at`)."""
+    None: the message can never fit), "campaign_share" (a campaign's message: the number's windows are at the
+    campaigns' share, `CAMPAIGN_SHARE_PERCENT`, until `retry_at`; live messages of the number go on), "budget" (the
+    company's Aircall budget, until `retry_at`)."""
 
     outcome: str
     retry_at: datetime | None = None
@@ -70,11 +74,13 @@ class Dispatched:
 
 @dataclass(slots=True)
 class RunReport:
-    """What one run did; `held` are the numbers set aside because a window was full."""
+    """What one run did; `held` are the numbers set aside because a window was full, `campaigns_held` the numbers
+    whose campaign messages were set aside because their windows were at the campaigns' share."""
 
     outcomes: dict[str, int] = field(default_factory=dict)
     expired: int = 0
     held: list[str] = field(default_factory=list)
+    campaigns_held: list[str] = field(default_factory=list)
     stopped: str = "empty"
     usage_max_percent: float = 0.0
     campaign_messages: int = 0
@@ -87,6 +93,7 @@ class RunReport:
             "outcomes": dict(sorted(self.outcomes.items())),
             "expired": self.expired,
             "held": self.held,
+            "campaigns_held": self.campaigns_held,
             "stopped": self.stopped,
             "usage_max_percent": self.usage_max_percent,
             "campaign_messages": self.campaign_messages,
@@ -118,6 +125,9 @@ def run(*, until: datetime | None = None, sleep: Callable[[float], None] = time.
             report.expired += _expire_one(record.id, now)
             queue.pop()
             continue
+        if record.campaign_id and record.number_id in report.campaigns_held:
+            queue.pop()  # its number is at the campaigns' share: it waits for the next runs, live messages go on
+            continue
         due = parse_time(record.not_before) if messages.is_scheduled_queue(record) else None
         if due is not None and due > now:  # scheduled later in this minute: at its time
             if not pacer.wait_until(due, deadline):
@@ -148,6 +158,8 @@ def run(*, until: datetime | None = None, sleep: Callable[[float], None] = time.
             queue.hold(record.number_id)
             report.held.append(record.number_id)
             continue
+        if result.outcome == "campaign_share":
+            report.campaigns_held.append(record.number_id)
         queue.pop()
         if result.outcome in ("sent", "failed", "requeued"):
             pacer.spent()
@@ -342,7 +354,8 @@ def dispatch_deferred(record: messages.MessageRecord, now: datetime) -> Dispatch
     held = quiet.verdict(prepared, now)
     if not held.allowed:
         return _quiet_hours(record, held, now)
-    window_list = number_windows(prepared.number, now)
+    # A campaign's message is charged against the campaign's share of each window: live sends keep the rest.
+    window_list = number_windows(prepared.number, now, campaign=prepared.campaign_id is not None)
     reservation = reservation_of(window_list, now)
     plan = Plan()
     plan.add(messages.claim_update(record.id, reservation, now, seen_at=record.updated_at), CLAIM)
@@ -406,7 +419,9 @@ def _dispatch_refused(
         error, reopens = limit_error(prepared, full, budget_reopens, window_list, now)
         if reopens is None:  # larger than a whole window (the limits were lowered since it was deferred)
             return _reject_deferred(record, error, now)
-        return Dispatched("window_full", reopens)
+        # A campaign's message was refused at the campaigns' share of a window: it waits, the number's live
+        # messages (charged against the whole window) go on.
+        return Dispatched("campaign_share" if prepared.campaign_id else "window_full", reopens)
     if budget_reopens is not None:
         return Dispatched("budget", budget_reopens)
     logger.error("dispatch refused for no known reason", extra={"kinds": sorted(by_kind)})
@@ -451,6 +466,7 @@ def _prepared_from_record(record: messages.MessageRecord, number: numbers.Number
         not_after=parse_time(record.not_after) or utcnow(),
         client_id=record.client_id or ADMIN_CLIENT_ID,
         from_queue=True,
+        campaign_id=record.campaign_id,
     )
 
 

@@ -43,15 +43,25 @@ def send_message(
     principal: Principal,
     idempotency_key: str | None = None,
     confirms_opt_out: bool = False,
+    campaign_id: str | None = None,
 ) -> SendOutcome:
     """Send for `principal` (its numbers only; the message records its client id, and its Idempotency-Key is
     scoped to it). `confirms_opt_out`: the gateway's own answer to a keyword (the confirmation of a STOP goes to
-    a contact who has just opted out, as carriers expect); never set from the API."""
+    a contact who has just opted out, as carriers expect); never set from the API. `campaign_id`: the campaign
+    whose message this is (`use_cases.campaigns`): archived with it, and charged at the campaign's share of the
+    number's windows (`CAMPAIGN_SHARE_PERCENT`) whenever it is reserved; never set from the API."""
     now = utcnow()
     if pool_id_of(request.sender) is not None:
-        return send_from_pool(request, principal=principal, now=now, idempotency_key=idempotency_key)
+        return send_from_pool(
+            request, principal=principal, now=now, idempotency_key=idempotency_key, campaign_id=campaign_id
+        )
     prepared = prepare(
-        request, principal=principal, now=now, idempotency_key=idempotency_key, confirms_opt_out=confirms_opt_out
+        request,
+        principal=principal,
+        now=now,
+        idempotency_key=idempotency_key,
+        confirms_opt_out=confirms_opt_out,
+        campaign_id=campaign_id,
     )
     if request.dry_run:
         body = dry_run_verdict(prepared, now)
@@ -74,5 +84,6 @@ def send_message(
                 now=now,
                 idempotency_key=idempotency_key,
                 confirms_opt_out=confirms_opt_out,
+                campaign_id=campaign_id,
             )
     raise ServiceBusy("The sender number keeps changing; retry shortly.", headers={"Retry-After": "1"})

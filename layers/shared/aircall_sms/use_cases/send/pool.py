@@ -50,14 +50,26 @@ class PoolRead:
 
 
 def send_from_pool(
-    request: SendRequest, *, principal: Principal, now: datetime, idempotency_key: str | None
+    request: SendRequest,
+    *,
+    principal: Principal,
+    now: datetime,
+    idempotency_key: str | None,
+    campaign_id: str | None = None,
 ) -> SendOutcome:
     """Send from the pool `request.sender` names (see the module docstring); starts over (at most twice) when
     the pool or one of its numbers changed under the reservation."""
     pool_id = parse_pool_id(choice.pool_id_of(request.sender) or "")
     for _ in range(3):
         try:
-            return _send_once(request, pool_id, principal=principal, now=now, idempotency_key=idempotency_key)
+            return _send_once(
+                request,
+                pool_id,
+                principal=principal,
+                now=now,
+                idempotency_key=idempotency_key,
+                campaign_id=campaign_id,
+            )
         except StartOver:
             pools.forget(pool_id)
             numbers.forget()
@@ -65,9 +77,15 @@ def send_from_pool(
 
 
 def _send_once(
-    request: SendRequest, pool_id: str, *, principal: Principal, now: datetime, idempotency_key: str | None
+    request: SendRequest,
+    pool_id: str,
+    *,
+    principal: Principal,
+    now: datetime,
+    idempotency_key: str | None,
+    campaign_id: str | None = None,
 ) -> SendOutcome:
-    read = read_pool(request, pool_id, principal=principal, now=now)
+    read = read_pool(request, pool_id, principal=principal, now=now, campaign=campaign_id is not None)
 
     def prepared_for(number_id: str, reason: str) -> PreparedSend:
         # The request as sent (its fingerprint names the pool) with the chosen number resolved.
@@ -76,6 +94,7 @@ def _send_once(
             principal=principal,
             now=now,
             idempotency_key=idempotency_key,
+            campaign_id=campaign_id,
         )
         return dataclasses.replace(prepared, request=request, sender_choice={"pool_id": pool_id, "reason": reason})
 
@@ -125,8 +144,11 @@ def _send_once(
     raise AssertionError("unreachable: the last candidate's refusal is answered")
 
 
-def read_pool(request: SendRequest, pool_id: str, *, principal: Principal, now: datetime) -> PoolRead:
-    """The pool, its numbers, and in one BatchGetItem their windows and the contact's conversations; ordered."""
+def read_pool(
+    request: SendRequest, pool_id: str, *, principal: Principal, now: datetime, campaign: bool = False
+) -> PoolRead:
+    """The pool, its numbers, and in one BatchGetItem their windows and the contact's conversations; ordered. A
+    campaign's message (`campaign`) counts room against the smaller of the pool's and the campaigns' shares."""
     settings = get_settings()
     pool = pools.cached(pool_id, settings.number_cache_seconds)
     if pool is None:
@@ -141,6 +163,8 @@ def read_pool(request: SendRequest, pool_id: str, *, principal: Principal, now: 
         raise PoolNotFound("The pool has no configured number left.", details={"pool_id": pool_id})
     recipient = parse_recipient(request.to, next(iter(members.values())).region)
     share = settings.pool_share_percent / 100
+    if campaign:
+        share = min(share, settings.campaign_share_percent / 100)
     capped = {
         number_id: [dataclasses.replace(window, limit=choice.cap(window.limit, share)) for window in windows]
         for number_id, windows in ((n, number_windows(record, now)) for n, record in members.items())
@@ -231,7 +255,8 @@ def _none_can_send(read: PoolRead, prepared_for: Any, request: SendRequest, now:
     replayed = replay_if_used(prepared)
     if replayed is not None:
         return replayed
-    if request.on_limit == "defer" and reopens is not None and reopens <= prepared.not_after:
+    waits = request.on_limit == "defer" or prepared.campaign_id is not None  # a campaign's message always waits
+    if waits and reopens is not None and reopens <= prepared.not_after:
         return reserve.defer(prepared, reopens, now)
     retry_after = quota.seconds_until(reopens, now) if reopens else None
     error = QuotaExceeded(

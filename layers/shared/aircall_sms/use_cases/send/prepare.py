@@ -63,6 +63,7 @@ class PreparedSend:
     from_queue: bool = False  # a deferred message sent by the dispatcher (nobody waits for the answer)
     sender_choice: dict[str, str] | None = None  # sent from a pool: {"pool_id", "reason"}
     send_at: datetime | None = None  # a scheduled send (`use_cases.send.schedule`)
+    campaign_id: str | None = None  # a campaign's message: charged at the campaign's share of the windows
 
     @property
     def segments(self) -> int:
@@ -116,6 +117,7 @@ class PreparedSend:
             unresolved_at=iso(now) if status == "unknown" else None,
             expires_at=messages.retention_end(now, not_after=self.not_after),
             sender_choice=self.sender_choice,
+            campaign_id=self.campaign_id,
         )
 
 
@@ -126,6 +128,7 @@ def prepare(
     now: datetime,
     idempotency_key: str | None = None,
     confirms_opt_out: bool = False,
+    campaign_id: str | None = None,
 ) -> PreparedSend:
     """Everything that can be checked without side effects; raises the contract's 400, 403 `number_not_allowed`
     and 404 errors."""
@@ -165,6 +168,7 @@ def prepare(
         idempotency_key=idempotency_key,
         confirms_opt_out=confirms_opt_out,
         send_at=send_at,
+        campaign_id=campaign_id,
     )
 
 

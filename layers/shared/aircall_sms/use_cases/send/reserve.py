@@ -5,7 +5,8 @@ All or nothing.
 
 A refused reservation says which items refused, read in this order: a used Idempotency-Key replays the first
 answer, a changed number starts the send over, a rule archives the request as `rejected` (403), a full window or
-a spent budget answers 429 or defers the message (`on_limit: "defer"`).
+a spent budget answers 429 or defers the message (`on_limit: "defer"`, and always a campaign's message, which is
+charged against the campaign's share of each window only).
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ def send(prepared: PreparedSend, now: datetime) -> SendOutcome:
         archive_rejected(prepared, static, now)
         raise static
     record = prepared.new_record(now, status="unknown", note="accepted; calling Aircall")
-    window_list = number_windows(prepared.number, now)
+    # A campaign's message is charged against its share of each window (`CAMPAIGN_SHARE_PERCENT`): live sends keep
+    # the rest.
+    window_list = number_windows(prepared.number, now, campaign=prepared.campaign_id is not None)
     record.reservation = reservation_of(window_list, now)
     plan = Plan()
     rules.add_checks(plan, prepared, now)
@@ -88,7 +91,9 @@ def answer_refusal(
         logger.error("reservation refused for no known reason", extra={"kinds": sorted(by_kind)})
         raise ServiceBusy("The reservation was refused unexpectedly; retry shortly.", headers={"Retry-After": "1"})
     error, reopens = limit_error(prepared, full, budget_reopens, window_list, now)
-    if prepared.request.on_limit == "defer" and reopens is not None and reopens <= prepared.not_after:
+    # A campaign's message over its share waits (it is never refused for a window: the campaign's own messages wait).
+    waits = prepared.request.on_limit == "defer" or prepared.campaign_id is not None
+    if waits and reopens is not None and reopens <= prepared.not_after:
         return defer(prepared, reopens, now)
     archive_rejected(prepared, error, now)
     raise error
